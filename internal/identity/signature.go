@@ -1,0 +1,179 @@
+package identity
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/asn1"
+	"fmt"
+	"math/big"
+)
+
+// p256Order and p256HalfOrder are N and N/2 of the P-256 group. A signature
+// (r, s) and (r, N-s) are both valid; Fabric accepts only the one with
+// s <= N/2, so every signature Chorus makes or accepts has a low S.
+var (
+	p256Order     = elliptic.P256().Params().N
+	p256HalfOrder = new(big.Int).Rsh(p256Order, 1)
+)
+
+// ecdsaSignature is the ASN.1 form of an ECDSA signature.
+type ecdsaSignature struct {
+	R, S *big.Int
+}
+
+// Sign signs msg with key the way Fabric's clients do:
+//
+//   - ECDSA P-256: an ASN.1 DER SEQUENCE { r, s } over SHA-256(msg), with S
+//     normalised to at most N/2 (low S);
+//   - Ed25519: the signature of msg itself (no prehash).
+//
+// key may be an *ecdsa.PrivateKey, an ed25519.PrivateKey, or any crypto.Signer
+// (a hardware key, say) whose public key is ECDSA P-256 or Ed25519.
+func Sign(key crypto.Signer, msg []byte) ([]byte, error) {
+	if err := checkSupportedKey(key.Public(), "signing key"); err != nil {
+		return nil, err
+	}
+	if _, ok := key.Public().(ed25519.PublicKey); ok {
+		sig, err := key.Sign(rand.Reader, msg, crypto.Hash(0))
+		if err != nil {
+			return nil, fmt.Errorf("identity: Ed25519 signing failed: %w", err)
+		}
+		return sig, nil
+	}
+	digest := sha256.Sum256(msg)
+	var der []byte
+	var err error
+	if k, ok := key.(*ecdsa.PrivateKey); ok {
+		der, err = ecdsa.SignASN1(rand.Reader, k, digest[:])
+	} else {
+		der, err = key.Sign(rand.Reader, digest[:], crypto.SHA256)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("identity: ECDSA signing failed: %w", err)
+	}
+	return toLowS(der)
+}
+
+// toLowS returns der with S replaced by N-S when S > N/2. der comes from our
+// own signer, so a parse failure is an error of that signer.
+func toLowS(der []byte) ([]byte, error) {
+	sig, err := parseECDSASignature(der)
+	if err != nil {
+		return nil, fmt.Errorf("identity: signer produced a malformed signature: %w", err)
+	}
+	if sig.S.Cmp(p256HalfOrder) <= 0 {
+		return der, nil
+	}
+	sig.S.Sub(p256Order, sig.S)
+	out, err := asn1.Marshal(sig)
+	if err != nil {
+		return nil, fmt.Errorf("identity: encoding a low-S signature: %w", err)
+	}
+	return out, nil
+}
+
+// parseECDSASignature reads a P-256 signature in canonical DER with
+// 0 < r, s < N; anything else is ErrMalformedSignature.
+func parseECDSASignature(der []byte) (ecdsaSignature, error) {
+	var sig ecdsaSignature
+	rest, err := asn1.Unmarshal(der, &sig)
+	if err != nil || len(rest) != 0 ||
+		sig.R.Sign() <= 0 || sig.R.Cmp(p256Order) >= 0 ||
+		sig.S.Sign() <= 0 || sig.S.Cmp(p256Order) >= 0 {
+		return ecdsaSignature{}, ErrMalformedSignature
+	}
+	// encoding/asn1 ignores extra elements inside the SEQUENCE; re-encoding
+	// and comparing accepts exactly the one DER form of (r, s).
+	canonical, err := asn1.Marshal(sig)
+	if err != nil || !bytes.Equal(canonical, der) {
+		return ecdsaSignature{}, ErrMalformedSignature
+	}
+	return sig, nil
+}
+
+// IsLowS reports whether sig is a well-formed ECDSA P-256 DER signature with
+// S at most N/2.
+func IsLowS(sig []byte) bool {
+	s, err := parseECDSASignature(sig)
+	return err == nil && s.S.Cmp(p256HalfOrder) <= 0
+}
+
+// Verify checks that sig is a signature of msg by pub, by the rules of Sign:
+//
+//   - ECDSA P-256 (*ecdsa.PublicKey): sig is canonical DER over SHA-256(msg)
+//     and its S is at most N/2 (else ErrHighS);
+//   - Ed25519 (ed25519.PublicKey): sig is the 64-byte signature of msg.
+//
+// A rejected signature gives an error matching ErrBadSignature; a key of
+// another kind gives ErrUnsupportedKey. Verify never panics, whatever the
+// bytes of msg and sig.
+func Verify(pub crypto.PublicKey, msg, sig []byte) error {
+	digest := sha256.Sum256(msg)
+	return verifyDigest(pub, msg, &digest, sig)
+}
+
+// verifyDigest is Verify with SHA-256(msg) already computed, for callers
+// that need the digest too.
+func verifyDigest(pub crypto.PublicKey, msg []byte, digest *[sha256.Size]byte, sig []byte) error {
+	switch pub := pub.(type) {
+	case *ecdsa.PublicKey:
+		if pub == nil || pub.Curve != elliptic.P256() {
+			return ErrUnsupportedKey
+		}
+		parsed, err := parseECDSASignature(sig)
+		if err != nil {
+			return err
+		}
+		if parsed.S.Cmp(p256HalfOrder) > 0 {
+			return ErrHighS
+		}
+		if !ecdsa.VerifyASN1(pub, digest[:], sig) {
+			return ErrBadSignature
+		}
+		return nil
+	case ed25519.PublicKey:
+		if len(pub) != ed25519.PublicKeySize {
+			return ErrUnsupportedKey
+		}
+		if len(sig) != ed25519.SignatureSize {
+			return ErrMalformedSignature
+		}
+		if !ed25519.Verify(pub, msg, sig) {
+			return ErrBadSignature
+		}
+		return nil
+	default:
+		return ErrUnsupportedKey
+	}
+}
+
+// checkSupportedKey returns nil for the public keys that Sign and Verify
+// handle, else an error matching ErrUnsupportedKey that names what (such as
+// "certificate for CN=alice") and the kind of key.
+func checkSupportedKey(pub crypto.PublicKey, what string) error {
+	var kind string
+	switch pub := pub.(type) {
+	case *ecdsa.PublicKey:
+		if pub != nil && pub.Curve == elliptic.P256() {
+			return nil
+		}
+		kind = "an ECDSA key on another curve than P-256"
+		if pub != nil && pub.Curve != nil {
+			kind = "an ECDSA " + pub.Curve.Params().Name + " key"
+		}
+	case ed25519.PublicKey:
+		if len(pub) == ed25519.PublicKeySize {
+			return nil
+		}
+		kind = fmt.Sprintf("an Ed25519 key of %d bytes", len(pub))
+	default:
+		kind = fmt.Sprintf("a %T key", pub)
+	}
+	return newKindError(ErrUnsupportedKey, nil,
+		fmt.Sprintf("identity: %s has %s (want ECDSA P-256 or Ed25519)", what, kind))
+}
