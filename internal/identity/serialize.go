@@ -21,11 +21,11 @@ func Serialize(mspID string, certPEM []byte) ([]byte, error) {
 		return nil, fmt.Errorf("identity: cannot serialize an identity without an MSP id")
 	}
 	if len(certPEM) == 0 {
-		return nil, fmt.Errorf("identity: cannot serialize an identity of %s without a certificate", mspID)
+		return nil, fmt.Errorf("identity: cannot serialize an identity of %s without a certificate", printable(mspID))
 	}
 	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(&msppb.SerializedIdentity{Mspid: mspID, IdBytes: certPEM})
 	if err != nil {
-		return nil, fmt.Errorf("identity: serializing an identity of %s: %w", mspID, err)
+		return nil, fmt.Errorf("identity: serializing an identity of %s: %w", printable(mspID), err)
 	}
 	return b, nil
 }

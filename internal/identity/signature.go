@@ -162,18 +162,18 @@ func checkSupportedKey(pub crypto.PublicKey, what string) error {
 		if pub != nil && pub.Curve == elliptic.P256() {
 			return nil
 		}
-		kind = "an ECDSA key on another curve than P-256"
+		kind = "ECDSA key on an unknown curve"
 		if pub != nil && pub.Curve != nil {
-			kind = "an ECDSA " + pub.Curve.Params().Name + " key"
+			kind = "ECDSA " + pub.Curve.Params().Name + " key"
 		}
 	case ed25519.PublicKey:
 		if len(pub) == ed25519.PublicKeySize {
 			return nil
 		}
-		kind = fmt.Sprintf("an Ed25519 key of %d bytes", len(pub))
+		kind = fmt.Sprintf("%d-byte Ed25519 key", len(pub))
 	default:
-		kind = fmt.Sprintf("a %T key", pub)
+		kind = fmt.Sprintf("%T key", pub)
 	}
 	return newKindError(ErrUnsupportedKey, nil,
-		fmt.Sprintf("identity: %s has %s (want ECDSA P-256 or Ed25519)", what, kind))
+		fmt.Sprintf("identity: %s: %s not supported (want ECDSA P-256 or Ed25519)", what, kind))
 }

@@ -9,7 +9,11 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Signer signs messages as one identity: the creator of proposals and
@@ -140,7 +144,7 @@ func ParsePrivateKeyPEM(keyPEM []byte) (crypto.Signer, error) {
 			signer = k
 		default:
 			return nil, newKindError(ErrUnsupportedKey, nil,
-				fmt.Sprintf("identity: private key is a %T (want ECDSA P-256 or Ed25519)", key))
+				fmt.Sprintf("identity: private key: %T not supported (want ECDSA P-256 or Ed25519)", key))
 		}
 		if err := checkSupportedKey(signer.Public(), "private key"); err != nil {
 			return nil, err
@@ -159,10 +163,10 @@ func publicKeysEqual(a, b crypto.PublicKey) bool {
 // common name, its whole subject otherwise.
 func subjectName(cert *x509.Certificate) string {
 	if cn := cert.Subject.CommonName; cn != "" {
-		return "CN=" + cn
+		return "CN=" + printable(cn)
 	}
 	if s := cert.Subject.String(); s != "" {
-		return s
+		return printable(s)
 	}
 	return "serial " + serialHex(cert)
 }
@@ -170,3 +174,21 @@ func subjectName(cert *x509.Certificate) string {
 // serialHex writes a certificate's serial number in hexadecimal, as openssl
 // and most tools show it.
 func serialHex(cert *x509.Certificate) string { return cert.SerialNumber.Text(16) }
+
+// printable makes an untrusted string (an MSP id, a common name) safe for
+// messages and logs: at most 128 bytes, quoted if it holds anything but
+// printable UTF-8.
+func printable(s string) string {
+	const maxLen = 128
+	if len(s) > maxLen {
+		n := maxLen
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n-- // cut between runes, not inside one
+		}
+		s = s[:n] + "..."
+	}
+	if !utf8.ValidString(s) || strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+		return strconv.Quote(s)
+	}
+	return s
+}

@@ -110,7 +110,8 @@ func gateName(g *Gate) string {
 
 // Validate checks a syntax tree built by hand: no nil nodes, valid
 // principals, 1 <= N <= len(Rules) for every gate, and at most MaxDepth
-// nested gates. Parse only returns trees that pass.
+// nested gates. Errors name the offending rule by its path of rule indexes
+// from the root, such as "/1/0". Parse only returns trees that pass.
 func Validate(e Expr) error {
 	return validate(e, "", 1)
 }

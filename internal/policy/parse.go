@@ -235,17 +235,15 @@ func (p *parser) gate(depth int) (Expr, error) {
 			return nil, err
 		}
 		rules = append(rules, r)
-		switch p.tok.kind {
-		case tokComma:
-			if err := p.next(); err != nil {
-				return nil, err
-			}
-			continue
-		case tokRParen:
-		default:
+		if p.tok.kind == tokRParen {
+			break
+		}
+		if p.tok.kind != tokComma {
 			return nil, p.errorf("expected ',' or ')', found %s", p.tok.describe())
 		}
-		break
+		if err := p.next(); err != nil {
+			return nil, err
+		}
 	}
 	if err := p.next(); err != nil {
 		return nil, err

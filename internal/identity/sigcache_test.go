@@ -1,0 +1,154 @@
+package identity
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+)
+
+func TestSignatureCacheHitsAndMisses(t *testing.T) {
+	key := newP256(t)
+	c := NewSignatureCache(10)
+	msg := []byte("m")
+	sig, err := Sign(key, msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name         string
+		msg, sig     []byte
+		wantErr      error
+		hits, misses uint64
+	}{
+		{"first verification computes", msg, sig, nil, 0, 1},
+		{"second is a hit", msg, sig, nil, 1, 1},
+		{"third is a hit", msg, sig, nil, 2, 1},
+		{"other message misses and fails", []byte("n"), sig, ErrBadSignature, 2, 2},
+		{"high-S twin misses and fails", msg, flipS(t, sig), ErrHighS, 2, 3},
+		{"failure was not remembered", msg, flipS(t, sig), ErrHighS, 2, 4},
+	}
+	for _, s := range steps {
+		err := c.Verify(&key.PublicKey, s.msg, s.sig)
+		if !errors.Is(err, s.wantErr) || (s.wantErr == nil) != (err == nil) {
+			t.Fatalf("%s: got %v, want %v", s.name, err, s.wantErr)
+		}
+		st := c.Stats()
+		if st.Hits != s.hits || st.Misses != s.misses {
+			t.Fatalf("%s: %d hits, %d misses; want %d, %d", s.name, st.Hits, st.Misses, s.hits, s.misses)
+		}
+	}
+	if st := c.Stats(); st.Len != 1 || st.Capacity != 10 || st.Evictions != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestSignatureCacheKeyIncludesTheKey(t *testing.T) {
+	// Ed25519 signatures are deterministic, so two keys can be asked about
+	// the very same (message, signature) pair.
+	pub1, key1, _ := ed25519.GenerateKey(rand.Reader)
+	pub2, _, _ := ed25519.GenerateKey(rand.Reader)
+	c := NewSignatureCache(10)
+	msg := []byte("m")
+	sig := ed25519.Sign(key1, msg)
+	if err := c.Verify(pub1, msg, sig); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Verify(pub2, msg, sig); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("another key got %v from the cache, want ErrBadSignature", err)
+	}
+}
+
+func TestSignatureCacheEvictsLeastRecentlyUsed(t *testing.T) {
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	pub := key.Public()
+	c := NewSignatureCache(3)
+	msgs := make([][]byte, 5)
+	sigs := make([][]byte, 5)
+	for i := range msgs {
+		msgs[i] = fmt.Appendf(nil, "message %d", i)
+		sigs[i] = ed25519.Sign(key, msgs[i])
+	}
+	verify := func(i int) {
+		t.Helper()
+		if err := c.Verify(pub, msgs[i], sigs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	verify(0)
+	verify(1)
+	verify(2)
+	verify(0) // hit: 0 is now the most recently used, 1 the least
+	verify(3) // evicts 1
+	verify(4) // evicts 2
+	st := c.Stats()
+	if st.Len != 3 || st.Evictions != 2 || st.Hits != 1 || st.Misses != 5 {
+		t.Fatalf("stats %+v, want 3 entries, 2 evictions, 1 hit, 5 misses", st)
+	}
+	for _, tc := range []struct {
+		i   int
+		hit bool
+	}{{0, true}, {3, true}, {4, true}, {1, false}} {
+		before := c.Stats().Hits
+		verify(tc.i)
+		if hit := c.Stats().Hits > before; hit != tc.hit {
+			t.Errorf("message %d: hit %v, want %v", tc.i, hit, tc.hit)
+		}
+	}
+	if st := c.Stats(); st.Len != 3 {
+		t.Fatalf("cache holds %d entries past its capacity of 3", st.Len)
+	}
+}
+
+func TestSignatureCacheDefaultsAndNil(t *testing.T) {
+	if got := NewSignatureCache(0).Stats().Capacity; got != DefaultSignatureCacheCapacity {
+		t.Errorf("capacity %d, want the default %d", got, DefaultSignatureCacheCapacity)
+	}
+	var c *SignatureCache
+	key := newP256(t)
+	sig, _ := Sign(key, []byte("m"))
+	if err := c.Verify(&key.PublicKey, []byte("m"), sig); err != nil {
+		t.Fatalf("nil cache: %v", err)
+	}
+	if err := c.Verify(&key.PublicKey, []byte("n"), sig); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("nil cache: got %v, want ErrBadSignature", err)
+	}
+	if c.Stats() != (SignatureCacheStats{}) {
+		t.Error("nil cache has counters")
+	}
+	if err := NewSignatureCache(1).Verify(struct{}{}, nil, nil); !errors.Is(err, ErrUnsupportedKey) {
+		t.Errorf("unsupported key: got %v", err)
+	}
+}
+
+func TestSignatureCacheConcurrent(t *testing.T) {
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	pub := key.Public()
+	const distinct = 20
+	c := NewSignatureCache(distinct / 2)
+	msgs := make([][]byte, distinct)
+	sigs := make([][]byte, distinct)
+	for i := range msgs {
+		msgs[i] = fmt.Appendf(nil, "m%d", i)
+		sigs[i] = ed25519.Sign(key, msgs[i])
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 100 {
+				j := (g*7 + i) % distinct
+				if err := c.Verify(pub, msgs[j], sigs[j]); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	st := c.Stats()
+	if st.Hits+st.Misses != 400 || st.Len > distinct/2 {
+		t.Fatalf("stats %+v: want 400 look-ups, at most %d entries", st, distinct/2)
+	}
+}
