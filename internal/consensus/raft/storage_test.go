@@ -1,0 +1,117 @@
+package raft
+
+import (
+	"testing"
+
+	"github.com/chorusledger/chorus/internal/kv"
+	"go.etcd.io/raft/v3/raftpb"
+)
+
+func openStorage(t *testing.T, fs kv.FS) (*kv.DB, *Storage) {
+	t.Helper()
+	db, err := kv.Open("db", kv.Options{FS: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenStorage(db, "ch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, s
+}
+
+func ents(term uint64, from, to uint64) []raftpb.Entry {
+	var out []raftpb.Entry
+	for i := from; i <= to; i++ {
+		out = append(out, raftpb.Entry{Index: i, Term: term, Data: []byte{byte(i)}})
+	}
+	return out
+}
+
+func TestStorageSurvivesCrashAndTruncates(t *testing.T) {
+	fs := kv.NewCrashableMemFS()
+	db, s := openStorage(t, fs)
+	if !s.IsEmpty() {
+		t.Fatal("new storage not empty")
+	}
+	if err := s.Bootstrap([]uint64{1, 2, 3}, []byte("genesis")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Bootstrap([]uint64{1}, nil); err == nil {
+		t.Fatal("bootstrapped twice")
+	}
+	if err := s.Save(raftpb.HardState{Term: 2, Vote: 3, Commit: 4}, ents(2, 2, 6), raftpb.Snapshot{}); err != nil {
+		t.Fatal(err)
+	}
+	// A new leader overwrites entries 5.. with its own.
+	if err := s.Save(raftpb.HardState{Term: 3, Vote: 1, Commit: 4}, ents(3, 5, 5), raftpb.Snapshot{}); err != nil {
+		t.Fatal(err)
+	}
+	crashed := kv.CrashClone(fs)
+	db.Close()
+
+	db, s = openStorage(t, crashed)
+	defer db.Close()
+	hs, cs, err := s.InitialState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hs.Term != 3 || hs.Vote != 1 || hs.Commit != 4 {
+		t.Fatalf("hard state after crash: %+v", hs)
+	}
+	if len(cs.Voters) != 3 {
+		t.Fatalf("conf state after crash: %+v", cs)
+	}
+	last, _ := s.LastIndex()
+	if last != 5 {
+		t.Fatalf("last index %d, want 5 (entry 6 was truncated)", last)
+	}
+	if term, _ := s.Term(5); term != 3 {
+		t.Fatalf("entry 5 has term %d, want 3", term)
+	}
+	got, err := s.Entries(2, 6, 1<<20)
+	if err != nil || len(got) != 4 {
+		t.Fatalf("entries: %v %v", got, err)
+	}
+	snap, _ := s.Snapshot()
+	if string(snap.Data) != "genesis" || snap.Metadata.Index != 1 {
+		t.Fatalf("bootstrap snapshot: %+v", snap.Metadata)
+	}
+}
+
+func TestStorageSnapshotCompactsAndReplaces(t *testing.T) {
+	fs := kv.NewCrashableMemFS()
+	db, s := openStorage(t, fs)
+	if err := s.Bootstrap([]uint64{1, 2, 3}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Save(raftpb.HardState{Term: 2, Commit: 20}, ents(2, 2, 20), raftpb.Snapshot{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateSnapshot(15, []byte("height 14"), 12); err != nil {
+		t.Fatal(err)
+	}
+	if first, _ := s.FirstIndex(); first != 12 {
+		t.Fatalf("first index after compaction %d, want 12", first)
+	}
+	// A snapshot from the leader replaces the whole log, even entries after it.
+	leaderSnap := raftpb.Snapshot{Data: []byte("height 30"), Metadata: raftpb.SnapshotMetadata{
+		Index: 18, Term: 4, ConfState: raftpb.ConfState{Voters: []uint64{1, 2, 3}},
+	}}
+	if err := s.Save(raftpb.HardState{Term: 4, Commit: 18}, nil, leaderSnap); err != nil {
+		t.Fatal(err)
+	}
+	crashed := kv.CrashClone(fs)
+	db.Close()
+	db, s = openStorage(t, crashed)
+	defer db.Close()
+	first, _ := s.FirstIndex()
+	last, _ := s.LastIndex()
+	if first != 19 || last != 18 {
+		t.Fatalf("log after snapshot: first %d last %d, want an empty log after 18", first, last)
+	}
+	snap, _ := s.Snapshot()
+	if string(snap.Data) != "height 30" {
+		t.Fatalf("snapshot %q", snap.Data)
+	}
+}
