@@ -128,7 +128,17 @@ func (d *decoder) block(name string, blk *commonpb.Block) {
 		obm := &commonpb.OrdererBlockMetadata{}
 		d.decode(name+".metadata[SIGNATURES].value", sigs.Value, obm)
 		if len(obm.ConsenterMetadata) > 0 {
-			d.decode(name+".metadata[SIGNATURES].value.consenter_metadata", obm.ConsenterMetadata, &etcdraftpb.BlockMetadata{})
+			// Fabric wraps the Raft block metadata in a common.Metadata.
+			cm := &commonpb.Metadata{}
+			d.decode(name+".metadata[SIGNATURES].value.consenter_metadata", obm.ConsenterMetadata, cm)
+			raftMD := &etcdraftpb.BlockMetadata{}
+			d.decode(name+".metadata[SIGNATURES].value.consenter_metadata.value", cm.Value, raftMD)
+			// The network's consenter ids are 1, 2, 3 (next id 4) and block
+			// n was written at raft index n+4: coherent values show the
+			// nesting is decoded right, where a wrong one yields garbage.
+			if want := blk.Header.Number + 4; raftMD.RaftIndex != want || fmt.Sprint(raftMD.ConsenterIds) != "[1 2 3]" || raftMD.NextConsenterId != 4 {
+				d.t.Errorf("%s: Raft metadata %v, want consenters [1 2 3], next id 4, raft index %d", name, raftMD, want)
+			}
 		}
 	}
 	for i, s := range sigs.Signatures {
