@@ -91,3 +91,7 @@ func (k keys) blockNum(key []byte) (uint64, bool) {
 func (k keys) hash(h []byte) []byte { return append(k.kind(kindHash, len(h)), h...) }
 
 func (k keys) tx(id string) []byte { return append(k.kind(kindTx, len(id)), id...) }
+
+// KeyPrefix is the prefix of every key of a channel's ledger, for callers
+// that delete a channel: "b" ‖ channel ‖ 0x00.
+func KeyPrefix(channel string) []byte { return newKeys(channel).prefix }
