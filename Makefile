@@ -7,7 +7,7 @@ LDFLAGS := -s -w -X github.com/chorusledger/chorus/internal/buildinfo.version=$(
 # Packages, excluding the generated protobuf code from formatting checks.
 GOFILES  = $(shell git ls-files '*.go' | grep -v '\.pb\.go$$')
 
-.PHONY: build test lint check-proto proto fuzz bench
+.PHONY: build test test-unit test-e2e lint check-proto proto fuzz bench
 
 ## build: the static chorus binary in bin/
 build:
@@ -30,9 +30,15 @@ lint:
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted" >&2; exit 1; fi
 	$(GO) vet ./...
 
-## test: everything CI runs
-test: lint check-proto
+## test: everything CI runs: unit tests with the race detector, then the
+## end-to-end tests that start real node processes (built without -race)
+test: lint check-proto test-unit test-e2e
+
+test-unit:
 	$(GO) test -race -short -timeout 15m ./...
+
+test-e2e:
+	$(GO) test -count=1 -timeout 20m ./internal/network/...
 
 ## fuzz: run each fuzz target for FUZZTIME (default 30s)
 FUZZTIME ?= 30s

@@ -249,3 +249,34 @@ func randomSerial() (*big.Int, error) {
 	}
 	return n.Add(n, big.NewInt(1)), nil
 }
+
+// KeyPEM returns the CA's private key as PKCS#8 PEM, for saving the CA
+// (write it 0600).
+func (ca *CA) KeyPEM() ([]byte, error) {
+	der, err := x509.MarshalPKCS8PrivateKey(ca.key)
+	if err != nil {
+		return nil, fmt.Errorf("identity: CA %s: encoding key: %w", subjectName(ca.cert), err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+}
+
+// LoadCA restores a CA saved with CertificatePEM and KeyPEM.
+func LoadCA(mspID string, certPEM, keyPEM []byte) (*CA, error) {
+	cert, err := ParseCertificatePEM(certPEM)
+	if err != nil {
+		return nil, err
+	}
+	if !cert.IsCA {
+		return nil, fmt.Errorf("identity: %s is not a CA certificate", subjectName(cert))
+	}
+	signer, err := ParsePrivateKeyPEM(keyPEM)
+	if err != nil {
+		return nil, err
+	}
+	key, ok := signer.(*ecdsa.PrivateKey)
+	if !ok || !key.PublicKey.Equal(cert.PublicKey) {
+		return nil, fmt.Errorf("identity: the key does not belong to CA %s", subjectName(cert))
+	}
+	block, _ := pem.Decode(certPEM)
+	return &CA{mspID: mspID, cert: cert, certPEM: pem.EncodeToMemory(block), key: key}, nil
+}

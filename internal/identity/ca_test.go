@@ -118,3 +118,35 @@ func TestIssueCRL(t *testing.T) {
 		t.Fatalf("CRL revokes %v, want %v", serials, want)
 	}
 }
+
+func TestCASaveAndLoad(t *testing.T) {
+	ca, err := NewCA("ca.org1", "Org1MSP", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM, err := ca.KeyPEM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := LoadCA("Org1MSP", ca.CertificatePEM(), keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _, err := loaded.Issue("user1", RoleClient, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msp, err := NewMSP(MSPConfig{ID: "Org1MSP", RootCerts: [][]byte{ca.CertificatePEM()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ser, _ := Serialize("Org1MSP", cert)
+	if _, err := msp.DeserializeIdentity(ser); err != nil {
+		t.Fatalf("a certificate from the reloaded CA is not accepted by the original's MSP: %v", err)
+	}
+	other, _ := NewCA("ca.org2", "Org2MSP", time.Hour)
+	otherKey, _ := other.KeyPEM()
+	if _, err := LoadCA("Org1MSP", ca.CertificatePEM(), otherKey); err == nil {
+		t.Fatal("loaded a CA with another CA's key")
+	}
+}

@@ -155,6 +155,9 @@ type OperationsConfig struct {
 	// operations.clientRootCAFiles: when set (with operations.tls), require
 	// client certificates that chain to these CAs.
 	ClientRootCAFiles []string `yaml:"clientRootCAFiles" chorus:"path"`
+	// operations.profiling: serve Go's profiler at /debug/pprof/. Off by
+	// default: profiles expose the process's internals.
+	Profiling bool `yaml:"profiling"`
 }
 
 // LogConfig is how the node logs.

@@ -25,7 +25,7 @@
 //	  rootCAFiles: [tls/ca.pem]          # other nodes' TLS CAs
 //	  clientRootCAFiles: [tls/ca.pem]    # clients' TLS CAs
 //	admin: {clientRootCAFiles: [msp/ca.pem]}
-//	operations: {tls: false, clientRootCAFiles: []}
+//	operations: {tls: false, clientRootCAFiles: [], profiling: false}  # profiling serves /debug/pprof/
 //	log: {level: info, format: auto}     # json | text | auto
 //	orderer: {maxInflightPerStream: 1000, maxInflightTotal: 20000, broadcastTimeout: 30s, clusterDialTimeout: 10s}
 //	peer: {gatewayConcurrency: 5000, endorseTimeout: 30s, commitStatusTimeout: 2m}

@@ -1,0 +1,232 @@
+package network_test
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chorusledger/chorus/internal/envelope"
+	"github.com/chorusledger/chorus/internal/kv"
+	"github.com/chorusledger/chorus/internal/ledger"
+	"github.com/chorusledger/chorus/internal/network"
+)
+
+// TestE2EOrderersSurviveLeaderKill runs three orderer processes, has a
+// client broadcast continuously, kills the Raft leader with SIGKILL, and
+// checks that broadcasting resumes, that the old leader catches up after a
+// restart, and that every envelope acknowledged SUCCESS is in all three
+// ledgers exactly once and in the same order, each ledger verifying.
+func TestE2EOrderersSurviveLeaderKill(t *testing.T) {
+	needE2E(t)
+	n := newNetwork(t, network.Options{Orderers: 3})
+	startOrderers(t, n)
+	orderers := n.Nodes(network.RoleOrderer)
+	var endpoints []string
+	for _, o := range orderers {
+		endpoints = append(endpoints, o.Address)
+	}
+	c := newClient(t, n, "Org1MSP", endpoints)
+
+	// The client broadcasts one envelope after another, recording each
+	// acknowledged transaction id and when it was acknowledged.
+	type ack struct {
+		txID string
+		at   time.Time
+	}
+	var (
+		mu      sync.Mutex
+		acked   []ack
+		failed  int
+		lastErr error
+	)
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				env, txID := c.envelope(t, n.Spec.Channel, 3000)
+				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+				err := c.bc.Broadcast(ctx, env)
+				cancel()
+				mu.Lock()
+				if err == nil {
+					acked = append(acked, ack{txID, time.Now()})
+				} else {
+					failed++
+					lastErr = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	waitFor := func(what string, timeout time.Duration, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(timeout)
+		for !cond() {
+			if time.Now().After(deadline) {
+				mu.Lock()
+				t.Fatalf("%s: not within %v (acked %d, failed %d, last error %v)", what, timeout, len(acked), failed, lastErr)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitFor("first 100 acknowledgements", 60*time.Second, func() bool { return count() >= 100 })
+
+	// Find and kill the leader.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	info, err := channelInfo(ctx, n, orderers[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var leader network.Node
+	for _, o := range orderers {
+		if o.ConsenterID == info.ConsensusLeader {
+			leader = o
+		}
+	}
+	if leader.Name == "" {
+		t.Fatalf("no leader known: %v", info)
+	}
+	before := count()
+	killedAt := time.Now()
+	if err := n.Kill(leader); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("killed the leader %s (consenter %d) after %d acknowledgements", leader.Name, leader.ConsenterID, before)
+	waitFor("an acknowledgement after the kill", 60*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, a := range acked[before:] {
+			if a.at.After(killedAt) {
+				return true
+			}
+		}
+		return false
+	})
+	mu.Lock()
+	var resumed time.Duration
+	for _, a := range acked[before:] {
+		if a.at.After(killedAt) {
+			resumed = a.at.Sub(killedAt)
+			break
+		}
+	}
+	mu.Unlock()
+	t.Logf("broadcasting resumed %v after the leader was killed", resumed.Round(time.Millisecond))
+	if resumed > 30*time.Second {
+		t.Errorf("broadcasting took %v to resume; want under 30 s", resumed)
+	}
+	waitFor("100 more acknowledgements without the old leader", 60*time.Second, func() bool { return count() >= before+100 })
+
+	// The old leader restarts and catches up while the client goes on.
+	if _, err := n.Start(leader); err != nil {
+		t.Fatal(err)
+	}
+	restartedAt := count()
+	waitFor("50 more acknowledgements after the restart", 60*time.Second, func() bool { return count() >= restartedAt+50 })
+	close(stop)
+	wg.Wait()
+	heights := func() []uint64 {
+		var hs []uint64
+		for _, o := range orderers {
+			ci, err := channelInfo(ctx, n, o)
+			if err != nil {
+				return nil
+			}
+			hs = append(hs, ci.Height)
+		}
+		return hs
+	}
+	waitFor("all three orderers at the same height", 60*time.Second, func() bool {
+		hs := heights()
+		return len(hs) == 3 && hs[0] == hs[1] && hs[1] == hs[2]
+	})
+
+	// Drain every orderer: SIGTERM, and each must exit cleanly.
+	for _, o := range orderers {
+		if err := n.Stop(o, 15*time.Second); err != nil {
+			t.Error(err)
+		}
+	}
+
+	// Every acknowledged envelope appears exactly once, in the same order,
+	// in all three ledgers.
+	var sequences [][]string
+	for _, o := range orderers {
+		seq := ledgerTxIDs(t, n.Path(o.DatabaseDir), n.Spec.Channel)
+		sequences = append(sequences, seq)
+	}
+	for i := 1; i < len(sequences); i++ {
+		if !slices.Equal(sequences[0], sequences[i]) {
+			t.Fatalf("%s and %s hold different transaction sequences (%d and %d transactions)", orderers[0].Name, orderers[i].Name, len(sequences[0]), len(sequences[i]))
+		}
+	}
+	position := map[string]int{}
+	for i, id := range sequences[0] {
+		if _, dup := position[id]; dup {
+			t.Fatalf("transaction %s ordered twice", id)
+		}
+		position[id] = i
+	}
+	mu.Lock()
+	for _, a := range acked {
+		if _, ok := position[a.txID]; !ok {
+			t.Errorf("transaction %s was acknowledged SUCCESS but is in no ledger", a.txID)
+		}
+	}
+	t.Logf("%d envelopes acknowledged, %d failed (retried by the client), %d ordered", len(acked), failed, len(sequences[0]))
+	mu.Unlock()
+
+	// `chorus ledger verify` passes on each orderer's ledger.
+	for _, o := range orderers {
+		out, err := exec.Command(chorusBinary, "ledger", "verify", "--path", n.Path(o.DatabaseDir)).CombinedOutput()
+		if err != nil {
+			t.Errorf("ledger verify on %s: %v\n%s", o.Name, err, out)
+		} else {
+			t.Logf("%s: %s", o.Name, out)
+		}
+	}
+}
+
+// ledgerTxIDs reads a stopped node's ledger and returns its transaction
+// ids in order, genesis excluded.
+func ledgerTxIDs(t *testing.T, dbDir, channel string) []string {
+	t.Helper()
+	db, err := kv.Open(dbDir, kv.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	l, err := ledger.Open(db, channel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var ids []string
+	for b, err := range l.Blocks(1) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, raw := range b.Data.Data {
+			env, err := envelope.ParseEnvelope(raw)
+			if err != nil {
+				t.Fatal(fmt.Errorf("block %d: %w", b.Header.Number, err))
+			}
+			ids = append(ids, env.TxID())
+		}
+	}
+	return ids
+}

@@ -1,0 +1,236 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/chorusledger/chorus/internal/identity"
+	"github.com/chorusledger/chorus/internal/kv"
+	"github.com/chorusledger/chorus/internal/node/ops"
+	"github.com/chorusledger/chorus/internal/node/transport"
+	"github.com/chorusledger/chorus/internal/orderer"
+	adminpb "github.com/chorusledger/chorus/proto/chorus/admin"
+	clusterpb "github.com/chorusledger/chorus/proto/chorus/cluster"
+	ordererpb "github.com/chorusledger/chorus/proto/fabric/orderer"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+)
+
+// drainTimeout bounds how long a node waits for in-flight RPCs when asked
+// to stop before it cuts them off.
+const drainTimeout = 10 * time.Second
+
+// Run runs the node cfg describes until ctx is cancelled (SIGTERM), then
+// drains: it stops accepting work, lets in-flight requests finish (up to
+// drainTimeout), stops consensus after the block in hand, syncs and closes
+// the database, and returns nil. Any failure to start is returned.
+func Run(ctx context.Context, cfg *Config, logger *slog.Logger, level *slog.LevelVar) error {
+	switch cfg.Role {
+	case RoleOrderer:
+		return runOrderer(ctx, cfg, logger, level)
+	default:
+		return fmt.Errorf("node: role %q cannot be started by this build yet", cfg.Role)
+	}
+}
+
+// common is what every role sets up the same way.
+type common struct {
+	db       *kv.DB
+	signer   *identity.SigningIdentity
+	tlsPair  *transport.KeyPair
+	rootCAs  []string
+	ops      *ops.Operations
+	listener net.Listener
+	admin    net.Listener
+}
+
+func setUp(ctx context.Context, cfg *Config, logger *slog.Logger, level *slog.LevelVar) (_ *common, err error) {
+	c := &common{}
+	defer func() {
+		if err != nil {
+			c.close()
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("node: data directory: %w", err)
+	}
+	certPEM, err := os.ReadFile(cfg.Identity.CertFile)
+	if err != nil {
+		return nil, fmt.Errorf("node: identity.certFile: %w", err)
+	}
+	keyPEM, err := os.ReadFile(cfg.Identity.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("node: identity.keyFile: %w", err)
+	}
+	if c.signer, err = identity.LoadSigningIdentity(cfg.MSPID, certPEM, keyPEM); err != nil {
+		return nil, fmt.Errorf("node: identity: %w", err)
+	}
+	if c.tlsPair, err = transport.LoadKeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile, logger); err != nil {
+		return nil, fmt.Errorf("node: tls: %w", err)
+	}
+	if c.db, err = kv.Open(filepath.Join(cfg.DataDir, "db"), kv.Options{Logger: logger}); err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	registry, err := ops.NewRegistry()
+	if err != nil {
+		return nil, err
+	}
+	if c.ops, err = ops.NewOperations(cfg.Listen.OperationsAddress, ops.Options{Logger: logger, Registry: registry, Level: level}); err != nil {
+		return nil, fmt.Errorf("node: listen.operationsAddress: %w", err)
+	}
+	if cfg.Operations.Profiling {
+		c.ops.Handle("/debug/pprof/", http.HandlerFunc(pprof.Index))
+		c.ops.Handle("/debug/pprof/profile", http.HandlerFunc(pprof.Profile))
+		c.ops.Handle("/debug/pprof/trace", http.HandlerFunc(pprof.Trace))
+		c.ops.Handle("/debug/pprof/symbol", http.HandlerFunc(pprof.Symbol))
+	}
+	if err := ops.WatchCertificates(ctx, logger, registry, cfg.CertificateFiles(), 30*24*time.Hour, time.Hour); err != nil {
+		return nil, fmt.Errorf("node: certificate watch: %w", err)
+	}
+	if c.listener, err = net.Listen("tcp", cfg.Listen.Address); err != nil {
+		return nil, fmt.Errorf("node: listen.address: %w", err)
+	}
+	if c.admin, err = net.Listen("tcp", cfg.Listen.AdminAddress); err != nil {
+		return nil, fmt.Errorf("node: listen.adminAddress: %w", err)
+	}
+	return c, nil
+}
+
+func (c *common) close() {
+	if c.listener != nil {
+		c.listener.Close()
+	}
+	if c.admin != nil {
+		c.admin.Close()
+	}
+	if c.db != nil {
+		c.db.Close()
+	}
+}
+
+// servers holds a role's gRPC servers for a graceful drain.
+type servers []*grpc.Server
+
+func (s servers) drain(logger *slog.Logger) {
+	done := make(chan struct{})
+	go func() {
+		for _, srv := range s {
+			srv.GracefulStop()
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(drainTimeout):
+		logger.Warn("in-flight requests did not finish in time; closing them", "after", drainTimeout)
+		for _, srv := range s {
+			srv.Stop()
+		}
+		<-done
+	}
+}
+
+func runOrderer(ctx context.Context, cfg *Config, logger *slog.Logger, level *slog.LevelVar) error {
+	c, err := setUp(ctx, cfg, logger, level)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	rootCAs, err := transport.LoadCertPool(cfg.TLS.RootCAFiles...)
+	if err != nil {
+		return fmt.Errorf("node: tls.rootCAFiles: %w", err)
+	}
+	clusterCreds := credentials.NewTLS(transport.ClientTLS(rootCAs, c.tlsPair))
+	o, err := orderer.New(orderer.Options{
+		DB:                   c.db,
+		Signer:               c.signer,
+		TLSCert:              c.tlsPair.Leaf(),
+		ClusterCreds:         clusterCreds,
+		DialOptions:          transport.DialOptions(),
+		MaxInflightPerStream: cfg.Orderer.MaxInflightPerStream,
+		MaxInflightTotal:     cfg.Orderer.MaxInflightTotal,
+		BroadcastTimeout:     cfg.Orderer.BroadcastTimeout,
+		Logger:               logger,
+		Registerer:           c.ops.Registry(),
+	})
+	if err != nil {
+		return err
+	}
+	defer o.Close()
+
+	clientCAs, err := transport.LoadCertPool(cfg.ClientPortCAFiles()...)
+	if err != nil {
+		return fmt.Errorf("node: client CA files: %w", err)
+	}
+	mainTLS, err := transport.ServerTLS(cfg.TLS.CertFile, cfg.TLS.KeyFile, clientCAs, transport.VerifyClientCertIfGiven, transport.WithLogger(logger))
+	if err != nil {
+		return err
+	}
+	adminCAs, err := transport.LoadCertPool(cfg.Admin.ClientRootCAFiles...)
+	if err != nil {
+		return fmt.Errorf("node: admin.clientRootCAFiles: %w", err)
+	}
+	adminTLS, err := transport.ServerTLS(cfg.TLS.CertFile, cfg.TLS.KeyFile, adminCAs, transport.RequireClientCert, transport.RequireClientOU(AdminOU), transport.WithLogger(logger))
+	if err != nil {
+		return err
+	}
+	mainSrv := grpc.NewServer(append(transport.ServerOptions(), grpc.Creds(credentials.NewTLS(mainTLS)))...)
+	ordererpb.RegisterAtomicBroadcastServer(mainSrv, o)
+	clusterpb.RegisterClusterServer(mainSrv, o.Cluster())
+	adminSrv := grpc.NewServer(append(transport.ServerOptions(), grpc.Creds(credentials.NewTLS(adminTLS)))...)
+	adminpb.RegisterChannelParticipationServer(adminSrv, orderer.NewAdminService(o, requireAdmin))
+
+	c.ops.AddReadinessCheck("channels", o.Ready)
+	serveErr := make(chan error, 3)
+	go func() { serveErr <- mainSrv.Serve(c.listener) }()
+	go func() { serveErr <- adminSrv.Serve(c.admin) }()
+	go func() { serveErr <- c.ops.Serve() }()
+	logger.Info("orderer started", "name", cfg.Name, "address", c.listener.Addr().String(),
+		"admin", c.admin.Addr().String(), "operations", c.ops.Addr().String(), "channels", len(o.Channels()))
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		logger.Info("draining", "cause", context.Cause(ctx))
+	case err := <-serveErr:
+		runErr = fmt.Errorf("node: a listener stopped: %w", err)
+	}
+	// Drain: refuse new envelopes and end Deliver streams, answer the
+	// envelopes in flight, then stop consensus after the block in hand
+	// (which ends the cluster streams), then the servers.
+	drainCtx, cancelDrain := context.WithTimeout(context.Background(), drainTimeout)
+	if err := o.Drain(drainCtx); err != nil {
+		logger.Warn("drain incomplete", "err", err)
+	}
+	cancelDrain()
+	o.Close()
+	servers{mainSrv, adminSrv}.drain(logger)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = c.ops.Shutdown(shutdownCtx)
+	logger.Info("orderer stopped")
+	return runErr
+}
+
+// requireAdmin double-checks, per RPC, what the admin listener's TLS
+// already enforced: a verified client certificate with OU=admin.
+func requireAdmin(ctx context.Context) error {
+	cert, ok := transport.ClientCertificate(ctx)
+	if !ok {
+		return errors.New("no verified client certificate")
+	}
+	for _, ou := range cert.Subject.OrganizationalUnit {
+		if ou == AdminOU {
+			return nil
+		}
+	}
+	return fmt.Errorf("client certificate %s is not an admin's", cert.Subject)
+}

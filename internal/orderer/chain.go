@@ -1,0 +1,486 @@
+package orderer
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/chorusledger/chorus/internal/consensus/raft"
+	"github.com/chorusledger/chorus/internal/ledger"
+	clusterpb "github.com/chorusledger/chorus/proto/chorus/cluster"
+	commonpb "github.com/chorusledger/chorus/proto/fabric/common"
+	"go.etcd.io/raft/v3/raftpb"
+)
+
+// ErrDuplicateTxID is returned by Order for an envelope whose transaction
+// id was already ordered with different content.
+var ErrDuplicateTxID = errors.New("orderer: transaction id already ordered")
+
+// ErrNotOrdered is returned by Order when the envelope was not ordered in
+// time (no leader, or leadership kept changing). The client may retry;
+// peers mark a transaction ordered twice DUPLICATE_TXID.
+var ErrNotOrdered = errors.New("orderer: envelope not ordered in time (no stable leader); retry")
+
+// chainSettings are the parts of the channel configuration the cutting
+// loop needs; they change with configuration blocks.
+type chainSettings struct {
+	sequence uint64
+	batch    BatchConfig
+}
+
+// submission is an admitted envelope on its way to the leader's cutter.
+type submission struct {
+	env      []byte
+	hash     [32]byte
+	txID     string
+	isConfig bool
+	// reject tells the origin the leader could not take the envelope, so
+	// it re-routes at once instead of waiting.
+	reject func(reason string)
+}
+
+// chain orders one channel on this orderer: it routes admitted envelopes
+// to the leader (itself or, through the cluster, another consenter), cuts
+// blocks while it leads, proposes them to the consenter, and wakes the
+// callers of Order when the block holding their envelope is written here.
+type chain struct {
+	channel   string
+	selfID    uint64
+	log       *slog.Logger
+	ledger    *ledger.Ledger
+	writer    *blockWriter
+	consenter *raft.Chain
+	cluster   *Cluster
+	settings  atomic.Pointer[chainSettings]
+
+	submitC chan submission
+	kickC   chan struct{} // wakes the cutter: skipped blocks to resubmit
+	stopC   chan struct{}
+	doneC   chan struct{}
+
+	mu         sync.Mutex
+	waiters    map[[32]byte][]chan struct{}
+	inflight   map[[32]byte]bool // proposed by this leader, not yet applied
+	resubmit   [][]byte          // envelopes of skipped blocks
+	forwarded  map[uint64]chan struct{}
+	nextReqID  uint64
+	resubmitIn time.Duration
+}
+
+func newChain(channel string, selfID uint64, l *ledger.Ledger, w *blockWriter, cluster *Cluster, settings chainSettings, log *slog.Logger) *chain {
+	c := &chain{
+		channel: channel, selfID: selfID, log: log, ledger: l, writer: w, cluster: cluster,
+		submitC:   make(chan submission, 1024),
+		kickC:     make(chan struct{}, 1),
+		stopC:     make(chan struct{}),
+		doneC:     make(chan struct{}),
+		waiters:   map[[32]byte][]chan struct{}{},
+		inflight:  map[[32]byte]bool{},
+		forwarded: map[uint64]chan struct{}{},
+	}
+	c.settings.Store(&settings)
+	c.resubmitIn = resubmitInterval(settings.batch)
+	w.onBlock = c.blockWritten
+	w.onSkip = c.blockSkipped
+	return c
+}
+
+// resubmitInterval is how long Order waits before routing an envelope
+// again: long enough for a healthy cluster to order it (a batch timeout
+// and a few round trips), short enough to ride through a leader change.
+func resubmitInterval(b BatchConfig) time.Duration {
+	d := 4*b.Timeout + 2*time.Second
+	return d
+}
+
+func (c *chain) start(consenter *raft.Chain) {
+	c.consenter = consenter
+	consenter.Start()
+	go c.cutLoop()
+}
+
+func (c *chain) stop() {
+	close(c.stopC)
+	<-c.doneC
+	c.consenter.Stop()
+}
+
+// Order routes an admitted envelope to the leader and returns once the
+// block holding it is durable on this orderer, or ErrNotOrdered at ctx's
+// deadline. It re-routes when the leader rejects it or nothing happens for
+// a while, so a leader change costs a delay, not the envelope.
+func (c *chain) Order(ctx context.Context, env []byte, txID string, isConfig bool) error {
+	h := sha256.Sum256(env)
+	done := make(chan struct{})
+	c.mu.Lock()
+	c.waiters[h] = append(c.waiters[h], done)
+	c.mu.Unlock()
+	defer c.forget(h, done)
+
+	retry := make(chan struct{}, 1)
+	signal := func(string) {
+		select {
+		case retry <- struct{}{}:
+		default:
+		}
+	}
+	for {
+		// Ordering is idempotent: an envelope already in the ledger (a
+		// client's retry, or a re-forward that raced a leader change) is
+		// acknowledged without being ordered again.
+		if ordered, err := c.ordered(txID, h); ordered || err != nil {
+			return err
+		}
+		if err := c.route(env, h, txID, isConfig, signal, retry); err != nil {
+			return err
+		}
+		wait := time.NewTimer(c.resubmitIn)
+		select {
+		case <-done:
+			wait.Stop()
+			return nil
+		case <-ctx.Done():
+			wait.Stop()
+			return fmt.Errorf("%w: %v", ErrNotOrdered, ctx.Err())
+		case <-c.doneC:
+			wait.Stop()
+			return fmt.Errorf("orderer: channel %s is stopping", c.channel)
+		case <-retry:
+			wait.Stop()
+			// Give an election a moment before trying again.
+			select {
+			case <-done:
+				return nil
+			case <-ctx.Done():
+				return fmt.Errorf("%w: %v", ErrNotOrdered, ctx.Err())
+			case <-time.After(50 * time.Millisecond):
+			}
+		case <-wait.C:
+		}
+	}
+}
+
+// ordered reports whether the transaction is already in this orderer's
+// ledger: true with a nil error when it is this very envelope, an
+// ErrDuplicateTxID error when another envelope took the id.
+func (c *chain) ordered(txID string, h [32]byte) (bool, error) {
+	if txID == "" {
+		return false, nil
+	}
+	rec, err := c.ledger.TxByID(txID)
+	if err != nil {
+		return false, nil
+	}
+	b, err := c.ledger.Block(rec.BlockNumber)
+	if err != nil || int(rec.TxNumber) >= len(b.Data.Data) {
+		return false, nil
+	}
+	if sha256.Sum256(b.Data.Data[rec.TxNumber]) == h {
+		return true, nil
+	}
+	return false, fmt.Errorf("%w: %s is in block %d with other content", ErrDuplicateTxID, txID, rec.BlockNumber)
+}
+
+// route hands the envelope to the leader's cutter: locally when this node
+// may cut, otherwise forwarded over the cluster.
+func (c *chain) route(env []byte, h [32]byte, txID string, isConfig bool, reject func(string), retry chan struct{}) error {
+	leader, mayCut := c.consenter.Leader()
+	switch {
+	case mayCut:
+		select {
+		case c.submitC <- submission{env: env, hash: h, txID: txID, isConfig: isConfig, reject: reject}:
+		case <-c.doneC:
+		}
+	case leader == 0 || leader == c.selfID:
+		// No usable leader yet: wait for the next attempt.
+		reject("no leader")
+	default:
+		c.mu.Lock()
+		c.nextReqID++
+		id := c.nextReqID
+		c.forwarded[id] = retry
+		c.mu.Unlock()
+		req := &clusterpb.StepRequest{Payload: &clusterpb.StepRequest_Submit{Submit: &clusterpb.SubmitRequest{
+			Channel: c.channel, ConfigSequence: c.settings.Load().sequence,
+			Envelope: &commonpb.Envelope{}, RequestId: id,
+		}}}
+		// The envelope travels as bytes, exactly as the client sent it.
+		if err := unmarshalEnvelope(env, req.GetSubmit().Envelope); err != nil {
+			return err
+		}
+		if err := c.cluster.Send(c.channel, leader, req, nil); err != nil {
+			reject(err.Error())
+		}
+	}
+	return nil
+}
+
+func (c *chain) forget(h [32]byte, done chan struct{}) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ws := c.waiters[h]
+	for i, w := range ws {
+		if w == done {
+			ws = append(ws[:i], ws[i+1:]...)
+			break
+		}
+	}
+	if len(ws) == 0 {
+		delete(c.waiters, h)
+	} else {
+		c.waiters[h] = ws
+	}
+}
+
+// blockWritten runs on the consenter's goroutine for every block written:
+// it wakes the envelopes' waiters.
+func (c *chain) blockWritten(b *commonpb.Block) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, env := range b.Data.Data {
+		h := sha256.Sum256(env)
+		delete(c.inflight, h)
+		for _, w := range c.waiters[h] {
+			close(w)
+		}
+		delete(c.waiters, h)
+	}
+}
+
+// blockSkipped runs on the consenter's goroutine for an entry that no
+// longer extended the chain: its envelopes go back to the cutter.
+func (c *chain) blockSkipped(b *commonpb.Block) {
+	c.mu.Lock()
+	for _, env := range b.Data.Data {
+		h := sha256.Sum256(env)
+		if c.inflight[h] {
+			delete(c.inflight, h)
+			c.resubmit = append(c.resubmit, env)
+		}
+	}
+	c.mu.Unlock()
+	select {
+	case c.kickC <- struct{}{}:
+	default:
+	}
+}
+
+// cutLoop cuts blocks while this node may cut, and proposes them.
+func (c *chain) cutLoop() {
+	defer close(c.doneC)
+	leaderC, unwatch := c.consenter.Watch()
+	defer unwatch()
+	cutter := NewCutter(c.settings.Load().batch)
+	var timer *time.Timer
+	var timerC <-chan time.Time
+	stopTimer := func() {
+		if timer != nil {
+			timer.Stop()
+		}
+		timer, timerC = nil, nil
+	}
+	// The chain position the next cut block extends: the ledger tip plus
+	// the blocks this leader proposed that are not yet applied.
+	var next uint64
+	var prev []byte
+	positioned := false
+	var pendingRejects []func(string)
+
+	dropPending := func(reason string) {
+		cutter.Cut()
+		stopTimer()
+		for _, r := range pendingRejects {
+			r(reason)
+		}
+		pendingRejects = nil
+		positioned = false
+		c.mu.Lock()
+		c.inflight = map[[32]byte]bool{}
+		c.mu.Unlock()
+	}
+	propose := func(batch [][]byte) {
+		if !positioned {
+			info := c.ledger.Info()
+			next, prev, positioned = info.Height, info.CurrentBlockHash, true
+		}
+		blk := ledger.NewBlock(next, prev, batch)
+		data, err := encodeEntry(blk)
+		if err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			err = c.consenter.Propose(ctx, data)
+			cancel()
+		}
+		if err != nil {
+			c.log.Info("block proposal refused; envelopes will be re-routed", "channel", c.channel, "block", next, "err", err)
+			positioned = false
+			return
+		}
+		c.mu.Lock()
+		for _, env := range batch {
+			c.inflight[sha256.Sum256(env)] = true
+		}
+		c.mu.Unlock()
+		next, prev = next+1, ledger.HeaderHash(blk.Header)
+	}
+	add := func(s submission) {
+		c.mu.Lock()
+		dup := c.inflight[s.hash]
+		c.mu.Unlock()
+		if dup {
+			return // already on its way; its waiters will be woken
+		}
+		if _, err := c.ledger.TxByID(s.txID); s.txID != "" && err == nil {
+			// Already ordered: the origin finds it in its own ledger.
+			if s.reject != nil {
+				s.reject("already ordered")
+			}
+			return
+		}
+		c.settings.Load()
+		batches, pending := cutter.Add(s.env, s.isConfig)
+		if s.reject != nil && pending {
+			pendingRejects = append(pendingRejects, s.reject)
+		}
+		if len(batches) > 0 && !pending {
+			pendingRejects = nil
+		}
+		for _, b := range batches {
+			propose(b)
+		}
+		if pending && timerC == nil {
+			timer = time.NewTimer(c.settings.Load().batch.Timeout)
+			timerC = timer.C
+		}
+		if !pending {
+			stopTimer()
+		}
+	}
+	for {
+		select {
+		case <-c.stopC:
+			dropPending("orderer stopping")
+			return
+		case st := <-leaderC:
+			if !st.LeaderReady {
+				dropPending("leadership changed")
+			} else {
+				positioned = false
+				cutter.SetConfig(c.settings.Load().batch)
+			}
+		case s := <-c.submitC:
+			if _, mayCut := c.consenter.Leader(); !mayCut {
+				if s.reject != nil {
+					s.reject("not the leader")
+				}
+				continue
+			}
+			add(s)
+		case <-timerC:
+			timer, timerC = nil, nil
+			if b := cutter.Cut(); b != nil {
+				pendingRejects = nil
+				propose(b)
+			}
+		case <-c.kickC:
+			c.mu.Lock()
+			envs := c.resubmit
+			c.resubmit = nil
+			c.mu.Unlock()
+			positioned = false
+			if _, mayCut := c.consenter.Leader(); !mayCut {
+				continue // their origins will re-route them
+			}
+			for _, env := range envs {
+				e := &commonpb.Envelope{}
+				_ = unmarshalEnvelope(env, e)
+				add(submission{env: env, hash: sha256.Sum256(env), txID: txIDOf(e)})
+			}
+		}
+	}
+}
+
+// OnConsensus is a raft message from another consenter.
+func (c *chain) OnConsensus(from uint64, payload []byte) {
+	var m raftpb.Message
+	if err := m.Unmarshal(payload); err != nil {
+		c.log.Warn("undecodable consensus message", "channel", c.channel, "from", from, "err", err)
+		return
+	}
+	if m.From != from {
+		c.log.Warn("consensus message claims another sender", "channel", c.channel, "from", from, "claims", m.From)
+		return
+	}
+	c.consenter.Step(m)
+}
+
+// OnSubmit is an envelope a follower forwarded to this node as leader.
+// Followers admitted it under the config sequence they name; one admitted
+// under an older configuration is re-routed for re-admission.
+func (c *chain) OnSubmit(from uint64, req *clusterpb.SubmitRequest, reply func(*clusterpb.SubmitResponse)) {
+	rejectWith := func(reason string) {
+		reply(&clusterpb.SubmitResponse{Channel: c.channel, RequestId: req.RequestId, Status: commonpb.Status_SERVICE_UNAVAILABLE, Info: reason})
+	}
+	if req.ConfigSequence != c.settings.Load().sequence {
+		rejectWith(fmt.Sprintf("admitted under config sequence %d, channel is at %d", req.ConfigSequence, c.settings.Load().sequence))
+		return
+	}
+	env, err := marshalEnvelope(req.Envelope)
+	if err != nil {
+		reply(&clusterpb.SubmitResponse{Channel: c.channel, RequestId: req.RequestId, Status: commonpb.Status_BAD_REQUEST, Info: err.Error()})
+		return
+	}
+	s := submission{env: env, hash: sha256.Sum256(env), txID: txIDOf(req.Envelope), isConfig: isConfigEnvelope(env), reject: rejectWith}
+	select {
+	case c.submitC <- s:
+	default:
+		rejectWith("leader overloaded")
+	}
+}
+
+// OnSubmitResponse is the leader's rejection of an envelope this node
+// forwarded: the waiting Order call re-routes at once.
+func (c *chain) OnSubmitResponse(from uint64, res *clusterpb.SubmitResponse) {
+	c.mu.Lock()
+	retry, ok := c.forwarded[res.RequestId]
+	delete(c.forwarded, res.RequestId)
+	c.mu.Unlock()
+	if ok {
+		select {
+		case retry <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// raftTransport carries the consenter's messages over the cluster.
+type raftTransport struct {
+	channel string
+	cluster *Cluster
+	chain   func() *raft.Chain
+}
+
+func (t *raftTransport) Send(msgs []raftpb.Message) {
+	for i := range msgs {
+		m := msgs[i]
+		data, err := m.Marshal()
+		if err != nil {
+			continue
+		}
+		to, snap := m.To, m.Type == raftpb.MsgSnap
+		req := &clusterpb.StepRequest{Payload: &clusterpb.StepRequest_Consensus{Consensus: &clusterpb.ConsensusRequest{Channel: t.channel, Payload: data}}}
+		_ = t.cluster.Send(t.channel, to, req, func(delivered bool) {
+			ch := t.chain()
+			if !delivered {
+				ch.ReportUnreachable(to)
+			}
+			if snap {
+				ch.ReportSnapshot(to, delivered)
+			}
+		})
+	}
+}

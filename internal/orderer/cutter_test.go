@@ -1,0 +1,77 @@
+package orderer
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+)
+
+func env(size int, tag byte) []byte { return bytes.Repeat([]byte{tag}, size) }
+
+func sizes(batches [][][]byte) string {
+	var s []string
+	for _, b := range batches {
+		var t []string
+		for _, e := range b {
+			t = append(t, fmt.Sprintf("%c%d", e[0], len(e)))
+		}
+		s = append(s, fmt.Sprint(t))
+	}
+	return fmt.Sprint(s)
+}
+
+func TestCutter(t *testing.T) {
+	cfg := BatchConfig{MaxMessageCount: 3, AbsoluteMaxBytes: 1000, PreferredMaxBytes: 100}
+	type step struct {
+		env     []byte
+		config  bool
+		batches string
+		pending bool
+	}
+	cases := []struct {
+		name  string
+		steps []step
+		cut   string // what Cut returns at the end
+	}{
+		{"count", []step{
+			{env(10, 'a'), false, "[]", true},
+			{env(10, 'b'), false, "[]", true},
+			{env(10, 'c'), false, "[[a10 b10 c10]]", false},
+		}, "[]"},
+		{"preferred bytes cut the pending batch first", []step{
+			{env(60, 'a'), false, "[]", true},
+			{env(60, 'b'), false, "[[a60]]", true},
+		}, "[b60]"},
+		{"exactly the preferred size fits", []step{
+			{env(50, 'a'), false, "[]", true},
+			{env(50, 'b'), false, "[]", true},
+		}, "[a50 b50]"},
+		{"oversized envelope alone", []step{
+			{env(10, 'a'), false, "[]", true},
+			{env(150, 'b'), false, "[[a10] [b150]]", false},
+		}, "[]"},
+		{"config alone", []step{
+			{env(10, 'a'), false, "[]", true},
+			{env(10, 'c'), true, "[[a10] [c10]]", false},
+			{env(10, 'd'), true, "[[d10]]", false},
+		}, "[]"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cu := NewCutter(cfg)
+			for i, s := range c.steps {
+				b, p := cu.Add(s.env, s.config)
+				if got := sizes(b); got != s.batches || p != s.pending {
+					t.Fatalf("step %d: batches %s pending %v, want %s %v", i, got, p, s.batches, s.pending)
+				}
+			}
+			rest := cu.Cut()
+			if got := sizes([][][]byte{rest}); rest != nil && got != "["+c.cut+"]" || rest == nil && c.cut != "[]" {
+				t.Fatalf("final cut %s, want %s", got, c.cut)
+			}
+			if cu.Pending() != 0 || cu.Cut() != nil {
+				t.Fatal("cutter not empty after Cut")
+			}
+		})
+	}
+}

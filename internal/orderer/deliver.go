@@ -1,0 +1,144 @@
+package orderer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+
+	"github.com/chorusledger/chorus/internal/channelconfig"
+	"github.com/chorusledger/chorus/internal/envelope"
+	"github.com/chorusledger/chorus/internal/ledger"
+	commonpb "github.com/chorusledger/chorus/proto/fabric/common"
+	ordererpb "github.com/chorusledger/chorus/proto/fabric/orderer"
+	"google.golang.org/protobuf/proto"
+)
+
+// Deliver streams a channel's blocks. Each request is an envelope whose
+// payload is a SeekInfo, signed by an identity that satisfies the channel's
+// Readers policy; the stream sends blocks from the start position to the
+// stop position, waiting at the tip for new ones, then a SUCCESS status.
+func (o *Orderer) Deliver(stream ordererpb.AtomicBroadcast_DeliverServer) error {
+	for {
+		req, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		st, err := o.deliverOne(stream.Context(), req, func(b *commonpb.Block) error {
+			return stream.Send(&ordererpb.DeliverResponse{Type: &ordererpb.DeliverResponse_Block{Block: b}})
+		})
+		if err != nil {
+			return err
+		}
+		if err := stream.Send(&ordererpb.DeliverResponse{Type: &ordererpb.DeliverResponse_Status{Status: st}}); err != nil {
+			return err
+		}
+	}
+}
+
+// deliverOne serves one seek request, returning the final status; an error
+// means the stream broke.
+func (o *Orderer) deliverOne(ctx context.Context, req *commonpb.Envelope, send func(*commonpb.Block) error) (commonpb.Status, error) {
+	env, err := envelope.ParseEnvelopeMessage(req)
+	if err != nil {
+		o.log.Debug("deliver: malformed request", "err", err)
+		return commonpb.Status_BAD_REQUEST, nil
+	}
+	if env.Type() != commonpb.HeaderType_DELIVER_SEEK_INFO {
+		return commonpb.Status_BAD_REQUEST, nil
+	}
+	ch := o.channel(env.ChannelHeader.ChannelId)
+	if ch == nil {
+		return commonpb.Status_NOT_FOUND, nil
+	}
+	if err := ch.bundle().CheckSigned(channelconfig.PolicyReaders, channelconfig.SignedData{
+		Data: env.PayloadBytes, Identity: env.SignatureHeader.Creator, Signature: env.Signature,
+	}); err != nil {
+		o.log.Info("deliver refused", "channel", ch.id, "err", err)
+		return commonpb.Status_FORBIDDEN, nil
+	}
+	seek := &ordererpb.SeekInfo{}
+	if err := proto.Unmarshal(env.Payload.Data, seek); err != nil || seek.Start == nil {
+		return commonpb.Status_BAD_REQUEST, nil
+	}
+	// A draining orderer ends its Deliver streams so that clients move on.
+	dctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-o.drainC:
+			cancel()
+		case <-dctx.Done():
+		}
+	}()
+	st, err := serveSeek(dctx, ch.ledger, seek, send)
+	if err != nil && ctx.Err() == nil {
+		return commonpb.Status_SERVICE_UNAVAILABLE, nil
+	}
+	return st, err
+}
+
+// serveSeek streams the blocks a SeekInfo asks for from l.
+func serveSeek(ctx context.Context, l *ledger.Ledger, seek *ordererpb.SeekInfo, send func(*commonpb.Block) error) (commonpb.Status, error) {
+	height := l.Height()
+	start, err := seekNumber(seek.Start, height, false)
+	if err != nil {
+		return commonpb.Status_BAD_REQUEST, nil
+	}
+	stop := start
+	if seek.Stop != nil {
+		if stop, err = seekNumber(seek.Stop, height, true); err != nil {
+			return commonpb.Status_BAD_REQUEST, nil
+		}
+	}
+	if stop < start {
+		return commonpb.Status_BAD_REQUEST, nil
+	}
+	if seek.Behavior == ordererpb.SeekInfo_FAIL_IF_NOT_READY && start >= height {
+		return commonpb.Status_NOT_FOUND, nil
+	}
+	for n := start; ; n++ {
+		if err := l.WaitForHeight(ctx, n+1); err != nil {
+			if ctx.Err() != nil {
+				return 0, ctx.Err()
+			}
+			return commonpb.Status_SERVICE_UNAVAILABLE, nil
+		}
+		b, err := l.Block(n)
+		if err != nil {
+			return commonpb.Status_INTERNAL_SERVER_ERROR, nil
+		}
+		if err := send(b); err != nil {
+			return 0, err
+		}
+		if n == stop || n == math.MaxUint64 {
+			return commonpb.Status_SUCCESS, nil
+		}
+	}
+}
+
+// seekNumber resolves a seek position against the current height.
+func seekNumber(p *ordererpb.SeekPosition, height uint64, isStop bool) (uint64, error) {
+	switch t := p.Type.(type) {
+	case *ordererpb.SeekPosition_Oldest:
+		return 0, nil
+	case *ordererpb.SeekPosition_Newest:
+		if height == 0 {
+			return 0, nil
+		}
+		return height - 1, nil
+	case *ordererpb.SeekPosition_Specified:
+		return t.Specified.Number, nil
+	case *ordererpb.SeekPosition_NextCommit:
+		if isStop {
+			return 0, fmt.Errorf("next commit is not a stop position")
+		}
+		return height, nil
+	default:
+		return 0, fmt.Errorf("unknown seek position")
+	}
+}

@@ -1,0 +1,166 @@
+package orderer
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/chorusledger/chorus/internal/envelope"
+	"github.com/chorusledger/chorus/internal/ledger"
+	commonpb "github.com/chorusledger/chorus/proto/fabric/common"
+	ordererpb "github.com/chorusledger/chorus/proto/fabric/orderer"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// Signer signs requests and blocks with a node's identity.
+type Signer interface {
+	Sign(msg []byte) ([]byte, error)
+	Serialize() []byte
+}
+
+// SeekEnvelope builds a signed Deliver request for blocks start..stop of a
+// channel (stop = math.MaxUint64 for "forever").
+func SeekEnvelope(signer Signer, channel string, start, stop uint64) (*commonpb.Envelope, error) {
+	nonce := make([]byte, 24)
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	creator := signer.Serialize()
+	ch, err := envelope.Marshal(&commonpb.ChannelHeader{
+		Type: int32(commonpb.HeaderType_DELIVER_SEEK_INFO), ChannelId: channel,
+		TxId: envelope.TxID(nonce, creator), Timestamp: timestamppb.Now(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	sh, err := envelope.Marshal(&commonpb.SignatureHeader{Creator: creator, Nonce: nonce})
+	if err != nil {
+		return nil, err
+	}
+	seek, err := envelope.Marshal(&ordererpb.SeekInfo{
+		Start:    &ordererpb.SeekPosition{Type: &ordererpb.SeekPosition_Specified{Specified: &ordererpb.SeekSpecified{Number: start}}},
+		Stop:     &ordererpb.SeekPosition{Type: &ordererpb.SeekPosition_Specified{Specified: &ordererpb.SeekSpecified{Number: stop}}},
+		Behavior: ordererpb.SeekInfo_BLOCK_UNTIL_READY,
+	})
+	if err != nil {
+		return nil, err
+	}
+	payload, err := envelope.Marshal(&commonpb.Payload{Header: &commonpb.Header{ChannelHeader: ch, SignatureHeader: sh}, Data: seek})
+	if err != nil {
+		return nil, err
+	}
+	sig, err := signer.Sign(payload)
+	if err != nil {
+		return nil, err
+	}
+	return &commonpb.Envelope{Payload: payload, Signature: sig}, nil
+}
+
+// BlockVerifier checks a fetched block's orderer signatures against the
+// channel's block validation policy.
+type BlockVerifier func(b *commonpb.Block) error
+
+// deliverFetcher fetches blocks from other orderers' Deliver services,
+// trying each endpoint in turn until the range is complete.
+type deliverFetcher struct {
+	signer    Signer
+	creds     credentials.TransportCredentials
+	dialOpts  []grpc.DialOption
+	log       *slog.Logger
+	endpoints func(channel string) []string // other orderers, in preference order
+	verifier  func(channel string) BlockVerifier
+	tip       func(channel string) (uint64, []byte) // height and last hash, to check the first link
+}
+
+var _ BlockFetcher = (*deliverFetcher)(nil)
+
+func (f *deliverFetcher) Fetch(ctx context.Context, channel string, from, to uint64, each func(*commonpb.Block) error) error {
+	next := from
+	_, prevHash := f.tip(channel)
+	var lastErr error
+	for attempt := 0; next <= to; attempt++ {
+		eps := f.endpoints(channel)
+		if len(eps) == 0 {
+			return fmt.Errorf("no other orderer endpoints for channel %s", channel)
+		}
+		ep := eps[attempt%len(eps)]
+		err := f.fetchFrom(ctx, ep, channel, &next, to, &prevHash, each)
+		if err == nil {
+			return nil
+		}
+		if errors.Is(err, errFatalFetch) {
+			return err
+		}
+		lastErr = err
+		f.log.Info("block fetch failed; trying another orderer", "channel", channel, "endpoint", ep, "next", next, "err", err)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if attempt >= 10*len(eps) {
+			return fmt.Errorf("gave up fetching blocks %d..%d of channel %s: %w", next, to, channel, lastErr)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(min(attempt+1, 20)) * 100 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+func (f *deliverFetcher) fetchFrom(ctx context.Context, endpoint, channel string, next *uint64, to uint64, prevHash *[]byte, each func(*commonpb.Block) error) error {
+	conn, err := grpc.NewClient(endpoint, append([]grpc.DialOption{grpc.WithTransportCredentials(f.creds)}, f.dialOpts...)...)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := ordererpb.NewAtomicBroadcastClient(conn).Deliver(sctx)
+	if err != nil {
+		return err
+	}
+	req, err := SeekEnvelope(f.signer, channel, *next, to)
+	if err != nil {
+		return err
+	}
+	if err := stream.Send(req); err != nil {
+		return err
+	}
+	verify := f.verifier(channel)
+	for *next <= to {
+		res, err := stream.Recv()
+		if err != nil {
+			return err
+		}
+		switch t := res.Type.(type) {
+		case *ordererpb.DeliverResponse_Status:
+			return fmt.Errorf("%s answered %v before block %d", endpoint, t.Status, *next)
+		case *ordererpb.DeliverResponse_Block:
+			b := t.Block
+			if b.GetHeader().GetNumber() != *next {
+				return fmt.Errorf("%s sent block %d, want %d", endpoint, b.GetHeader().GetNumber(), *next)
+			}
+			if !bytes.Equal(b.Header.PreviousHash, *prevHash) || !bytes.Equal(b.Header.DataHash, ledger.DataHash(b.Data.GetData())) {
+				return fmt.Errorf("%s sent block %d that does not chain to block %d", endpoint, *next, *next-1)
+			}
+			if err := verify(b); err != nil {
+				return fmt.Errorf("block %d from %s: %w", *next, endpoint, err)
+			}
+			if err := each(b); err != nil {
+				return errors.Join(errFatalFetch, err)
+			}
+			*prevHash = ledger.HeaderHash(b.Header)
+			*next++
+		}
+	}
+	return nil
+}
+
+var errFatalFetch = errors.New("storing a fetched block failed")

@@ -1,0 +1,549 @@
+package orderer
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/chorusledger/chorus/internal/channelconfig"
+	"github.com/chorusledger/chorus/internal/consensus/raft"
+	"github.com/chorusledger/chorus/internal/identity"
+	"github.com/chorusledger/chorus/internal/kv"
+	"github.com/chorusledger/chorus/internal/ledger"
+	adminpb "github.com/chorusledger/chorus/proto/chorus/admin"
+	configpb "github.com/chorusledger/chorus/proto/chorus/config"
+	commonpb "github.com/chorusledger/chorus/proto/fabric/common"
+	ordererpb "github.com/chorusledger/chorus/proto/fabric/orderer"
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+)
+
+// Options wire an Orderer into its process.
+type Options struct {
+	DB *kv.DB
+	// Signer signs blocks and Deliver requests with this orderer's
+	// identity (an orderer of an orderer organization).
+	Signer Signer
+	// TLSCert is this orderer's TLS certificate: its public key is how the
+	// channel configuration names it as a consenter.
+	TLSCert *x509.Certificate
+	// ClusterCreds are the mutual-TLS credentials for dialing other orderers.
+	ClusterCreds credentials.TransportCredentials
+	DialOptions  []grpc.DialOption
+
+	MaxInflightPerStream int           // default 1000
+	MaxInflightTotal     int           // default 20000
+	BroadcastTimeout     time.Duration // default 30 s
+
+	SignatureCache *identity.SignatureCache
+	Logger         *slog.Logger
+	Registerer     prometheus.Registerer
+	Now            func() time.Time
+}
+
+func (o *Options) setDefaults() {
+	if o.MaxInflightPerStream <= 0 {
+		o.MaxInflightPerStream = 1000
+	}
+	if o.MaxInflightTotal <= 0 {
+		o.MaxInflightTotal = 20000
+	}
+	if o.BroadcastTimeout <= 0 {
+		o.BroadcastTimeout = 30 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Registerer == nil {
+		o.Registerer = prometheus.NewRegistry()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.SignatureCache == nil {
+		o.SignatureCache = identity.NewSignatureCache(identity.DefaultSignatureCacheCapacity)
+	}
+}
+
+type metrics struct {
+	ordered  *prometheus.CounterVec
+	refused  *prometheus.CounterVec
+	height   *prometheus.GaugeVec
+	isLeader *prometheus.GaugeVec
+}
+
+func newMetrics(r prometheus.Registerer) *metrics {
+	m := &metrics{
+		ordered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chorus_orderer_envelopes_ordered_total",
+			Help: "Envelopes acknowledged SUCCESS by Broadcast."}, []string{"channel"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chorus_orderer_envelopes_refused_total",
+			Help: "Envelopes answered with another status by Broadcast."}, []string{"channel", "status"}),
+		height: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "chorus_ledger_height",
+			Help: "Blocks in the channel's ledger on this node."}, []string{"channel"}),
+		isLeader: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "chorus_consensus_is_leader",
+			Help: "1 when this orderer leads the channel's consensus."}, []string{"channel"}),
+	}
+	for _, c := range []prometheus.Collector{m.ordered, m.refused, m.height, m.isLeader} {
+		if err := r.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				panic(err)
+			}
+		}
+	}
+	return m
+}
+
+// Orderer serves AtomicBroadcast and channel participation for every
+// channel this node has joined, and takes part in each channel's
+// consensus through the Cluster.
+type Orderer struct {
+	ordererpb.UnimplementedAtomicBroadcastServer
+
+	opts     Options
+	log      *slog.Logger
+	cluster  *Cluster
+	fetcher  *deliverFetcher
+	metrics  *metrics
+	inflight chan struct{}
+
+	mu       sync.RWMutex
+	channels map[string]*channel
+	closed   bool
+
+	draining  atomic.Bool
+	drainC    chan struct{} // closed when draining starts
+	drainOnce sync.Once
+	busy      sync.WaitGroup // Broadcast envelopes in flight
+}
+
+// channel is one joined channel.
+type channel struct {
+	id      string
+	selfID  uint64
+	ledger  *ledger.Ledger
+	config  atomic.Pointer[channelconfig.Bundle]
+	chain   *chain
+	raft    *raft.Chain
+	storage *raft.Storage
+}
+
+func (c *channel) bundle() *channelconfig.Bundle { return c.config.Load() }
+
+// joinedKey marks a joined channel.
+func joinedKey(ch string) []byte { return []byte("J" + ch) }
+
+// New starts an orderer and every channel it had joined.
+func New(opts Options) (*Orderer, error) {
+	opts.setDefaults()
+	o := &Orderer{
+		opts:     opts,
+		log:      opts.Logger,
+		metrics:  newMetrics(opts.Registerer),
+		inflight: make(chan struct{}, opts.MaxInflightTotal),
+		channels: map[string]*channel{},
+		drainC:   make(chan struct{}),
+	}
+	o.cluster = NewCluster(opts.ClusterCreds, opts.DialOptions, opts.Logger)
+	o.fetcher = &deliverFetcher{
+		signer: opts.Signer, creds: opts.ClusterCreds, dialOpts: opts.DialOptions, log: opts.Logger,
+		endpoints: o.otherEndpoints, verifier: o.blockVerifier, tip: o.tip,
+	}
+	it, err := opts.DB.NewIter([]byte("J"), []byte("K"))
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for ok := it.First(); ok; ok = it.Next() {
+		names = append(names, string(it.Key()[1:]))
+	}
+	if err := it.Close(); err != nil {
+		return nil, err
+	}
+	for _, name := range names {
+		if err := o.startChannel(name, nil); err != nil {
+			o.Close()
+			return nil, fmt.Errorf("orderer: restart channel %s: %w", name, err)
+		}
+	}
+	return o, nil
+}
+
+// Cluster is the service other orderers dial; register it on the
+// orderer's gRPC server.
+func (o *Orderer) Cluster() *Cluster { return o.cluster }
+
+func (o *Orderer) channel(name string) *channel {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	return o.channels[name]
+}
+
+// Join makes this orderer a consenter of the channel whose genesis block
+// is given. It fails unless the block is a valid genesis block naming this
+// orderer's TLS key among the consenters.
+func (o *Orderer) Join(genesis *commonpb.Block) (*adminpb.ChannelInfo, error) {
+	if genesis.GetHeader().GetNumber() != 0 {
+		return nil, fmt.Errorf("orderer: join: block %d is not a genesis block", genesis.GetHeader().GetNumber())
+	}
+	cfg, err := channelconfig.ConfigFromBlock(genesis)
+	if err != nil {
+		return nil, fmt.Errorf("orderer: join: %w", err)
+	}
+	name := cfg.ChannelId
+	o.mu.Lock()
+	_, exists := o.channels[name]
+	o.mu.Unlock()
+	if exists {
+		return nil, fmt.Errorf("orderer: join: %w: channel %s already joined", ErrExists, name)
+	}
+	if _, err := o.selfConsenter(cfg); err != nil {
+		return nil, fmt.Errorf("orderer: join channel %s: %w", name, err)
+	}
+	if err := o.startChannel(name, genesis); err != nil {
+		return nil, fmt.Errorf("orderer: join channel %s: %w", name, err)
+	}
+	return o.info(o.channel(name)), nil
+}
+
+// ErrExists and ErrUnknownChannel classify channel participation errors.
+var (
+	ErrExists         = errors.New("already exists")
+	ErrUnknownChannel = errors.New("unknown channel")
+)
+
+// selfConsenter finds this orderer among a config's consenters by TLS key.
+func (o *Orderer) selfConsenter(cfg *configpb.ChannelConfig) (*configpb.Consenter, error) {
+	for _, c := range cfg.GetConsensus().GetConsenters() {
+		cert, err := identity.ParseCertificatePEM(c.TlsCert)
+		if err != nil {
+			continue
+		}
+		if bytes.Equal(cert.RawSubjectPublicKeyInfo, o.opts.TLSCert.RawSubjectPublicKeyInfo) {
+			return c, nil
+		}
+	}
+	return nil, fmt.Errorf("this orderer's TLS key (certificate %s) is not among the channel's consenters; following a channel without consenting is not supported", o.opts.TLSCert.Subject)
+}
+
+// startChannel opens (or, with genesis, creates) a channel's ledger and
+// consensus state and starts taking part.
+func (o *Orderer) startChannel(name string, genesis *commonpb.Block) (err error) {
+	l, err := ledger.Open(o.opts.DB, name)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			l.Close()
+		}
+	}()
+	if genesis != nil && l.Height() == 0 {
+		if err := l.Append(genesis, ledger.AppendOptions{}); err != nil {
+			return err
+		}
+	}
+	storage, err := raft.OpenStorage(o.opts.DB, name)
+	if err != nil {
+		return err
+	}
+	w, err := newBlockWriter(name, o.opts.DB, l, o.opts.Signer, o.fetcher, o.log.With("channel", name))
+	if err != nil {
+		return err
+	}
+	cfgBlock, err := l.Block(w.rec.lastConfig)
+	if err != nil {
+		return fmt.Errorf("read last config block %d: %w", w.rec.lastConfig, err)
+	}
+	cfg, err := channelconfig.ConfigFromBlock(cfgBlock)
+	if err != nil {
+		return err
+	}
+	bundle, err := channelconfig.NewBundle(cfg, channelconfig.BundleOptions{Now: o.opts.Now, SignatureCache: o.opts.SignatureCache})
+	if err != nil {
+		return err
+	}
+	self, err := o.selfConsenter(cfg)
+	if err != nil {
+		return err
+	}
+	if storage.IsEmpty() {
+		var voters []uint64
+		for _, c := range cfg.Consensus.Consenters {
+			voters = append(voters, c.Id)
+		}
+		genesisBlock, err := l.Block(0)
+		if err != nil {
+			return err
+		}
+		if err := storage.Bootstrap(voters, encodeSnapshot(1, ledger.HeaderHash(genesisBlock.Header))); err != nil {
+			return err
+		}
+	}
+	if genesis != nil {
+		b := o.opts.DB.NewBatch()
+		b.Set(joinedKey(name), []byte{1})
+		err := b.Commit(true)
+		b.Close()
+		if err != nil {
+			return err
+		}
+	}
+	ch := &channel{id: name, selfID: self.Id, ledger: l, storage: storage}
+	ch.config.Store(bundle)
+	w.isConfig = isConfigBlock
+	c := newChain(name, self.Id, l, w, o.cluster, settingsOf(cfg), o.log.With("channel", name))
+	ro := cfg.Consensus.GetRaft()
+	node, err := raft.NewNode(raft.Config{
+		ID:                    self.Id,
+		ElectionTick:          int(ro.GetElectionTick()),
+		HeartbeatTick:         int(ro.GetHeartbeatTick()),
+		SnapshotIntervalBytes: ro.GetSnapshotIntervalBytes(),
+		Logger:                o.log.With("channel", name),
+	}, storage, w)
+	if err != nil {
+		return err
+	}
+	tick := time.Duration(ro.GetTickIntervalMs()) * time.Millisecond
+	if tick <= 0 {
+		tick = 100 * time.Millisecond
+	}
+	var rc *raft.Chain
+	rc = raft.NewChain(node, &raftTransport{channel: name, cluster: o.cluster, chain: func() *raft.Chain { return rc }}, tick, o.log.With("channel", name))
+	ch.chain, ch.raft = c, rc
+	members, err := clusterMembers(cfg, self.Id)
+	if err != nil {
+		return err
+	}
+	o.cluster.Register(name, self.Id, members, c)
+	written := w.onBlock
+	w.onBlock = func(b *commonpb.Block) {
+		written(b)
+		o.metrics.height.WithLabelValues(name).Set(float64(b.Header.Number + 1))
+	}
+	o.metrics.height.WithLabelValues(name).Set(float64(l.Height()))
+	c.start(rc)
+	go o.watchLeadership(ch)
+	o.mu.Lock()
+	o.channels[name] = ch
+	o.mu.Unlock()
+	o.log.Info("channel started", "channel", name, "consenter", self.Id, "height", l.Height())
+	return nil
+}
+
+func (o *Orderer) watchLeadership(ch *channel) {
+	updates, stop := ch.raft.Watch()
+	defer stop()
+	for {
+		select {
+		case st := <-updates:
+			v := 0.0
+			if st.Leader == ch.selfID {
+				v = 1
+			}
+			o.metrics.isLeader.WithLabelValues(ch.id).Set(v)
+		case <-ch.raft.Done():
+			return
+		}
+	}
+}
+
+func settingsOf(cfg *configpb.ChannelConfig) chainSettings {
+	b := cfg.GetBatch()
+	return chainSettings{sequence: cfg.Sequence, batch: BatchConfig{
+		MaxMessageCount:   int(b.GetMaxMessageCount()),
+		AbsoluteMaxBytes:  int(b.GetAbsoluteMaxBytes()),
+		PreferredMaxBytes: int(b.GetPreferredMaxBytes()),
+		Timeout:           time.Duration(b.GetTimeoutMs()) * time.Millisecond,
+	}}
+}
+
+func clusterMembers(cfg *configpb.ChannelConfig, self uint64) ([]Member, error) {
+	var ms []Member
+	for _, c := range cfg.GetConsensus().GetConsenters() {
+		if c.Id == self {
+			continue
+		}
+		cert, err := identity.ParseCertificatePEM(c.TlsCert)
+		if err != nil {
+			return nil, fmt.Errorf("consenter %d TLS certificate: %w", c.Id, err)
+		}
+		ms = append(ms, Member{ID: c.Id, Endpoint: net.JoinHostPort(c.Host, strconv.Itoa(int(c.Port))), TLSCert: cert})
+	}
+	return ms, nil
+}
+
+// isConfigBlock reports whether b holds a configuration transaction.
+func isConfigBlock(b *commonpb.Block) bool {
+	return len(b.GetData().GetData()) == 1 && isConfigEnvelope(b.Data.Data[0])
+}
+
+// otherEndpoints lists the other consenters of a channel, for fetching.
+func (o *Orderer) otherEndpoints(name string) []string {
+	ch := o.channel(name)
+	if ch == nil {
+		return nil
+	}
+	var eps []string
+	for _, c := range ch.bundle().Config().GetConsensus().GetConsenters() {
+		if c.Id != ch.selfID {
+			eps = append(eps, net.JoinHostPort(c.Host, strconv.Itoa(int(c.Port))))
+		}
+	}
+	return eps
+}
+
+// blockVerifier checks fetched blocks: at least one signature, each by an
+// orderer of the channel.
+func (o *Orderer) blockVerifier(name string) BlockVerifier {
+	return func(b *commonpb.Block) error {
+		ch := o.channel(name)
+		if ch == nil {
+			return fmt.Errorf("%w %s", ErrUnknownChannel, name)
+		}
+		return ledger.VerifyBlockSignatures(b, func(creator, msg, sig []byte) error {
+			id, err := ch.bundle().Manager().DeserializeIdentity(creator)
+			if err != nil {
+				return err
+			}
+			if !id.HasRole(identity.RoleOrderer) {
+				return fmt.Errorf("block signed by %s, which is not an orderer", id)
+			}
+			return id.Verify(msg, sig)
+		}, 1)
+	}
+}
+
+func (o *Orderer) tip(name string) (uint64, []byte) {
+	ch := o.channel(name)
+	if ch == nil {
+		return 0, nil
+	}
+	info := ch.ledger.Info()
+	return info.Height, info.CurrentBlockHash
+}
+
+// Channels describes every joined channel.
+func (o *Orderer) Channels() []*adminpb.ChannelInfo {
+	o.mu.RLock()
+	var chs []*channel
+	for _, ch := range o.channels {
+		chs = append(chs, ch)
+	}
+	o.mu.RUnlock()
+	var out []*adminpb.ChannelInfo
+	for _, ch := range chs {
+		out = append(out, o.info(ch))
+	}
+	return out
+}
+
+func (o *Orderer) info(ch *channel) *adminpb.ChannelInfo {
+	st := ch.raft.Status()
+	status := "active"
+	if st.Leader == 0 {
+		status = "no-leader"
+	}
+	return &adminpb.ChannelInfo{Channel: ch.id, Height: ch.ledger.Height(), Status: status, ConsensusRole: st.Role, ConsensusLeader: st.Leader}
+}
+
+// Ledger returns a joined channel's ledger, for in-process inspection.
+func (o *Orderer) Ledger(name string) (*ledger.Ledger, bool) {
+	ch := o.channel(name)
+	if ch == nil {
+		return nil, false
+	}
+	return ch.ledger, true
+}
+
+// Remove stops taking part in a channel and deletes its blocks and
+// consensus state from this orderer.
+func (o *Orderer) Remove(name string) error {
+	o.mu.Lock()
+	ch, ok := o.channels[name]
+	delete(o.channels, name)
+	o.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("orderer: remove: %w %s", ErrUnknownChannel, name)
+	}
+	o.stopChannel(ch)
+	b := o.opts.DB.NewBatch()
+	defer b.Close()
+	for _, prefix := range [][]byte{ledger.KeyPrefix(name), raft.StoragePrefix(name), []byte("o" + name + "\x00")} {
+		b.DeleteRange(prefix, kv.PrefixEnd(prefix))
+	}
+	b.Delete(joinedKey(name))
+	if err := b.Commit(true); err != nil {
+		return fmt.Errorf("orderer: remove channel %s: %w", name, err)
+	}
+	o.log.Info("channel removed", "channel", name)
+	return nil
+}
+
+func (o *Orderer) stopChannel(ch *channel) {
+	o.cluster.Unregister(ch.id)
+	ch.chain.stop()
+	ch.ledger.Close()
+}
+
+// Ready reports whether every channel has a known leader: the readiness
+// check of DESIGN §8.
+func (o *Orderer) Ready(context.Context) error {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	for _, ch := range o.channels {
+		if st := ch.raft.Status(); st.Leader == 0 {
+			return fmt.Errorf("channel %s: no consensus leader known", ch.id)
+		}
+	}
+	return nil
+}
+
+// Drain starts a graceful stop: new envelopes are refused with
+// SERVICE_UNAVAILABLE (clients move to another orderer), Deliver streams
+// end, and Drain waits until the envelopes already admitted are answered,
+// or ctx ends. Consensus keeps running meanwhile; Close stops it.
+func (o *Orderer) Drain(ctx context.Context) error {
+	o.drainOnce.Do(func() {
+		o.draining.Store(true)
+		close(o.drainC)
+	})
+	done := make(chan struct{})
+	go func() {
+		o.busy.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("orderer: drain: envelopes still in flight: %w", ctx.Err())
+	}
+}
+
+// Close stops every channel: consensus first, then the ledgers. Pending
+// Broadcasts fail; what was acknowledged is durable.
+func (o *Orderer) Close() {
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		return
+	}
+	o.closed = true
+	chs := o.channels
+	o.channels = map[string]*channel{}
+	o.mu.Unlock()
+	for _, ch := range chs {
+		o.stopChannel(ch)
+	}
+	o.cluster.Close()
+}
