@@ -9,6 +9,7 @@ import (
 	"log/slog"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -36,6 +37,10 @@ type Options struct {
 	CacheBytes int64
 	// ReadOnly opens without writing anything, not even the schema stamp.
 	ReadOnly bool
+	// MemTableBytes sizes the memtable; 0 means 64 MiB. A large memtable
+	// lets short-lived keys (Raft log entries, deleted after a snapshot)
+	// die in memory instead of being flushed and compacted.
+	MemTableBytes uint64
 }
 
 // DB is an open database.
@@ -55,12 +60,24 @@ func Open(dir string, opts Options) (*DB, error) {
 	}
 	cache := pebble.NewCache(cacheBytes)
 	defer cache.Unref()
+	memtable := opts.MemTableBytes
+	if memtable == 0 {
+		memtable = 64 << 20
+	}
 	po := &pebble.Options{
 		FS:                 fs,
 		Cache:              cache,
 		Logger:             pebbleLogger{opts.Logger},
 		ReadOnly:           opts.ReadOnly,
 		FormatMajorVersion: pebble.FormatNewest,
+		MemTableSize:       memtable,
+	}
+	// No block compression: what Chorus stores is mostly signed envelopes
+	// and certificates, which snappy barely shrinks, while compressing and
+	// decompressing them was a sixth of an orderer's CPU under load
+	// (docs/performance.md).
+	for i := range po.Levels {
+		po.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
 	}
 	if opts.ReadOnly {
 		po.FormatMajorVersion = pebble.FormatDefault

@@ -61,6 +61,13 @@ type AppendOptions struct {
 	Reasons []string
 	// Writers add their writes to the block's batch, in order.
 	Writers []BatchWriter
+	// NoSync commits the batch without waiting for it to reach the disk.
+	// Only for a caller whose block is already durable elsewhere: an
+	// orderer, whose block is an entry of a Raft log synced on a quorum.
+	// The batch becomes durable with the next synced write to the same
+	// database (Pebble has one sequential WAL); a crash before that loses
+	// the block and whatever its Writers wrote, all together, never part.
+	NoSync bool
 }
 
 // Ledger is one channel's block store over a kv.DB that it shares with the
@@ -314,7 +321,7 @@ func (l *Ledger) commit(block *commonpb.Block, raw []byte, info Info, opts Appen
 			return wrap(fmt.Errorf("writer %d: %w", i, err))
 		}
 	}
-	if err := b.Commit(true); err != nil {
+	if err := b.Commit(!opts.NoSync); err != nil {
 		l.failed = err
 		return wrap(err)
 	}

@@ -27,8 +27,8 @@ import (
 
 var (
 	benchClients = flag.Int("ordering.clients", 100, "concurrent Broadcast streams in BenchmarkOrdering")
-	benchWindow  = flag.Int("ordering.window", 4, "envelopes in flight per stream in BenchmarkOrdering")
-	benchTimeout = flag.Duration("ordering.batchtimeout", 50*time.Millisecond, "block cutter timeout in BenchmarkOrdering")
+	benchWindow  = flag.Int("ordering.window", 2, "envelopes in flight per stream in BenchmarkOrdering")
+	benchTimeout = flag.Duration("ordering.batchtimeout", 20*time.Millisecond, "block cutter timeout in BenchmarkOrdering")
 )
 
 // BenchmarkOrdering measures the ordering service alone: three orderer
@@ -98,6 +98,7 @@ func BenchmarkOrdering(b *testing.B) {
 	}
 
 	latencies := make([]time.Duration, b.N)
+	via := make([]int, b.N) // which orderer each envelope was sent to
 	var failures sync.Map
 	next := make(chan int, b.N)
 	for i := range envs {
@@ -137,6 +138,7 @@ func BenchmarkOrdering(b *testing.B) {
 			}()
 			for i := range next {
 				at := time.Now()
+				via[i] = c % len(conns)
 				if err := stream.Send(envs[i]); err != nil {
 					failures.Store(i, err.Error())
 					continue
@@ -167,6 +169,20 @@ func BenchmarkOrdering(b *testing.B) {
 	if nfail > 0 {
 		b.Fatalf("%d of %d envelopes failed; first: %v", nfail, b.N, firstFailure)
 	}
+	var perOrderer []string
+	for o := range conns {
+		var ls []time.Duration
+		for i, l := range latencies {
+			if via[i] == o {
+				ls = append(ls, l)
+			}
+		}
+		slices.Sort(ls)
+		if len(ls) > 0 {
+			perOrderer = append(perOrderer, fmt.Sprintf("%s p50 %v p99 %v", orderers[o].Name, ls[len(ls)/2].Round(time.Millisecond), ls[len(ls)*99/100].Round(time.Millisecond)))
+		}
+	}
+	fmt.Fprintf(os.Stderr, "ordering: by orderer: %v\n", perOrderer)
 	slices.Sort(latencies)
 	p := func(q float64) float64 {
 		return float64(latencies[int(q*float64(len(latencies)-1))]) / float64(time.Millisecond)

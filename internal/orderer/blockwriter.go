@@ -125,7 +125,11 @@ func (w *blockWriter) Apply(e raft.Entry) error {
 	if err := ledger.SignBlock(b, w.signer, rec.lastConfig, e.Term, e.Index); err != nil {
 		return fmt.Errorf("orderer: channel %s: sign block %d: %w", w.channel, b.Header.Number, err)
 	}
-	if err := w.ledger.Append(b, ledger.AppendOptions{Writers: []ledger.BatchWriter{appliedWriter{w.key, rec}}}); err != nil {
+	// The block need not be synced on its own: it is an entry of the Raft
+	// log, already durable on a quorum, and the next synced Raft write
+	// makes this batch durable too. A crash before that loses the block
+	// and its applied index together, and raft delivers the entry again.
+	if err := w.ledger.Append(b, ledger.AppendOptions{NoSync: true, Writers: []ledger.BatchWriter{appliedWriter{w.key, rec}}}); err != nil {
 		return fmt.Errorf("orderer: channel %s: %w", w.channel, err)
 	}
 	w.rec = rec
