@@ -1,0 +1,168 @@
+package envelope
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	commonpb "github.com/chorusledger/chorus/proto/fabric/common"
+	kvrwsetpb "github.com/chorusledger/chorus/proto/fabric/ledger/rwset/kvrwset"
+	peerpb "github.com/chorusledger/chorus/proto/fabric/peer"
+	"google.golang.org/protobuf/proto"
+)
+
+// ErrResponsesDiffer is wrapped by AssemblePayload when endorsers returned
+// different results; the message says which keys differ.
+var ErrResponsesDiffer = errors.New("endorsements do not match")
+
+// AssemblePayload builds the payload of an endorser transaction from a
+// proposal and the endorsed responses to it, as Fabric's gateway does: the
+// proposal's header bytes, a single action carrying the proposal payload
+// without its transient map, the (identical) proposal response payload and
+// every distinct endorsement. The client signs the returned bytes.
+func AssemblePayload(p *Proposal, responses []*peerpb.ProposalResponse) ([]byte, error) {
+	if len(responses) == 0 {
+		return nil, errors.New("envelope: no endorsements to assemble")
+	}
+	prp := responses[0].Payload
+	var endorsements []*peerpb.Endorsement
+	seen := map[string]bool{}
+	for i, r := range responses {
+		if r.GetEndorsement() == nil {
+			return nil, fmt.Errorf("envelope: response %d carries no endorsement", i)
+		}
+		if !bytes.Equal(r.Payload, prp) {
+			return nil, fmt.Errorf("envelope: %w: %s", ErrResponsesDiffer, DescribeDifference(prp, r.Payload))
+		}
+		if key := string(r.Endorsement.Endorser); !seen[key] {
+			seen[key] = true
+			endorsements = append(endorsements, r.Endorsement)
+		}
+	}
+	cpp, err := p.PayloadWithoutTransient()
+	if err != nil {
+		return nil, err
+	}
+	actionPayload, err := Marshal(&peerpb.ChaincodeActionPayload{
+		ChaincodeProposalPayload: cpp,
+		Action:                   &peerpb.ChaincodeEndorsedAction{ProposalResponsePayload: prp, Endorsements: endorsements},
+	})
+	if err != nil {
+		return nil, err
+	}
+	tx, err := Marshal(&peerpb.Transaction{Actions: []*peerpb.TransactionAction{{Header: p.Header.SignatureHeader, Payload: actionPayload}}})
+	if err != nil {
+		return nil, err
+	}
+	return Marshal(&commonpb.Payload{
+		Header: &commonpb.Header{ChannelHeader: p.Header.ChannelHeader, SignatureHeader: p.Header.SignatureHeader},
+		Data:   tx,
+	})
+}
+
+// DescribeDifference explains how two proposal response payloads differ:
+// which keys were read at other versions or written with other values, or
+// which other part differs.
+func DescribeDifference(a, b []byte) string {
+	ca, errA := decodeAction(a)
+	cb, errB := decodeAction(b)
+	if errA != nil || errB != nil {
+		return "a proposal response payload does not decode"
+	}
+	if !proto.Equal(ca.response, cb.response) {
+		return fmt.Sprintf("the contract returned different responses (status %d vs %d)", ca.response.GetStatus(), cb.response.GetStatus())
+	}
+	var diffs []string
+	for _, ns := range sortedKeys(ca.sets, cb.sets) {
+		sa, sb := ca.sets[ns], cb.sets[ns]
+		for _, k := range sortedKeys(readMap(sa), readMap(sb)) {
+			if va, vb := readMap(sa)[k], readMap(sb)[k]; va != vb {
+				diffs = append(diffs, fmt.Sprintf("%s/%s read at %s vs %s", ns, k, va, vb))
+			}
+		}
+		for _, k := range sortedKeys(writeMap(sa), writeMap(sb)) {
+			if wa, wb := writeMap(sa)[k], writeMap(sb)[k]; wa != wb {
+				diffs = append(diffs, fmt.Sprintf("%s/%s written differently", ns, k))
+			}
+		}
+	}
+	if len(diffs) == 0 {
+		if !bytes.Equal(ca.event, cb.event) {
+			return "the contract set different events"
+		}
+		return "the proposal response payloads differ outside the read/write sets"
+	}
+	const max = 10
+	if len(diffs) > max {
+		diffs = append(diffs[:max], fmt.Sprintf("and %d more", len(diffs)-max))
+	}
+	return "keys differ: " + strings.Join(diffs, "; ")
+}
+
+type decodedAction struct {
+	response *peerpb.Response
+	event    []byte
+	sets     map[string]*kvrwsetpb.KVRWSet
+}
+
+func decodeAction(prpBytes []byte) (*decodedAction, error) {
+	prp := &peerpb.ProposalResponsePayload{}
+	if err := proto.Unmarshal(prpBytes, prp); err != nil {
+		return nil, err
+	}
+	ca := &peerpb.ChaincodeAction{}
+	if err := proto.Unmarshal(prp.Extension, ca); err != nil {
+		return nil, err
+	}
+	_, ns, err := ParseRWSet(ca.Results)
+	if err != nil {
+		return nil, err
+	}
+	d := &decodedAction{response: ca.Response, event: ca.Events, sets: map[string]*kvrwsetpb.KVRWSet{}}
+	for _, n := range ns {
+		d.sets[n.Namespace] = n.KV
+	}
+	return d, nil
+}
+
+func readMap(s *kvrwsetpb.KVRWSet) map[string]string {
+	m := map[string]string{}
+	for _, r := range s.GetReads() {
+		v := "absent"
+		if r.Version != nil {
+			v = fmt.Sprintf("%d:%d", r.Version.BlockNum, r.Version.TxNum)
+		}
+		m[r.Key] = v
+	}
+	return m
+}
+
+func writeMap(s *kvrwsetpb.KVRWSet) map[string]string {
+	m := map[string]string{}
+	for _, w := range s.GetWrites() {
+		if w.IsDelete {
+			m[w.Key] = "delete"
+		} else {
+			m[w.Key] = string(w.Value)
+		}
+	}
+	return m
+}
+
+func sortedKeys[V any](a, b map[string]V) []string {
+	set := map[string]bool{}
+	for k := range a {
+		set[k] = true
+	}
+	for k := range b {
+		set[k] = true
+	}
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
