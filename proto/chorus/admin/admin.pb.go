@@ -309,6 +309,202 @@ func (x *ChannelInfo) GetConsensusLeader() uint64 {
 	return 0
 }
 
+type TransactionStatusRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Channel       string                 `protobuf:"bytes,1,opt,name=channel,proto3" json:"channel,omitempty"`
+	TxId          string                 `protobuf:"bytes,2,opt,name=tx_id,json=txId,proto3" json:"tx_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransactionStatusRequest) Reset() {
+	*x = TransactionStatusRequest{}
+	mi := &file_chorus_admin_admin_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransactionStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransactionStatusRequest) ProtoMessage() {}
+
+func (x *TransactionStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_chorus_admin_admin_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransactionStatusRequest.ProtoReflect.Descriptor instead.
+func (*TransactionStatusRequest) Descriptor() ([]byte, []int) {
+	return file_chorus_admin_admin_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *TransactionStatusRequest) GetChannel() string {
+	if x != nil {
+		return x.Channel
+	}
+	return ""
+}
+
+func (x *TransactionStatusRequest) GetTxId() string {
+	if x != nil {
+		return x.TxId
+	}
+	return ""
+}
+
+type TxStatus struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	Channel            string                 `protobuf:"bytes,1,opt,name=channel,proto3" json:"channel,omitempty"`
+	TxId               string                 `protobuf:"bytes,2,opt,name=tx_id,json=txId,proto3" json:"tx_id,omitempty"`
+	BlockNumber        uint64                 `protobuf:"varint,3,opt,name=block_number,json=blockNumber,proto3" json:"block_number,omitempty"`
+	TxNumber           uint32                 `protobuf:"varint,4,opt,name=tx_number,json=txNumber,proto3" json:"tx_number,omitempty"`
+	ValidationCode     int32                  `protobuf:"varint,5,opt,name=validation_code,json=validationCode,proto3" json:"validation_code,omitempty"`              // a protos.TxValidationCode
+	ValidationCodeName string                 `protobuf:"bytes,6,opt,name=validation_code_name,json=validationCodeName,proto3" json:"validation_code_name,omitempty"` // its name, such as MVCC_READ_CONFLICT
+	Reason             string                 `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`                                                     // why it is invalid; empty when valid
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *TxStatus) Reset() {
+	*x = TxStatus{}
+	mi := &file_chorus_admin_admin_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TxStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TxStatus) ProtoMessage() {}
+
+func (x *TxStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_chorus_admin_admin_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TxStatus.ProtoReflect.Descriptor instead.
+func (*TxStatus) Descriptor() ([]byte, []int) {
+	return file_chorus_admin_admin_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *TxStatus) GetChannel() string {
+	if x != nil {
+		return x.Channel
+	}
+	return ""
+}
+
+func (x *TxStatus) GetTxId() string {
+	if x != nil {
+		return x.TxId
+	}
+	return ""
+}
+
+func (x *TxStatus) GetBlockNumber() uint64 {
+	if x != nil {
+		return x.BlockNumber
+	}
+	return 0
+}
+
+func (x *TxStatus) GetTxNumber() uint32 {
+	if x != nil {
+		return x.TxNumber
+	}
+	return 0
+}
+
+func (x *TxStatus) GetValidationCode() int32 {
+	if x != nil {
+		return x.ValidationCode
+	}
+	return 0
+}
+
+func (x *TxStatus) GetValidationCodeName() string {
+	if x != nil {
+		return x.ValidationCodeName
+	}
+	return ""
+}
+
+func (x *TxStatus) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type GetBlockRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Channel       string                 `protobuf:"bytes,1,opt,name=channel,proto3" json:"channel,omitempty"`
+	Number        uint64                 `protobuf:"varint,2,opt,name=number,proto3" json:"number,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBlockRequest) Reset() {
+	*x = GetBlockRequest{}
+	mi := &file_chorus_admin_admin_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBlockRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBlockRequest) ProtoMessage() {}
+
+func (x *GetBlockRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_chorus_admin_admin_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBlockRequest.ProtoReflect.Descriptor instead.
+func (*GetBlockRequest) Descriptor() ([]byte, []int) {
+	return file_chorus_admin_admin_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *GetBlockRequest) GetChannel() string {
+	if x != nil {
+		return x.Channel
+	}
+	return ""
+}
+
+func (x *GetBlockRequest) GetNumber() uint64 {
+	if x != nil {
+		return x.Number
+	}
+	return 0
+}
+
 var File_chorus_admin_admin_proto protoreflect.FileDescriptor
 
 const file_chorus_admin_admin_proto_rawDesc = "" +
@@ -327,11 +523,28 @@ const file_chorus_admin_admin_proto_rawDesc = "" +
 	"\x06height\x18\x02 \x01(\x04R\x06height\x12\x16\n" +
 	"\x06status\x18\x03 \x01(\tR\x06status\x12%\n" +
 	"\x0econsensus_role\x18\x04 \x01(\tR\rconsensusRole\x12)\n" +
-	"\x10consensus_leader\x18\x05 \x01(\x04R\x0fconsensusLeader2\xa5\x02\n" +
+	"\x10consensus_leader\x18\x05 \x01(\x04R\x0fconsensusLeader\"I\n" +
+	"\x18TransactionStatusRequest\x12\x18\n" +
+	"\achannel\x18\x01 \x01(\tR\achannel\x12\x13\n" +
+	"\x05tx_id\x18\x02 \x01(\tR\x04txId\"\xec\x01\n" +
+	"\bTxStatus\x12\x18\n" +
+	"\achannel\x18\x01 \x01(\tR\achannel\x12\x13\n" +
+	"\x05tx_id\x18\x02 \x01(\tR\x04txId\x12!\n" +
+	"\fblock_number\x18\x03 \x01(\x04R\vblockNumber\x12\x1b\n" +
+	"\ttx_number\x18\x04 \x01(\rR\btxNumber\x12'\n" +
+	"\x0fvalidation_code\x18\x05 \x01(\x05R\x0evalidationCode\x120\n" +
+	"\x14validation_code_name\x18\x06 \x01(\tR\x12validationCodeName\x12\x16\n" +
+	"\x06reason\x18\a \x01(\tR\x06reason\"C\n" +
+	"\x0fGetBlockRequest\x12\x18\n" +
+	"\achannel\x18\x01 \x01(\tR\achannel\x12\x16\n" +
+	"\x06number\x18\x02 \x01(\x04R\x06number2\xa5\x02\n" +
 	"\x14ChannelParticipation\x12P\n" +
 	"\vJoinChannel\x12#.chorus.admin.v1.JoinChannelRequest\x1a\x1c.chorus.admin.v1.ChannelInfo\x12[\n" +
 	"\fListChannels\x12$.chorus.admin.v1.ListChannelsRequest\x1a%.chorus.admin.v1.ListChannelsResponse\x12^\n" +
-	"\rRemoveChannel\x12%.chorus.admin.v1.RemoveChannelRequest\x1a&.chorus.admin.v1.RemoveChannelResponseB;Z9github.com/chorusledger/chorus/proto/chorus/admin;adminpbb\x06proto3"
+	"\rRemoveChannel\x12%.chorus.admin.v1.RemoveChannelRequest\x1a&.chorus.admin.v1.RemoveChannelResponse2\xa5\x01\n" +
+	"\vLedgerQuery\x12Y\n" +
+	"\x11TransactionStatus\x12).chorus.admin.v1.TransactionStatusRequest\x1a\x19.chorus.admin.v1.TxStatus\x12;\n" +
+	"\bGetBlock\x12 .chorus.admin.v1.GetBlockRequest\x1a\r.common.BlockB;Z9github.com/chorusledger/chorus/proto/chorus/admin;adminpbb\x06proto3"
 
 var (
 	file_chorus_admin_admin_proto_rawDescOnce sync.Once
@@ -345,27 +558,34 @@ func file_chorus_admin_admin_proto_rawDescGZIP() []byte {
 	return file_chorus_admin_admin_proto_rawDescData
 }
 
-var file_chorus_admin_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_chorus_admin_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_chorus_admin_admin_proto_goTypes = []any{
-	(*JoinChannelRequest)(nil),    // 0: chorus.admin.v1.JoinChannelRequest
-	(*ListChannelsRequest)(nil),   // 1: chorus.admin.v1.ListChannelsRequest
-	(*ListChannelsResponse)(nil),  // 2: chorus.admin.v1.ListChannelsResponse
-	(*RemoveChannelRequest)(nil),  // 3: chorus.admin.v1.RemoveChannelRequest
-	(*RemoveChannelResponse)(nil), // 4: chorus.admin.v1.RemoveChannelResponse
-	(*ChannelInfo)(nil),           // 5: chorus.admin.v1.ChannelInfo
-	(*common.Block)(nil),          // 6: common.Block
+	(*JoinChannelRequest)(nil),       // 0: chorus.admin.v1.JoinChannelRequest
+	(*ListChannelsRequest)(nil),      // 1: chorus.admin.v1.ListChannelsRequest
+	(*ListChannelsResponse)(nil),     // 2: chorus.admin.v1.ListChannelsResponse
+	(*RemoveChannelRequest)(nil),     // 3: chorus.admin.v1.RemoveChannelRequest
+	(*RemoveChannelResponse)(nil),    // 4: chorus.admin.v1.RemoveChannelResponse
+	(*ChannelInfo)(nil),              // 5: chorus.admin.v1.ChannelInfo
+	(*TransactionStatusRequest)(nil), // 6: chorus.admin.v1.TransactionStatusRequest
+	(*TxStatus)(nil),                 // 7: chorus.admin.v1.TxStatus
+	(*GetBlockRequest)(nil),          // 8: chorus.admin.v1.GetBlockRequest
+	(*common.Block)(nil),             // 9: common.Block
 }
 var file_chorus_admin_admin_proto_depIdxs = []int32{
-	6, // 0: chorus.admin.v1.JoinChannelRequest.genesis_block:type_name -> common.Block
+	9, // 0: chorus.admin.v1.JoinChannelRequest.genesis_block:type_name -> common.Block
 	5, // 1: chorus.admin.v1.ListChannelsResponse.channels:type_name -> chorus.admin.v1.ChannelInfo
 	0, // 2: chorus.admin.v1.ChannelParticipation.JoinChannel:input_type -> chorus.admin.v1.JoinChannelRequest
 	1, // 3: chorus.admin.v1.ChannelParticipation.ListChannels:input_type -> chorus.admin.v1.ListChannelsRequest
 	3, // 4: chorus.admin.v1.ChannelParticipation.RemoveChannel:input_type -> chorus.admin.v1.RemoveChannelRequest
-	5, // 5: chorus.admin.v1.ChannelParticipation.JoinChannel:output_type -> chorus.admin.v1.ChannelInfo
-	2, // 6: chorus.admin.v1.ChannelParticipation.ListChannels:output_type -> chorus.admin.v1.ListChannelsResponse
-	4, // 7: chorus.admin.v1.ChannelParticipation.RemoveChannel:output_type -> chorus.admin.v1.RemoveChannelResponse
-	5, // [5:8] is the sub-list for method output_type
-	2, // [2:5] is the sub-list for method input_type
+	6, // 5: chorus.admin.v1.LedgerQuery.TransactionStatus:input_type -> chorus.admin.v1.TransactionStatusRequest
+	8, // 6: chorus.admin.v1.LedgerQuery.GetBlock:input_type -> chorus.admin.v1.GetBlockRequest
+	5, // 7: chorus.admin.v1.ChannelParticipation.JoinChannel:output_type -> chorus.admin.v1.ChannelInfo
+	2, // 8: chorus.admin.v1.ChannelParticipation.ListChannels:output_type -> chorus.admin.v1.ListChannelsResponse
+	4, // 9: chorus.admin.v1.ChannelParticipation.RemoveChannel:output_type -> chorus.admin.v1.RemoveChannelResponse
+	7, // 10: chorus.admin.v1.LedgerQuery.TransactionStatus:output_type -> chorus.admin.v1.TxStatus
+	9, // 11: chorus.admin.v1.LedgerQuery.GetBlock:output_type -> common.Block
+	7, // [7:12] is the sub-list for method output_type
+	2, // [2:7] is the sub-list for method input_type
 	2, // [2:2] is the sub-list for extension type_name
 	2, // [2:2] is the sub-list for extension extendee
 	0, // [0:2] is the sub-list for field type_name
@@ -382,9 +602,9 @@ func file_chorus_admin_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chorus_admin_admin_proto_rawDesc), len(file_chorus_admin_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   9,
 			NumExtensions: 0,
-			NumServices:   1,
+			NumServices:   2,
 		},
 		GoTypes:           file_chorus_admin_admin_proto_goTypes,
 		DependencyIndexes: file_chorus_admin_admin_proto_depIdxs,

@@ -11,6 +11,7 @@ package adminpb
 
 import (
 	context "context"
+	common "github.com/chorusledger/chorus/proto/fabric/common"
 	grpc "google.golang.org/grpc"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
@@ -197,6 +198,156 @@ var ChannelParticipation_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RemoveChannel",
 			Handler:    _ChannelParticipation_RemoveChannel_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "chorus/admin/admin.proto",
+}
+
+const (
+	LedgerQuery_TransactionStatus_FullMethodName = "/chorus.admin.v1.LedgerQuery/TransactionStatus"
+	LedgerQuery_GetBlock_FullMethodName          = "/chorus.admin.v1.LedgerQuery/GetBlock"
+)
+
+// LedgerQueryClient is the client API for LedgerQuery service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// LedgerQuery answers an operator's questions about a node's ledgers.
+type LedgerQueryClient interface {
+	// TransactionStatus says whether and where a transaction committed, and
+	// why it is invalid when it is.
+	TransactionStatus(ctx context.Context, in *TransactionStatusRequest, opts ...grpc.CallOption) (*TxStatus, error)
+	// GetBlock returns one block as stored.
+	GetBlock(ctx context.Context, in *GetBlockRequest, opts ...grpc.CallOption) (*common.Block, error)
+}
+
+type ledgerQueryClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewLedgerQueryClient(cc grpc.ClientConnInterface) LedgerQueryClient {
+	return &ledgerQueryClient{cc}
+}
+
+func (c *ledgerQueryClient) TransactionStatus(ctx context.Context, in *TransactionStatusRequest, opts ...grpc.CallOption) (*TxStatus, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TxStatus)
+	err := c.cc.Invoke(ctx, LedgerQuery_TransactionStatus_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *ledgerQueryClient) GetBlock(ctx context.Context, in *GetBlockRequest, opts ...grpc.CallOption) (*common.Block, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(common.Block)
+	err := c.cc.Invoke(ctx, LedgerQuery_GetBlock_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// LedgerQueryServer is the server API for LedgerQuery service.
+// All implementations must embed UnimplementedLedgerQueryServer
+// for forward compatibility.
+//
+// LedgerQuery answers an operator's questions about a node's ledgers.
+type LedgerQueryServer interface {
+	// TransactionStatus says whether and where a transaction committed, and
+	// why it is invalid when it is.
+	TransactionStatus(context.Context, *TransactionStatusRequest) (*TxStatus, error)
+	// GetBlock returns one block as stored.
+	GetBlock(context.Context, *GetBlockRequest) (*common.Block, error)
+	mustEmbedUnimplementedLedgerQueryServer()
+}
+
+// UnimplementedLedgerQueryServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedLedgerQueryServer struct{}
+
+func (UnimplementedLedgerQueryServer) TransactionStatus(context.Context, *TransactionStatusRequest) (*TxStatus, error) {
+	return nil, status.Error(codes.Unimplemented, "method TransactionStatus not implemented")
+}
+func (UnimplementedLedgerQueryServer) GetBlock(context.Context, *GetBlockRequest) (*common.Block, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetBlock not implemented")
+}
+func (UnimplementedLedgerQueryServer) mustEmbedUnimplementedLedgerQueryServer() {}
+func (UnimplementedLedgerQueryServer) testEmbeddedByValue()                     {}
+
+// UnsafeLedgerQueryServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to LedgerQueryServer will
+// result in compilation errors.
+type UnsafeLedgerQueryServer interface {
+	mustEmbedUnimplementedLedgerQueryServer()
+}
+
+func RegisterLedgerQueryServer(s grpc.ServiceRegistrar, srv LedgerQueryServer) {
+	// If the following call panics, it indicates UnimplementedLedgerQueryServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&LedgerQuery_ServiceDesc, srv)
+}
+
+func _LedgerQuery_TransactionStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TransactionStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LedgerQueryServer).TransactionStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LedgerQuery_TransactionStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LedgerQueryServer).TransactionStatus(ctx, req.(*TransactionStatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LedgerQuery_GetBlock_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetBlockRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LedgerQueryServer).GetBlock(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LedgerQuery_GetBlock_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LedgerQueryServer).GetBlock(ctx, req.(*GetBlockRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// LedgerQuery_ServiceDesc is the grpc.ServiceDesc for LedgerQuery service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var LedgerQuery_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "chorus.admin.v1.LedgerQuery",
+	HandlerType: (*LedgerQueryServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "TransactionStatus",
+			Handler:    _LedgerQuery_TransactionStatus_Handler,
+		},
+		{
+			MethodName: "GetBlock",
+			Handler:    _LedgerQuery_GetBlock_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
