@@ -10,7 +10,7 @@ import (
 )
 
 var (
-	schedules = flag.Int("simnet.schedules", 0, "number of seeded fault schedules to run (default: 24, or 8 with -short)")
+	schedules = flag.Int("simnet.schedules", 24, "number of seeded fault schedules to run")
 	firstSeed = flag.Uint64("simnet.seed", 1, "seed of the first schedule")
 	nodes     = flag.Int("simnet.nodes", 0, "consenters per schedule (default: alternate 3 and 5)")
 )
@@ -21,12 +21,6 @@ var (
 //	go test ./internal/simnet -run TestSchedules -simnet.schedules 3000 -v
 func TestSchedules(t *testing.T) {
 	n := *schedules
-	if n == 0 {
-		n = 24
-		if testing.Short() {
-			n = 8
-		}
-	}
 	var total simnet.Stats
 	start := time.Now()
 	for i := 0; i < n; i++ {
@@ -46,7 +40,7 @@ func TestSchedules(t *testing.T) {
 		})
 	}
 	t.Logf("%d schedules in %v: %v", n, time.Since(start).Round(time.Millisecond), total)
-	if !testing.Short() && total.SnapshotRestores == 0 {
+	if total.SnapshotRestores == 0 {
 		t.Error("no schedule made a follower catch up from a snapshot")
 	}
 }
