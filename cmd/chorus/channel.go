@@ -87,17 +87,25 @@ func (f *adminFlags) register(cmd *cobra.Command) {
 	}
 }
 
-func (f *adminFlags) dial(ctx context.Context) (adminpb.ChannelParticipationClient, func(), error) {
+func (f *adminFlags) conn() (*grpc.ClientConn, error) {
 	roots, err := transport.LoadCertPool(f.caFile)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	pair, err := transport.LoadKeyPair(f.cert, f.key, nil)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	conn, err := grpc.NewClient(f.address, append(transport.DialOptions(),
+	return grpc.NewClient(f.address, append(transport.DialOptions(),
 		grpc.WithTransportCredentials(credentials.NewTLS(transport.ClientTLS(roots, pair))))...)
+}
+
+func (f *adminFlags) context(cmd *cobra.Command) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(cmd.Context(), f.timeout)
+}
+
+func (f *adminFlags) dial(ctx context.Context) (adminpb.ChannelParticipationClient, func(), error) {
+	conn, err := f.conn()
 	if err != nil {
 		return nil, nil, err
 	}

@@ -20,6 +20,6 @@ One binary plays every role: chorus node start runs a peer or an orderer.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCmd(), newNodeCmd(), newChannelCmd(), newLedgerCmd())
+	root.AddCommand(newVersionCmd(), newNodeCmd(), newChannelCmd(), newLedgerCmd(), newTxCmd(), newBlockCmd())
 	return root
 }

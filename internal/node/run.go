@@ -12,14 +12,19 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/chorusledger/chorus/internal/contract"
+	"github.com/chorusledger/chorus/internal/contract/assets"
 	"github.com/chorusledger/chorus/internal/identity"
 	"github.com/chorusledger/chorus/internal/kv"
 	"github.com/chorusledger/chorus/internal/node/ops"
 	"github.com/chorusledger/chorus/internal/node/transport"
 	"github.com/chorusledger/chorus/internal/orderer"
+	"github.com/chorusledger/chorus/internal/participation"
+	"github.com/chorusledger/chorus/internal/peer"
 	adminpb "github.com/chorusledger/chorus/proto/chorus/admin"
 	clusterpb "github.com/chorusledger/chorus/proto/chorus/cluster"
 	ordererpb "github.com/chorusledger/chorus/proto/fabric/orderer"
+	peerpb "github.com/chorusledger/chorus/proto/fabric/peer"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 )
@@ -36,6 +41,8 @@ func Run(ctx context.Context, cfg *Config, logger *slog.Logger, level *slog.Leve
 	switch cfg.Role {
 	case RoleOrderer:
 		return runOrderer(ctx, cfg, logger, level)
+	case RolePeer:
+		return runPeer(ctx, cfg, logger, level)
 	default:
 		return fmt.Errorf("node: role %q cannot be started by this build yet", cfg.Role)
 	}
@@ -186,7 +193,9 @@ func runOrderer(ctx context.Context, cfg *Config, logger *slog.Logger, level *sl
 	ordererpb.RegisterAtomicBroadcastServer(mainSrv, o)
 	clusterpb.RegisterClusterServer(mainSrv, o.Cluster())
 	adminSrv := grpc.NewServer(append(transport.ServerOptions(), grpc.Creds(credentials.NewTLS(adminTLS)))...)
-	adminpb.RegisterChannelParticipationServer(adminSrv, orderer.NewAdminService(o, requireAdmin))
+	admin := participation.NewService(o, o, requireAdmin)
+	adminpb.RegisterChannelParticipationServer(adminSrv, admin)
+	adminpb.RegisterLedgerQueryServer(adminSrv, admin)
 
 	c.ops.AddReadinessCheck("channels", o.Ready)
 	serveErr := make(chan error, 3)
@@ -233,4 +242,89 @@ func requireAdmin(ctx context.Context) error {
 		}
 	}
 	return fmt.Errorf("client certificate %s is not an admin's", cert.Subject)
+}
+
+// Contracts returns the contracts every peer of this build runs natively:
+// the _lifecycle system contract and the assets sample.
+func Contracts() (*contract.Registry, error) {
+	reg := contract.NewRegistry()
+	if err := reg.Register(contract.LifecycleName, contract.Lifecycle{}); err != nil {
+		return nil, err
+	}
+	if err := reg.Register(assets.Name, assets.Contract{}); err != nil {
+		return nil, err
+	}
+	return reg, nil
+}
+
+func runPeer(ctx context.Context, cfg *Config, logger *slog.Logger, level *slog.LevelVar) error {
+	c, err := setUp(ctx, cfg, logger, level)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	contracts, err := Contracts()
+	if err != nil {
+		return err
+	}
+	p, err := peer.New(peer.Options{
+		DB:          c.db,
+		Signer:      c.signer,
+		Contracts:   contracts,
+		DialOptions: transport.DialOptions(),
+		Logger:      logger,
+		Registerer:  c.ops.Registry(),
+	})
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+
+	clientCAs, err := transport.LoadCertPool(cfg.ClientPortCAFiles()...)
+	if err != nil {
+		return fmt.Errorf("node: client CA files: %w", err)
+	}
+	mainTLS, err := transport.ServerTLS(cfg.TLS.CertFile, cfg.TLS.KeyFile, clientCAs, transport.VerifyClientCertIfGiven, transport.WithLogger(logger))
+	if err != nil {
+		return err
+	}
+	adminCAs, err := transport.LoadCertPool(cfg.Admin.ClientRootCAFiles...)
+	if err != nil {
+		return fmt.Errorf("node: admin.clientRootCAFiles: %w", err)
+	}
+	adminTLS, err := transport.ServerTLS(cfg.TLS.CertFile, cfg.TLS.KeyFile, adminCAs, transport.RequireClientCert, transport.RequireClientOU(AdminOU), transport.WithLogger(logger))
+	if err != nil {
+		return err
+	}
+	mainSrv := grpc.NewServer(append(transport.ServerOptions(), grpc.Creds(credentials.NewTLS(mainTLS)))...)
+	peerpb.RegisterEndorserServer(mainSrv, p)
+	adminSrv := grpc.NewServer(append(transport.ServerOptions(), grpc.Creds(credentials.NewTLS(adminTLS)))...)
+	admin := participation.NewService(p, p, requireAdmin)
+	adminpb.RegisterChannelParticipationServer(adminSrv, admin)
+	adminpb.RegisterLedgerQueryServer(adminSrv, admin)
+
+	c.ops.AddReadinessCheck("channels", p.Ready)
+	serveErr := make(chan error, 3)
+	go func() { serveErr <- mainSrv.Serve(c.listener) }()
+	go func() { serveErr <- adminSrv.Serve(c.admin) }()
+	go func() { serveErr <- c.ops.Serve() }()
+	logger.Info("peer started", "name", cfg.Name, "address", c.listener.Addr().String(),
+		"admin", c.admin.Addr().String(), "operations", c.ops.Addr().String(), "channels", len(p.Channels()))
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		logger.Info("draining", "cause", context.Cause(ctx))
+	case err := <-serveErr:
+		runErr = fmt.Errorf("node: a listener stopped: %w", err)
+	}
+	// Drain: finish the requests in flight (endorsements), then stop
+	// pulling and committing after the block in hand.
+	servers{mainSrv, adminSrv}.drain(logger)
+	p.Close()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = c.ops.Shutdown(shutdownCtx)
+	logger.Info("peer stopped")
+	return runErr
 }

@@ -27,6 +27,21 @@ type Signer interface {
 // SeekEnvelope builds a signed Deliver request for blocks start..stop of a
 // channel (stop = math.MaxUint64 for "forever").
 func SeekEnvelope(signer Signer, channel string, start, stop uint64) (*commonpb.Envelope, error) {
+	return seekEnvelope(signer, channel, &ordererpb.SeekInfo{
+		Start:    &ordererpb.SeekPosition{Type: &ordererpb.SeekPosition_Specified{Specified: &ordererpb.SeekSpecified{Number: start}}},
+		Stop:     &ordererpb.SeekPosition{Type: &ordererpb.SeekPosition_Specified{Specified: &ordererpb.SeekSpecified{Number: stop}}},
+		Behavior: ordererpb.SeekInfo_BLOCK_UNTIL_READY,
+	})
+}
+
+// SeekNewestEnvelope builds a signed Deliver request for the newest block
+// only, to learn the channel's height.
+func SeekNewestEnvelope(signer Signer, channel string) (*commonpb.Envelope, error) {
+	newest := &ordererpb.SeekPosition{Type: &ordererpb.SeekPosition_Newest{Newest: &ordererpb.SeekNewest{}}}
+	return seekEnvelope(signer, channel, &ordererpb.SeekInfo{Start: newest, Stop: newest, Behavior: ordererpb.SeekInfo_FAIL_IF_NOT_READY})
+}
+
+func seekEnvelope(signer Signer, channel string, info *ordererpb.SeekInfo) (*commonpb.Envelope, error) {
 	nonce := make([]byte, 24)
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, err
@@ -43,11 +58,7 @@ func SeekEnvelope(signer Signer, channel string, start, stop uint64) (*commonpb.
 	if err != nil {
 		return nil, err
 	}
-	seek, err := envelope.Marshal(&ordererpb.SeekInfo{
-		Start:    &ordererpb.SeekPosition{Type: &ordererpb.SeekPosition_Specified{Specified: &ordererpb.SeekSpecified{Number: start}}},
-		Stop:     &ordererpb.SeekPosition{Type: &ordererpb.SeekPosition_Specified{Specified: &ordererpb.SeekSpecified{Number: stop}}},
-		Behavior: ordererpb.SeekInfo_BLOCK_UNTIL_READY,
-	})
+	seek, err := envelope.Marshal(info)
 	if err != nil {
 		return nil, err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/chorusledger/chorus/internal/identity"
 	"github.com/chorusledger/chorus/internal/kv"
 	"github.com/chorusledger/chorus/internal/ledger"
+	"github.com/chorusledger/chorus/internal/participation"
 	adminpb "github.com/chorusledger/chorus/proto/chorus/admin"
 	configpb "github.com/chorusledger/chorus/proto/chorus/config"
 	commonpb "github.com/chorusledger/chorus/proto/fabric/common"
@@ -217,8 +218,8 @@ func (o *Orderer) Join(genesis *commonpb.Block) (*adminpb.ChannelInfo, error) {
 
 // ErrExists and ErrUnknownChannel classify channel participation errors.
 var (
-	ErrExists         = errors.New("already exists")
-	ErrUnknownChannel = errors.New("unknown channel")
+	ErrExists         = participation.ErrExists
+	ErrUnknownChannel = participation.ErrUnknownChannel
 )
 
 // selfConsenter finds this orderer among a config's consenters by TLS key.
@@ -546,4 +547,23 @@ func (o *Orderer) Close() {
 		o.stopChannel(ch)
 	}
 	o.cluster.Close()
+}
+
+// TransactionStatus reports where an envelope was ordered. Orderers do not
+// validate transactions, so the code is NOT_VALIDATED.
+func (o *Orderer) TransactionStatus(channel, txID string) (*adminpb.TxStatus, error) {
+	ch := o.channel(channel)
+	if ch == nil {
+		return nil, fmt.Errorf("%w %s", ErrUnknownChannel, channel)
+	}
+	return participation.LedgerTxStatus(ch.ledger, txID)
+}
+
+// Block returns a stored block.
+func (o *Orderer) Block(channel string, number uint64) (*commonpb.Block, error) {
+	ch := o.channel(channel)
+	if ch == nil {
+		return nil, fmt.Errorf("%w %s", ErrUnknownChannel, channel)
+	}
+	return participation.LedgerBlock(ch.ledger, number)
 }

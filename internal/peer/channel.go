@@ -1,0 +1,412 @@
+package peer
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/chorusledger/chorus/internal/channelconfig"
+	"github.com/chorusledger/chorus/internal/contract"
+	"github.com/chorusledger/chorus/internal/identity"
+	"github.com/chorusledger/chorus/internal/ledger"
+	"github.com/chorusledger/chorus/internal/node/transport"
+	"github.com/chorusledger/chorus/internal/orderer"
+	"github.com/chorusledger/chorus/internal/worldstate"
+	adminpb "github.com/chorusledger/chorus/proto/chorus/admin"
+	commonpb "github.com/chorusledger/chorus/proto/fabric/common"
+	ordererpb "github.com/chorusledger/chorus/proto/fabric/orderer"
+	peerpb "github.com/chorusledger/chorus/proto/fabric/peer"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+)
+
+// channel is one joined channel: its ledger and state, the goroutine that
+// pulls blocks and the one that commits them.
+type channel struct {
+	id        string
+	p         *Peer
+	log       *slog.Logger
+	ledger    *ledger.Ledger
+	state     *worldstate.State
+	config    atomic.Pointer[channelconfig.Bundle]
+	validator *Validator
+
+	blocks chan *commonpb.Block // puller → committer, verified
+	stopC  chan struct{}
+	wg     sync.WaitGroup
+
+	// ordererHeight is the height the ordering service reported when the
+	// puller last connected; caught up means the ledger reached it.
+	ordererHeight atomic.Uint64
+	connected     atomic.Bool
+}
+
+func (c *channel) bundle() *channelconfig.Bundle { return c.config.Load() }
+
+func (p *Peer) startChannel(name string, genesis *commonpb.Block) (err error) {
+	l, err := ledger.Open(p.opts.DB, name)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			l.Close()
+		}
+	}()
+	state, err := worldstate.New(name)
+	if err != nil {
+		return err
+	}
+	if genesis != nil && l.Height() == 0 {
+		// The genesis block holds only the configuration: one VALID
+		// transaction and no state.
+		b := cloneBlock(genesis)
+		if err := ledger.SetTxFilter(b, []peerpb.TxValidationCode{peerpb.TxValidationCode_VALID}); err != nil {
+			return err
+		}
+		if err := l.Append(b, ledger.AppendOptions{FillCommitHash: true}); err != nil {
+			return err
+		}
+	}
+	bundle, err := channelconfig.LedgerBundle(l, p.opts.Now)
+	if err != nil {
+		return err
+	}
+	if genesis != nil {
+		b := p.opts.DB.NewBatch()
+		b.Set(joinedKey(name), []byte{1})
+		err := b.Commit(true)
+		b.Close()
+		if err != nil {
+			return err
+		}
+	}
+	validator, err := NewValidator(state, ValidatorOptions{
+		Workers:      p.opts.ValidationWorkers,
+		IsNotDefined: func(err error) bool { return errors.Is(err, contract.ErrNotDefined) },
+	})
+	if err != nil {
+		return err
+	}
+	c := &channel{
+		id: name, p: p, log: p.log.With("channel", name), ledger: l, state: state,
+		validator: validator,
+		blocks:    make(chan *commonpb.Block, 8),
+		stopC:     make(chan struct{}),
+	}
+	c.config.Store(bundle)
+	p.metrics.height.WithLabelValues(name).Set(float64(l.Height()))
+	c.wg.Add(2)
+	go c.pull()
+	go c.commit()
+	p.mu.Lock()
+	p.channels[name] = c
+	p.mu.Unlock()
+	c.log.Info("channel started", "height", l.Height())
+	return nil
+}
+
+func cloneBlock(b *commonpb.Block) *commonpb.Block {
+	md := make([][]byte, 5)
+	copy(md, b.GetMetadata().GetMetadata())
+	return &commonpb.Block{Header: b.Header, Data: b.Data, Metadata: &commonpb.BlockMetadata{Metadata: md}}
+}
+
+func (c *channel) stop() {
+	close(c.stopC)
+	c.wg.Wait()
+	c.ledger.Close()
+}
+
+func (c *channel) info() *adminpb.ChannelInfo {
+	status := "active"
+	if err := c.caughtUp(); err != nil {
+		status = "catching-up"
+	}
+	return &adminpb.ChannelInfo{Channel: c.id, Height: c.ledger.Height(), Status: status}
+}
+
+func (c *channel) caughtUp() error {
+	if !c.connected.Load() {
+		return errors.New("not connected to any orderer")
+	}
+	if h, target := c.ledger.Height(), c.ordererHeight.Load(); h < target {
+		return fmt.Errorf("catching up: height %d of %d", h, target)
+	}
+	return nil
+}
+
+// pull streams blocks from the ordering service into c.blocks, from the
+// next block the committer needs, failing over across orderers.
+func (c *channel) pull() {
+	defer c.wg.Done()
+	defer close(c.blocks)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-c.stopC
+		cancel()
+	}()
+	next := c.ledger.Height()
+	var prevHash []byte
+	if info := c.ledger.Info(); info.Height > 0 {
+		prevHash = info.CurrentBlockHash
+	}
+	attempt := 0
+	for ctx.Err() == nil {
+		eps := c.bundle().OrdererEndpoints()
+		if len(eps) == 0 {
+			c.log.Error("the channel names no orderer endpoint")
+			sleepCtx(ctx, 5*time.Second)
+			continue
+		}
+		ep := eps[attempt%len(eps)]
+		attempt++
+		err := c.pullFrom(ctx, ep.Address(), &next, &prevHash)
+		c.connected.Store(false)
+		if ctx.Err() != nil {
+			return
+		}
+		c.log.Warn("block stream ended; trying another orderer", "orderer", ep.Address(), "next", next, "err", err)
+		sleepCtx(ctx, time.Duration(min(attempt, 10))*100*time.Millisecond)
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+// ordererCreds trusts the TLS CAs of the organizations running the
+// channel's orderers, as its configuration names them.
+func (c *channel) ordererCreds() credentials.TransportCredentials {
+	pool := x509.NewCertPool()
+	b := c.bundle()
+	for _, ep := range b.OrdererEndpoints() {
+		if org, ok := b.Organization(ep.MSPID); ok {
+			for _, cert := range org.TLSRootCerts() {
+				if parsed, err := identity.ParseCertificatePEM(cert); err == nil {
+					pool.AddCert(parsed)
+				}
+			}
+			for _, cert := range org.TLSIntermediateCerts() {
+				if parsed, err := identity.ParseCertificatePEM(cert); err == nil {
+					pool.AddCert(parsed)
+				}
+			}
+		}
+	}
+	return credentials.NewTLS(transport.ClientTLS(pool, nil))
+}
+
+func (c *channel) pullFrom(ctx context.Context, endpoint string, next *uint64, prevHash *[]byte) error {
+	conn, err := grpc.NewClient(endpoint, append([]grpc.DialOption{grpc.WithTransportCredentials(c.ordererCreds())}, c.p.opts.DialOptions...)...)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	client := ordererpb.NewAtomicBroadcastClient(conn)
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// Learn the ordering service's height first, to know when this peer
+	// has caught up.
+	if h, err := c.ordererTip(sctx, client); err == nil {
+		c.ordererHeight.Store(h)
+	} else {
+		return fmt.Errorf("asking %s for its height: %w", endpoint, err)
+	}
+	stream, err := client.Deliver(sctx)
+	if err != nil {
+		return err
+	}
+	req, err := orderer.SeekEnvelope(c.p.opts.Signer, c.id, *next, math.MaxUint64)
+	if err != nil {
+		return err
+	}
+	if err := stream.Send(req); err != nil {
+		return err
+	}
+	c.connected.Store(true)
+	for {
+		res, err := stream.Recv()
+		if err != nil {
+			return err
+		}
+		switch t := res.Type.(type) {
+		case *ordererpb.DeliverResponse_Status:
+			return fmt.Errorf("orderer ended the stream with %v", t.Status)
+		case *ordererpb.DeliverResponse_Block:
+			b := t.Block
+			if err := c.checkBlock(b, *next, *prevHash); err != nil {
+				c.p.metrics.refused.WithLabelValues(c.id).Inc()
+				c.log.Error("refusing a block from the orderer", "orderer", endpoint, "block", b.GetHeader().GetNumber(), "err", err)
+				return err
+			}
+			if h := b.Header.Number + 1; h > c.ordererHeight.Load() {
+				c.ordererHeight.Store(h)
+			}
+			select {
+			case c.blocks <- b:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			*next, *prevHash = b.Header.Number+1, ledger.HeaderHash(b.Header)
+		}
+	}
+}
+
+// ordererTip asks for the newest block's number.
+func (c *channel) ordererTip(ctx context.Context, client ordererpb.AtomicBroadcastClient) (uint64, error) {
+	tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	stream, err := client.Deliver(tctx)
+	if err != nil {
+		return 0, err
+	}
+	req, err := orderer.SeekNewestEnvelope(c.p.opts.Signer, c.id)
+	if err != nil {
+		return 0, err
+	}
+	if err := stream.Send(req); err != nil {
+		return 0, err
+	}
+	res, err := stream.Recv()
+	if err != nil {
+		return 0, err
+	}
+	b, ok := res.Type.(*ordererpb.DeliverResponse_Block)
+	if !ok {
+		return 0, fmt.Errorf("answered %v", res.GetStatus())
+	}
+	return b.Block.Header.Number + 1, nil
+}
+
+// checkBlock verifies a block before anything else is done with it: its
+// number, its link to the previous block, its data hash, and orderer
+// signatures that satisfy the channel's BlockValidation policy.
+func (c *channel) checkBlock(b *commonpb.Block, want uint64, prevHash []byte) error {
+	if b.GetHeader() == nil || b.GetData() == nil {
+		return errors.New("block without header or data")
+	}
+	if b.Header.Number != want {
+		return fmt.Errorf("block %d received, %d expected", b.Header.Number, want)
+	}
+	if !bytes.Equal(b.Header.PreviousHash, prevHash) {
+		return fmt.Errorf("block %d does not link to block %d: previous hash %x, want %x", want, want-1, b.Header.PreviousHash, prevHash)
+	}
+	if !bytes.Equal(b.Header.DataHash, ledger.DataHash(b.Data.Data)) {
+		return fmt.Errorf("block %d data hash does not match its transactions", want)
+	}
+	var signed []channelconfig.SignedData
+	err := ledger.VerifyBlockSignatures(b, func(creator, msg, sig []byte) error {
+		signed = append(signed, channelconfig.SignedData{Data: msg, Identity: creator, Signature: sig})
+		return nil
+	}, 1)
+	if err != nil {
+		return fmt.Errorf("block %d signatures: %w", want, err)
+	}
+	if err := c.bundle().CheckSigned(channelconfig.PolicyBlockValidation, signed...); err != nil {
+		return fmt.Errorf("block %d orderer signatures do not satisfy BlockValidation: %w", want, err)
+	}
+	return nil
+}
+
+// commit validates and commits verified blocks in order. Preparing the
+// next block (its signature checks) overlaps the commit of the current one.
+func (c *channel) commit() {
+	defer c.wg.Done()
+	type prepared struct {
+		block  *commonpb.Block
+		bundle *channelconfig.Bundle
+		prep   *Prepared
+	}
+	ready := make(chan prepared, 1)
+	go func() {
+		defer close(ready)
+		for b := range c.blocks {
+			bundle := c.bundle()
+			ready <- prepared{block: b, bundle: bundle, prep: c.validator.Prepare(b, bundle)}
+		}
+	}()
+	for pr := range ready {
+		start := time.Now()
+		if cur := c.bundle(); pr.bundle != cur {
+			// A configuration block committed since: check again under
+			// the new configuration.
+			pr.prep = c.validator.Prepare(pr.block, cur)
+		}
+		if err := c.commitBlock(pr.block, pr.prep); err != nil {
+			c.log.Error("commit failed; the channel stops until the peer restarts", "block", pr.block.Header.Number, "err", err)
+			for range ready {
+			}
+			return
+		}
+		c.p.metrics.commitTime.WithLabelValues(c.id).Observe(time.Since(start).Seconds())
+	}
+}
+
+func (c *channel) commitBlock(b *commonpb.Block, prep *Prepared) error {
+	defs := contract.StateDefinitions{State: c.state, Reader: c.p.opts.DB}
+	res, err := c.validator.Finish(prep, c.p.opts.DB, defs, c.txSeen)
+	if err != nil {
+		return err
+	}
+	stored := cloneBlock(b)
+	if err := ledger.SetTxFilter(stored, res.Codes); err != nil {
+		return err
+	}
+	var writers []ledger.BatchWriter
+	if res.Updates != nil {
+		writers = append(writers, res.Updates)
+	}
+	if err := c.ledger.Append(stored, ledger.AppendOptions{FillCommitHash: true, Reasons: res.Reasons, Writers: writers}); err != nil {
+		return err
+	}
+	if res.Config != nil && b.Header.Number > 0 {
+		if nb, err := channelconfig.NewBundle(res.Config, channelconfig.BundleOptions{Now: c.p.opts.Now, SignatureCache: c.p.opts.SignatureCache}); err == nil {
+			c.config.Store(nb)
+			c.log.Info("channel configuration updated", "sequence", res.Config.Sequence, "block", b.Header.Number)
+		} else {
+			c.log.Error("new channel configuration does not load", "block", b.Header.Number, "err", err)
+		}
+	}
+	c.p.metrics.height.WithLabelValues(c.id).Set(float64(b.Header.Number + 1))
+	for i, code := range res.Codes {
+		c.p.metrics.txs.WithLabelValues(c.id, code.String()).Inc()
+		if code != peerpb.TxValidationCode_VALID && i < len(res.Reasons) {
+			c.log.Debug("invalid transaction", "block", b.Header.Number, "tx", i, "code", code.String(), "reason", res.Reasons[i])
+		}
+	}
+	return nil
+}
+
+// txSeen reports whether a transaction id is already taken in the ledger.
+// A record whose id was never shown genuine (a forged creator signature,
+// an id that is not derived from nonce and creator) takes nothing: an
+// orderer that let a forgery through must not make the honest transaction
+// with the same id a duplicate.
+func (c *channel) txSeen(txID string) (bool, error) {
+	rec, err := c.ledger.TxByID(txID)
+	if errors.Is(err, ledger.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	switch peerpb.TxValidationCode(rec.ValidationCode) {
+	case peerpb.TxValidationCode_NIL_ENVELOPE, peerpb.TxValidationCode_BAD_PAYLOAD,
+		peerpb.TxValidationCode_BAD_COMMON_HEADER, peerpb.TxValidationCode_BAD_CHANNEL_HEADER,
+		peerpb.TxValidationCode_BAD_CREATOR_SIGNATURE, peerpb.TxValidationCode_BAD_PROPOSAL_TXID:
+		return false, nil
+	}
+	return true, nil
+}

@@ -1,0 +1,181 @@
+package peer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/chorusledger/chorus/internal/channelconfig"
+	"github.com/chorusledger/chorus/internal/contract"
+	"github.com/chorusledger/chorus/internal/envelope"
+	"github.com/chorusledger/chorus/internal/ledger"
+	peerpb "github.com/chorusledger/chorus/proto/fabric/peer"
+)
+
+// ProposalError is a proposal refused before or instead of simulation.
+// Status is what the ProposalResponse carries (400 for a bad request, 403
+// for access denied, 404 for an unknown channel or contract, 409 for a
+// duplicate transaction id, 500 otherwise).
+type ProposalError struct {
+	Status  int32
+	Message string
+}
+
+func (e *ProposalError) Error() string { return e.Message }
+
+func refuseProposal(status int32, format string, args ...any) *ProposalError {
+	return &ProposalError{Status: status, Message: fmt.Sprintf(format, args...)}
+}
+
+// Simulation is the outcome of running a proposal's contract call.
+type Simulation struct {
+	Proposal *envelope.Proposal
+	// Response is the contract's answer; status ≥ 400 means it failed and
+	// nothing is endorsed.
+	Response *peerpb.Response
+	// ResponsePayload is the marshalled ProposalResponsePayload (proposal
+	// hash and ChaincodeAction), what endorsers sign; nil on failure.
+	ResponsePayload []byte
+}
+
+// Simulate checks a signed proposal and runs its contract call against a
+// snapshot of the channel's state, without writing anything. accessPolicy
+// is the channel policy the creator must satisfy (Writers to endorse,
+// Readers to evaluate).
+func (p *Peer) Simulate(sp *peerpb.SignedProposal, accessPolicy string) (*Simulation, error) {
+	prop, err := envelope.ParseProposal(sp)
+	if err != nil {
+		return nil, refuseProposal(400, "malformed proposal: %v", err)
+	}
+	ch, err := p.channel(prop.ChannelID())
+	if err != nil {
+		return nil, refuseProposal(404, "%v", err)
+	}
+	bundle := ch.bundle()
+	err = bundle.CheckSigned(accessPolicy, channelconfig.SignedData{Data: sp.ProposalBytes, Identity: prop.SignatureHeader.Creator, Signature: sp.Signature})
+	switch {
+	case errors.Is(err, channelconfig.ErrBadSignature):
+		return nil, refuseProposal(400, "proposal signature: %v", err)
+	case err != nil:
+		return nil, refuseProposal(403, "the creator may not use channel %s: %v", ch.id, err)
+	}
+	creator, err := bundle.Manager().DeserializeIdentity(prop.SignatureHeader.Creator)
+	if err != nil {
+		return nil, refuseProposal(400, "creator: %v", err)
+	}
+	if _, err := ch.ledger.TxByID(prop.TxID()); err == nil {
+		return nil, refuseProposal(409, "duplicate transaction found [%s]", prop.TxID())
+	} else if !errors.Is(err, ledger.ErrNotFound) {
+		return nil, refuseProposal(500, "looking up transaction %s: %v", prop.TxID(), err)
+	}
+
+	snap := p.opts.DB.NewSnapshot()
+	defer snap.Close()
+	name := prop.ContractName()
+	sim := ch.state.NewSimulator(snap)
+	defer sim.Close()
+	// The definition is read through the simulator, so the read is
+	// recorded: a transaction endorsed under a definition that changes
+	// before it commits fails MVCC validation, as in Fabric.
+	res, err := contract.Execute(p.opts.Contracts, sim, contract.Invocation{
+		ChannelID:    ch.id,
+		Contract:     name,
+		Args:         prop.Args(),
+		TxID:         prop.TxID(),
+		Timestamp:    prop.ChannelHeader.GetTimestamp().AsTime(),
+		Creator:      creator,
+		CreatorBytes: prop.SignatureHeader.Creator,
+		Definitions:  contract.SimulatorDefinitions{Simulator: sim},
+	})
+	switch {
+	case errors.Is(err, contract.ErrNotDefined):
+		return nil, refuseProposal(404, "%v", err)
+	case errors.Is(err, contract.ErrNotInstalled):
+		return nil, refuseProposal(404, "%v", err)
+	case err != nil:
+		return nil, refuseProposal(500, "%v", err)
+	}
+	version := ""
+	if res.Definition != nil {
+		version = res.Definition.Version
+	}
+	out := &Simulation{Proposal: prop, Response: &peerpb.Response{Status: res.Response.Status, Message: res.Response.Message, Payload: res.Response.Payload}}
+	if out.Response.Status >= 400 {
+		return out, nil
+	}
+	_, results, err := sim.Results()
+	if err != nil {
+		return nil, refuseProposal(500, "read/write set: %v", err)
+	}
+	var events []byte
+	if res.Event != nil {
+		if events, err = envelope.Marshal(res.Event); err != nil {
+			return nil, refuseProposal(500, "event: %v", err)
+		}
+	}
+	action, err := envelope.Marshal(&peerpb.ChaincodeAction{
+		Results:     results,
+		Events:      events,
+		Response:    out.Response,
+		ChaincodeId: &peerpb.ChaincodeID{Name: name, Version: version},
+	})
+	if err != nil {
+		return nil, refuseProposal(500, "chaincode action: %v", err)
+	}
+	hash, err := prop.Hash()
+	if err != nil {
+		return nil, refuseProposal(500, "proposal hash: %v", err)
+	}
+	if out.ResponsePayload, err = envelope.Marshal(&peerpb.ProposalResponsePayload{ProposalHash: hash, Extension: action}); err != nil {
+		return nil, refuseProposal(500, "proposal response payload: %v", err)
+	}
+	return out, nil
+}
+
+// Endorse simulates a proposal for a transaction and, when the contract
+// succeeds, signs the result: the ProposalResponse Fabric's endorsers
+// return. A failed contract gives a response with its status and message
+// and no endorsement.
+func (p *Peer) Endorse(sp *peerpb.SignedProposal) (*peerpb.ProposalResponse, error) {
+	sim, err := p.Simulate(sp, channelconfig.PolicyWriters)
+	if err != nil {
+		return nil, err
+	}
+	res := &peerpb.ProposalResponse{Version: 1, Response: sim.Response}
+	if sim.Response.Status >= 400 {
+		return res, nil
+	}
+	endorser := p.opts.Signer.Serialize()
+	sig, err := p.opts.Signer.Sign(envelope.EndorsementSignedBytes(sim.ResponsePayload, endorser))
+	if err != nil {
+		return nil, refuseProposal(500, "signing the endorsement: %v", err)
+	}
+	res.Payload = sim.ResponsePayload
+	res.Endorsement = &peerpb.Endorsement{Endorser: endorser, Signature: sig}
+	return res, nil
+}
+
+// ProcessProposal is Fabric's Endorser service. Refusals are answered, as
+// Fabric's endorser does, with a ProposalResponse carrying the status and
+// the reason, not with a gRPC error.
+func (p *Peer) ProcessProposal(ctx context.Context, sp *peerpb.SignedProposal) (*peerpb.ProposalResponse, error) {
+	res, err := p.Endorse(sp)
+	channelName := ""
+	if prop, perr := envelope.ParseProposal(sp); perr == nil {
+		channelName = prop.ChannelID()
+	}
+	if err != nil {
+		var pe *ProposalError
+		if !errors.As(err, &pe) {
+			pe = &ProposalError{Status: 500, Message: err.Error()}
+		}
+		p.metrics.endorsements.WithLabelValues(channelName, "refused").Inc()
+		return &peerpb.ProposalResponse{Version: 1, Response: &peerpb.Response{Status: pe.Status, Message: pe.Message}}, nil
+	}
+	outcome := "endorsed"
+	if res.Response.Status >= 400 {
+		outcome = "contract-error"
+	}
+	p.metrics.endorsements.WithLabelValues(channelName, outcome).Inc()
+	return res, nil
+}

@@ -1,0 +1,317 @@
+package peer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/chorusledger/chorus/internal/channelconfig"
+	"github.com/chorusledger/chorus/internal/contract"
+	"github.com/chorusledger/chorus/internal/identity"
+	"github.com/chorusledger/chorus/internal/kv"
+	"github.com/chorusledger/chorus/internal/ledger"
+	"github.com/chorusledger/chorus/internal/participation"
+	"github.com/chorusledger/chorus/internal/worldstate"
+	adminpb "github.com/chorusledger/chorus/proto/chorus/admin"
+	ledgerpb "github.com/chorusledger/chorus/proto/chorus/ledger"
+	commonpb "github.com/chorusledger/chorus/proto/fabric/common"
+	peerpb "github.com/chorusledger/chorus/proto/fabric/peer"
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+)
+
+// Signer is the peer's signing identity: it signs endorsements and Deliver
+// requests.
+type Signer interface {
+	Sign(msg []byte) ([]byte, error)
+	Serialize() []byte
+	MSPID() string
+}
+
+// Options wire a Peer into its process.
+type Options struct {
+	DB        *kv.DB
+	Signer    Signer
+	Contracts *contract.Registry
+	// DialOptions are used to reach orderers; transport credentials are
+	// added per channel from the TLS CAs its configuration names.
+	DialOptions       []grpc.DialOption
+	SignatureCache    *identity.SignatureCache
+	ValidationWorkers int
+	Logger            *slog.Logger
+	Registerer        prometheus.Registerer
+	Now               func() time.Time
+}
+
+func (o *Options) setDefaults() {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Registerer == nil {
+		o.Registerer = prometheus.NewRegistry()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.SignatureCache == nil {
+		o.SignatureCache = identity.NewSignatureCache(identity.DefaultSignatureCacheCapacity)
+	}
+	if o.Contracts == nil {
+		o.Contracts = contract.NewRegistry()
+	}
+}
+
+// Peer serves the channels this node joined.
+type Peer struct {
+	peerpb.UnimplementedEndorserServer
+
+	opts    Options
+	log     *slog.Logger
+	metrics *metrics
+
+	mu       sync.RWMutex
+	channels map[string]*channel
+	closed   bool
+}
+
+// joinedKey marks a joined channel in the database.
+func joinedKey(ch string) []byte { return []byte("J" + ch) }
+
+// New starts a peer and every channel it had joined.
+func New(opts Options) (*Peer, error) {
+	opts.setDefaults()
+	p := &Peer{opts: opts, log: opts.Logger, metrics: newMetrics(opts.Registerer), channels: map[string]*channel{}}
+	it, err := opts.DB.NewIter([]byte("J"), []byte("K"))
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for ok := it.First(); ok; ok = it.Next() {
+		names = append(names, string(it.Key()[1:]))
+	}
+	if err := it.Close(); err != nil {
+		return nil, err
+	}
+	for _, name := range names {
+		if err := p.startChannel(name, nil); err != nil {
+			p.Close()
+			return nil, fmt.Errorf("peer: restart channel %s: %w", name, err)
+		}
+	}
+	return p, nil
+}
+
+// ErrExists and ErrUnknownChannel classify channel participation errors.
+var (
+	ErrExists         = participation.ErrExists
+	ErrUnknownChannel = participation.ErrUnknownChannel
+)
+
+// TransactionStatus says where a transaction committed, its validation
+// code and, when invalid, why.
+func (p *Peer) TransactionStatus(channel, txID string) (*adminpb.TxStatus, error) {
+	ch, err := p.channel(channel)
+	if err != nil {
+		return nil, err
+	}
+	return participation.LedgerTxStatus(ch.ledger, txID)
+}
+
+// Block returns a committed block, with its validation codes.
+func (p *Peer) Block(channel string, number uint64) (*commonpb.Block, error) {
+	ch, err := p.channel(channel)
+	if err != nil {
+		return nil, err
+	}
+	return participation.LedgerBlock(ch.ledger, number)
+}
+
+func (p *Peer) channel(name string) (*channel, error) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	ch, ok := p.channels[name]
+	if !ok {
+		return nil, fmt.Errorf("peer: %w %q: this peer has not joined it", ErrUnknownChannel, name)
+	}
+	return ch, nil
+}
+
+// Join joins the channel whose genesis block is given: the peer's
+// organization must be one of its application organizations.
+func (p *Peer) Join(genesis *commonpb.Block) (*adminpb.ChannelInfo, error) {
+	if genesis.GetHeader().GetNumber() != 0 {
+		return nil, fmt.Errorf("peer: join: block %d is not a genesis block", genesis.GetHeader().GetNumber())
+	}
+	cfg, err := channelconfig.ConfigFromBlock(genesis)
+	if err != nil {
+		return nil, fmt.Errorf("peer: join: %w", err)
+	}
+	p.mu.RLock()
+	_, exists := p.channels[cfg.ChannelId]
+	p.mu.RUnlock()
+	if exists {
+		return nil, fmt.Errorf("peer: join: %w: channel %s already joined", ErrExists, cfg.ChannelId)
+	}
+	member := false
+	for _, o := range cfg.Organizations {
+		if o.MspId == p.opts.Signer.MSPID() {
+			member = true
+		}
+	}
+	if !member {
+		return nil, fmt.Errorf("peer: join channel %s: this peer's organization %s is not one of its application organizations", cfg.ChannelId, p.opts.Signer.MSPID())
+	}
+	if err := p.startChannel(cfg.ChannelId, genesis); err != nil {
+		return nil, fmt.Errorf("peer: join channel %s: %w", cfg.ChannelId, err)
+	}
+	ch, _ := p.channel(cfg.ChannelId)
+	return ch.info(), nil
+}
+
+// Channels describes every joined channel.
+func (p *Peer) Channels() []*adminpb.ChannelInfo {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	var out []*adminpb.ChannelInfo
+	for _, ch := range p.channels {
+		out = append(out, ch.info())
+	}
+	return out
+}
+
+// Remove stops serving a channel and deletes its ledger and state here.
+func (p *Peer) Remove(name string) error {
+	p.mu.Lock()
+	ch, ok := p.channels[name]
+	delete(p.channels, name)
+	p.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("peer: remove: %w %s", ErrUnknownChannel, name)
+	}
+	ch.stop()
+	b := p.opts.DB.NewBatch()
+	defer b.Close()
+	for _, prefix := range [][]byte{ledger.KeyPrefix(name), worldstate.ChannelPrefix(name)} {
+		b.DeleteRange(prefix, kv.PrefixEnd(prefix))
+	}
+	b.Delete(joinedKey(name))
+	if err := b.Commit(true); err != nil {
+		return fmt.Errorf("peer: remove channel %s: %w", name, err)
+	}
+	p.log.Info("channel removed", "channel", name)
+	return nil
+}
+
+// Ready reports whether every joined channel has caught up with the
+// ordering service: the readiness check of DESIGN §8.
+func (p *Peer) Ready(context.Context) error {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	for _, ch := range p.channels {
+		if err := ch.caughtUp(); err != nil {
+			return fmt.Errorf("channel %s: %w", ch.id, err)
+		}
+	}
+	return nil
+}
+
+// Ledger returns a joined channel's ledger.
+func (p *Peer) Ledger(name string) (*ledger.Ledger, error) {
+	ch, err := p.channel(name)
+	if err != nil {
+		return nil, err
+	}
+	return ch.ledger, nil
+}
+
+// Bundle returns a joined channel's current configuration.
+func (p *Peer) Bundle(name string) (*channelconfig.Bundle, error) {
+	ch, err := p.channel(name)
+	if err != nil {
+		return nil, err
+	}
+	return ch.bundle(), nil
+}
+
+// TxStatus returns the committed record of a transaction, or
+// ledger.ErrNotFound.
+func (p *Peer) TxStatus(channelName, txID string) (*ledgerpb.TxRecord, error) {
+	ch, err := p.channel(channelName)
+	if err != nil {
+		return nil, err
+	}
+	return ch.ledger.TxByID(txID)
+}
+
+// WaitForTx blocks until the transaction is committed on this peer (valid
+// or not) and returns its record, or until ctx ends.
+func (p *Peer) WaitForTx(ctx context.Context, channelName, txID string) (*ledgerpb.TxRecord, error) {
+	ch, err := p.channel(channelName)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		h := ch.ledger.Height()
+		rec, err := ch.ledger.TxByID(txID)
+		if err == nil {
+			return rec, nil
+		}
+		if !errors.Is(err, ledger.ErrNotFound) {
+			return nil, err
+		}
+		if err := ch.ledger.WaitForHeight(ctx, h+1); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// Close stops every channel; what was committed is durable.
+func (p *Peer) Close() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	chs := p.channels
+	p.channels = map[string]*channel{}
+	p.mu.Unlock()
+	for _, ch := range chs {
+		ch.stop()
+	}
+}
+
+type metrics struct {
+	height       *prometheus.GaugeVec
+	txs          *prometheus.CounterVec
+	refused      *prometheus.CounterVec
+	commitTime   *prometheus.HistogramVec
+	endorsements *prometheus.CounterVec
+}
+
+func newMetrics(r prometheus.Registerer) *metrics {
+	m := &metrics{
+		height: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "chorus_ledger_height",
+			Help: "Blocks in the channel's ledger on this node."}, []string{"channel"}),
+		txs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chorus_peer_transactions_total",
+			Help: "Transactions committed, by validation code."}, []string{"channel", "code"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chorus_peer_blocks_refused_total",
+			Help: "Blocks refused from an orderer (bad signature, broken chain)."}, []string{"channel"}),
+		commitTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "chorus_peer_block_commit_seconds",
+			Help: "Time to validate and commit a block.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}, []string{"channel"}),
+		endorsements: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chorus_peer_proposals_total",
+			Help: "Proposals processed, by outcome."}, []string{"channel", "outcome"}),
+	}
+	for _, c := range []prometheus.Collector{m.height, m.txs, m.refused, m.commitTime, m.endorsements} {
+		if err := r.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				panic(err)
+			}
+		}
+	}
+	return m
+}
