@@ -46,7 +46,11 @@ func Generate(opts Options) (*Network, error) {
 	if err := g.run(); err != nil {
 		return nil, err
 	}
-	return &Network{Dir: dir, Spec: g.spec}, nil
+	n := &Network{Dir: dir, Spec: g.spec}
+	if err := n.writeProfiles(); err != nil {
+		return nil, err
+	}
+	return n, nil
 }
 
 type generator struct {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/chorusledger/chorus/internal/contract"
 	"github.com/chorusledger/chorus/internal/contract/assets"
+	"github.com/chorusledger/chorus/internal/gateway"
 	"github.com/chorusledger/chorus/internal/identity"
 	"github.com/chorusledger/chorus/internal/kv"
 	"github.com/chorusledger/chorus/internal/node/ops"
@@ -23,6 +24,7 @@ import (
 	"github.com/chorusledger/chorus/internal/peer"
 	adminpb "github.com/chorusledger/chorus/proto/chorus/admin"
 	clusterpb "github.com/chorusledger/chorus/proto/chorus/cluster"
+	gatewaypb "github.com/chorusledger/chorus/proto/fabric/gateway"
 	ordererpb "github.com/chorusledger/chorus/proto/fabric/orderer"
 	peerpb "github.com/chorusledger/chorus/proto/fabric/peer"
 	"google.golang.org/grpc"
@@ -298,6 +300,13 @@ func runPeer(ctx context.Context, cfg *Config, logger *slog.Logger, level *slog.
 	}
 	mainSrv := grpc.NewServer(append(transport.ServerOptions(), grpc.Creds(credentials.NewTLS(mainTLS)))...)
 	peerpb.RegisterEndorserServer(mainSrv, p)
+	gw := gateway.New(gateway.Options{
+		Peer: p, MSPID: cfg.MSPID, Address: cfg.Listen.Address, TLS: c.tlsPair,
+		DialOptions: transport.DialOptions(), Concurrency: cfg.Peer.GatewayConcurrency,
+		Logger: logger, Registerer: c.ops.Registry(),
+	})
+	defer gw.Close()
+	gatewaypb.RegisterGatewayServer(mainSrv, gw)
 	adminSrv := grpc.NewServer(append(transport.ServerOptions(), grpc.Creds(credentials.NewTLS(adminTLS)))...)
 	admin := participation.NewService(p, p, requireAdmin)
 	adminpb.RegisterChannelParticipationServer(adminSrv, admin)

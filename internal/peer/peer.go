@@ -14,6 +14,7 @@ import (
 	"github.com/chorusledger/chorus/internal/kv"
 	"github.com/chorusledger/chorus/internal/ledger"
 	"github.com/chorusledger/chorus/internal/participation"
+	"github.com/chorusledger/chorus/internal/policy"
 	"github.com/chorusledger/chorus/internal/worldstate"
 	adminpb "github.com/chorusledger/chorus/proto/chorus/admin"
 	ledgerpb "github.com/chorusledger/chorus/proto/chorus/ledger"
@@ -314,4 +315,37 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		}
 	}
 	return m
+}
+
+// EndorsementPolicy returns the policy that transactions invoking the
+// contract must satisfy on the channel, as the committed definition (or,
+// for _lifecycle, the channel's LifecycleEndorsement policy) says, and its
+// text for messages.
+func (p *Peer) EndorsementPolicy(channelName, contractName string) (policy.Policy, string, error) {
+	ch, err := p.channel(channelName)
+	if err != nil {
+		return nil, "", err
+	}
+	bundle := ch.bundle()
+	ref := channelconfig.PolicyLifecycleEndorsement
+	expr := ""
+	if contractName != contract.LifecycleName {
+		def, err := contract.StateDefinitions{State: ch.state, Reader: p.opts.DB}.Definition(contractName)
+		if err != nil {
+			return nil, "", err
+		}
+		expr, ref = contract.EndorsementPolicyOf(def)
+	}
+	if expr != "" {
+		sp, err := policy.ParseSignaturePolicy(expr)
+		if err != nil {
+			return nil, "", fmt.Errorf("peer: the endorsement policy of %s does not parse: %w", contractName, err)
+		}
+		return sp, sp.String(), nil
+	}
+	pol, ok := bundle.Policy(ref)
+	if !ok {
+		return nil, "", fmt.Errorf("peer: channel %s has no policy %s", channelName, ref)
+	}
+	return pol, "/Channel/" + ref, nil
 }

@@ -1,0 +1,511 @@
+package gateway
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+
+	"github.com/chorusledger/chorus/internal/channelconfig"
+	"github.com/chorusledger/chorus/internal/envelope"
+	"github.com/chorusledger/chorus/internal/identity"
+	"github.com/chorusledger/chorus/internal/node/transport"
+	"github.com/chorusledger/chorus/internal/orderer"
+	"github.com/chorusledger/chorus/internal/peer"
+	"github.com/chorusledger/chorus/internal/policy"
+	commonpb "github.com/chorusledger/chorus/proto/fabric/common"
+	gatewaypb "github.com/chorusledger/chorus/proto/fabric/gateway"
+	peerpb "github.com/chorusledger/chorus/proto/fabric/peer"
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/protoadapt"
+)
+
+// Options wire a Gateway into its peer.
+type Options struct {
+	Peer *peer.Peer
+	// MSPID is this peer's organization; Address how clients reach it
+	// (reported in error details).
+	MSPID   string
+	Address string
+	// TLS is this peer's TLS key pair, presented to other peers and
+	// orderers (mutual TLS).
+	TLS         *transport.KeyPair
+	DialOptions []grpc.DialOption
+	// Concurrency bounds the requests served at once (default 5000).
+	Concurrency int
+	Logger      *slog.Logger
+	Registerer  prometheus.Registerer
+}
+
+// Server implements gatewaypb.GatewayServer.
+type Server struct {
+	gatewaypb.UnimplementedGatewayServer
+	opts    Options
+	log     *slog.Logger
+	sem     chan struct{}
+	metrics *prometheus.CounterVec
+
+	mu          sync.Mutex
+	conns       map[string]*grpc.ClientConn
+	broadcaster map[string]*orderer.BroadcastClient // by channel and config sequence
+}
+
+// New returns a Gateway server.
+func New(opts Options) *Server {
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 5000
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Registerer == nil {
+		opts.Registerer = prometheus.NewRegistry()
+	}
+	m := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chorus_gateway_requests_total",
+		Help: "Gateway requests, by method and gRPC code."}, []string{"method", "code"})
+	if err := opts.Registerer.Register(m); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			m = are.ExistingCollector.(*prometheus.CounterVec)
+		}
+	}
+	return &Server{opts: opts, log: opts.Logger, sem: make(chan struct{}, opts.Concurrency), metrics: m,
+		conns: map[string]*grpc.ClientConn{}, broadcaster: map[string]*orderer.BroadcastClient{}}
+}
+
+// Close closes the connections to other peers and orderers.
+func (s *Server) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.conns {
+		c.Close()
+	}
+	for _, b := range s.broadcaster {
+		b.Close()
+	}
+	s.conns, s.broadcaster = map[string]*grpc.ClientConn{}, map[string]*orderer.BroadcastClient{}
+}
+
+// admit takes a slot or fails with ResourceExhausted.
+func (s *Server) admit() (func(), error) {
+	select {
+	case s.sem <- struct{}{}:
+		return func() { <-s.sem }, nil
+	default:
+		return nil, status.Errorf(codes.ResourceExhausted, "too many requests: this gateway serves at most %d at once; retry shortly", cap(s.sem))
+	}
+}
+
+func (s *Server) count(method string, err error) {
+	s.metrics.WithLabelValues(method, status.Code(err).String()).Inc()
+}
+
+// detailed builds a status error with ErrorDetail entries.
+func detailed(code codes.Code, msg string, details ...*gatewaypb.ErrorDetail) error {
+	st := status.New(code, msg)
+	if len(details) == 0 {
+		return st.Err()
+	}
+	var ds []protoadapt.MessageV1
+	for _, d := range details {
+		ds = append(ds, protoadapt.MessageV1Of(d))
+	}
+	if withDetails, err := st.WithDetails(ds...); err == nil {
+		return withDetails.Err()
+	}
+	return st.Err()
+}
+
+func (s *Server) localDetail(msg string) *gatewaypb.ErrorDetail {
+	return &gatewaypb.ErrorDetail{Address: s.opts.Address, MspId: s.opts.MSPID, Message: msg}
+}
+
+// proposalStatus maps a refusal of the local peer to a gRPC error.
+func (s *Server) proposalStatus(err error) error {
+	var pe *peer.ProposalError
+	if !errors.As(err, &pe) {
+		return detailed(codes.Unavailable, err.Error(), s.localDetail(err.Error()))
+	}
+	code := codes.Aborted
+	switch pe.Status {
+	case 400:
+		code = codes.InvalidArgument
+	case 403:
+		code = codes.PermissionDenied
+	case 404:
+		code = codes.NotFound
+	case 409:
+		code = codes.AlreadyExists
+	}
+	return detailed(code, pe.Message, s.localDetail(pe.Message))
+}
+
+// Evaluate runs a query on this peer (or on a peer of the first target
+// organization) without ordering anything.
+func (s *Server) Evaluate(ctx context.Context, req *gatewaypb.EvaluateRequest) (res *gatewaypb.EvaluateResponse, err error) {
+	defer func() { s.count("Evaluate", err) }()
+	release, err := s.admit()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	if req.GetProposedTransaction() == nil {
+		return nil, status.Error(codes.InvalidArgument, "a signed proposal is required")
+	}
+	prop, err := envelope.ParseProposal(req.ProposedTransaction)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "failed to unpack transaction proposal: %v", err)
+	}
+	target := s.opts.MSPID
+	if len(req.TargetOrganizations) > 0 && !contains(req.TargetOrganizations, s.opts.MSPID) {
+		target = req.TargetOrganizations[0]
+	}
+	var response *peerpb.Response
+	detail := s.localDetail("")
+	if target == s.opts.MSPID {
+		sim, err := s.opts.Peer.Simulate(req.ProposedTransaction, channelconfig.PolicyReaders)
+		if err != nil {
+			return nil, s.proposalStatus(err)
+		}
+		response = sim.Response
+	} else {
+		pr, d, err := s.endorseRemote(ctx, prop.ChannelID(), target, req.ProposedTransaction)
+		if err != nil {
+			return nil, detailed(codes.Unavailable, "failed to evaluate transaction, see attached details for more info", d)
+		}
+		response, detail = pr.Response, d
+	}
+	if response.GetStatus() >= 400 {
+		msg := fmt.Sprintf("chaincode response %d, %s", response.Status, response.Message)
+		detail.Message = msg
+		return nil, detailed(codes.Unknown, "evaluate call to endorser returned error: "+msg, detail)
+	}
+	return &gatewaypb.EvaluateResponse{Result: response}, nil
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Endorse collects the endorsements the contract's policy requires and
+// returns the prepared (unsigned) transaction.
+func (s *Server) Endorse(ctx context.Context, req *gatewaypb.EndorseRequest) (res *gatewaypb.EndorseResponse, err error) {
+	defer func() { s.count("Endorse", err) }()
+	release, err := s.admit()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	if req.GetProposedTransaction() == nil {
+		return nil, status.Error(codes.InvalidArgument, "a signed proposal is required")
+	}
+	prop, err := envelope.ParseProposal(req.ProposedTransaction)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "failed to unpack transaction proposal: %v", err)
+	}
+	channel := prop.ChannelID()
+	bundle, err := s.opts.Peer.Bundle(channel)
+	if err != nil {
+		return nil, status.Error(codes.NotFound, err.Error())
+	}
+	orgs := req.EndorsingOrganizations
+	if len(orgs) == 0 {
+		pol, text, err := s.opts.Peer.EndorsementPolicy(channel, prop.ContractName())
+		if err != nil {
+			return nil, detailed(codes.FailedPrecondition, fmt.Sprintf("no endorsement plan for %s: %v", prop.ContractName(), err), s.localDetail(err.Error()))
+		}
+		if orgs, err = s.plan(bundle, pol); err != nil {
+			return nil, status.Errorf(codes.FailedPrecondition, "no set of reachable organizations satisfies the endorsement policy %s of %s: %v", text, prop.ContractName(), err)
+		}
+	}
+	var (
+		responses []*peerpb.ProposalResponse
+		failures  []*gatewaypb.ErrorDetail
+		mu        sync.Mutex
+		wg        sync.WaitGroup
+	)
+	for _, org := range orgs {
+		wg.Add(1)
+		go func(org string) {
+			defer wg.Done()
+			pr, detail, err := s.endorseOn(ctx, channel, org, req.ProposedTransaction)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil:
+				detail.Message = err.Error()
+				failures = append(failures, detail)
+			case pr.Response.GetStatus() >= 400:
+				detail.Message = fmt.Sprintf("chaincode response %d, %s", pr.Response.Status, pr.Response.Message)
+				failures = append(failures, detail)
+			default:
+				responses = append(responses, pr)
+			}
+		}(org)
+	}
+	wg.Wait()
+	if len(failures) > 0 {
+		sort.Slice(failures, func(i, j int) bool { return failures[i].MspId < failures[j].MspId })
+		return nil, detailed(codes.Aborted, "failed to endorse transaction, see attached details for more info", failures...)
+	}
+	// Endorsements in plan order, so the transaction does not depend on
+	// which endorser answered first.
+	sort.Slice(responses, func(i, j int) bool {
+		return string(responses[i].Endorsement.Endorser) < string(responses[j].Endorsement.Endorser)
+	})
+	payload, err := envelope.AssemblePayload(prop, responses)
+	if err != nil {
+		return nil, status.Errorf(codes.Aborted, "failed to assemble transaction: %v", err)
+	}
+	return &gatewaypb.EndorseResponse{PreparedTransaction: &commonpb.Envelope{Payload: payload}}, nil
+}
+
+// plan chooses the smallest set of organizations, this one first, whose
+// peers together satisfy pol. Only organizations this gateway can reach
+// (itself, or one with Gateway endpoints in the channel configuration) are
+// considered.
+func (s *Server) plan(bundle *channelconfig.Bundle, pol policy.Policy) ([]string, error) {
+	var candidates []string
+	candidates = append(candidates, s.opts.MSPID)
+	for _, org := range bundle.Organizations() {
+		if org.MSPID() != s.opts.MSPID && len(bundle.GatewayEndpoints(org.MSPID())) > 0 {
+			candidates = append(candidates, org.MSPID())
+		}
+	}
+	n := len(candidates)
+	if n > 16 {
+		n = 16
+	}
+	var lastErr error
+	for size := 1; size <= n; size++ {
+		for _, subset := range combinations(n, size) {
+			var signers []policy.Signer
+			var orgs []string
+			for _, i := range subset {
+				orgs = append(orgs, candidates[i])
+				signers = append(signers, planSigner(candidates[i]))
+			}
+			if err := pol.Evaluate(signers); err == nil {
+				return orgs, nil
+			} else {
+				lastErr = err
+			}
+		}
+	}
+	return nil, lastErr
+}
+
+// combinations lists the index subsets of size k of 0..n-1 in order, so
+// subsets holding index 0 (this organization) come first.
+func combinations(n, k int) [][]int {
+	var out [][]int
+	var rec func(start int, cur []int)
+	rec = func(start int, cur []int) {
+		if len(cur) == k {
+			out = append(out, append([]int(nil), cur...))
+			return
+		}
+		for i := start; i < n; i++ {
+			rec(i+1, append(cur, i))
+		}
+	}
+	rec(0, nil)
+	return out
+}
+
+// planSigner stands for "a peer of this organization" when planning.
+type planSigner string
+
+func (p planSigner) ID() string    { return string(p) + ".peer" }
+func (p planSigner) MSPID() string { return string(p) }
+func (p planSigner) HasRole(r identity.Role) bool {
+	return r == identity.RolePeer || r == identity.RoleMember
+}
+
+// endorseOn endorses on this peer for its own organization, or on a peer
+// of another organization.
+func (s *Server) endorseOn(ctx context.Context, channel, org string, sp *peerpb.SignedProposal) (*peerpb.ProposalResponse, *gatewaypb.ErrorDetail, error) {
+	if org == s.opts.MSPID {
+		pr, err := s.opts.Peer.Endorse(sp)
+		if err != nil {
+			return nil, s.localDetail(""), err
+		}
+		return pr, s.localDetail(""), nil
+	}
+	return s.endorseRemote(ctx, channel, org, sp)
+}
+
+// endorseRemote asks the peers of another organization, in the order the
+// channel configuration lists them, until one answers.
+func (s *Server) endorseRemote(ctx context.Context, channel, org string, sp *peerpb.SignedProposal) (*peerpb.ProposalResponse, *gatewaypb.ErrorDetail, error) {
+	bundle, err := s.opts.Peer.Bundle(channel)
+	if err != nil {
+		return nil, &gatewaypb.ErrorDetail{MspId: org}, err
+	}
+	eps := bundle.GatewayEndpoints(org)
+	if len(eps) == 0 {
+		return nil, &gatewaypb.ErrorDetail{MspId: org}, fmt.Errorf("organization %s lists no gateway peer in the channel configuration", org)
+	}
+	var lastErr error
+	detail := &gatewaypb.ErrorDetail{MspId: org}
+	for _, ep := range eps {
+		detail = &gatewaypb.ErrorDetail{Address: ep.Address(), MspId: org}
+		conn, err := s.conn(bundle, ep.Address(), ep.Name)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		pr, err := peerpb.NewEndorserClient(conn).ProcessProposal(ctx, sp)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		return pr, detail, nil
+	}
+	return nil, detail, fmt.Errorf("no peer of %s could endorse: %w", org, lastErr)
+}
+
+// conn returns a connection to another node, trusting the TLS CAs of the
+// channel's organizations and presenting this peer's TLS certificate.
+func (s *Server) conn(bundle *channelconfig.Bundle, address, serverName string) (*grpc.ClientConn, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.conns[address]; ok {
+		return c, nil
+	}
+	cfg := transport.ClientTLS(channelTLSRoots(bundle), s.opts.TLS)
+	if serverName != "" {
+		cfg.ServerName = serverName
+	}
+	c, err := grpc.NewClient(address, append([]grpc.DialOption{grpc.WithTransportCredentials(credentials.NewTLS(cfg))}, s.opts.DialOptions...)...)
+	if err != nil {
+		return nil, err
+	}
+	s.conns[address] = c
+	return c, nil
+}
+
+// channelTLSRoots gathers the TLS CAs of every organization of a channel.
+func channelTLSRoots(bundle *channelconfig.Bundle) *x509.CertPool {
+	pool := x509.NewCertPool()
+	for _, org := range bundle.Organizations() {
+		for _, pemBytes := range append(org.TLSRootCerts(), org.TLSIntermediateCerts()...) {
+			if cert, err := identity.ParseCertificatePEM(pemBytes); err == nil {
+				pool.AddCert(cert)
+			}
+		}
+	}
+	return pool
+}
+
+// Submit sends the client-signed transaction to the ordering service.
+func (s *Server) Submit(ctx context.Context, req *gatewaypb.SubmitRequest) (res *gatewaypb.SubmitResponse, err error) {
+	defer func() { s.count("Submit", err) }()
+	release, err := s.admit()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	env := req.GetPreparedTransaction()
+	if env == nil {
+		return nil, status.Error(codes.InvalidArgument, "a prepared transaction is required")
+	}
+	if len(env.Signature) == 0 {
+		return nil, status.Error(codes.InvalidArgument, "prepared transaction must be signed")
+	}
+	parsed, err := envelope.ParseEnvelopeMessage(env)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "failed to unpack the prepared transaction: %v", err)
+	}
+	bundle, err := s.opts.Peer.Bundle(parsed.ChannelHeader.ChannelId)
+	if err != nil {
+		return nil, status.Error(codes.NotFound, err.Error())
+	}
+	err = bundle.CheckSigned(channelconfig.PolicyWriters, channelconfig.SignedData{Data: env.Payload, Identity: parsed.SignatureHeader.Creator, Signature: env.Signature})
+	switch {
+	case errors.Is(err, channelconfig.ErrBadSignature):
+		return nil, status.Errorf(codes.InvalidArgument, "the prepared transaction's signature does not verify: %v", err)
+	case err != nil:
+		return nil, status.Errorf(codes.PermissionDenied, "the creator may not write to channel %s: %v", bundle.ChannelID(), err)
+	}
+	bc := s.broadcastClient(bundle)
+	if err := bc.Broadcast(ctx, env); err != nil {
+		var se *orderer.StatusError
+		if errors.As(err, &se) {
+			return nil, status.Errorf(codes.Aborted, "received unsuccessful response from orderer: status=%s, info=%s", se.Status, se.Info)
+		}
+		if ctx.Err() != nil {
+			return nil, status.FromContextError(ctx.Err()).Err()
+		}
+		return nil, detailed(codes.Unavailable, "no orderers could successfully process transaction", &gatewaypb.ErrorDetail{Message: err.Error()})
+	}
+	return &gatewaypb.SubmitResponse{}, nil
+}
+
+func (s *Server) broadcastClient(bundle *channelconfig.Bundle) *orderer.BroadcastClient {
+	key := fmt.Sprintf("%s/%d", bundle.ChannelID(), bundle.Sequence())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if bc, ok := s.broadcaster[key]; ok {
+		return bc
+	}
+	var eps []string
+	for _, ep := range bundle.OrdererEndpoints() {
+		eps = append(eps, ep.Address())
+	}
+	creds := credentials.NewTLS(transport.ClientTLS(channelTLSRoots(bundle), s.opts.TLS))
+	bc := orderer.NewBroadcastClient(eps, creds, s.opts.DialOptions...)
+	s.broadcaster[key] = bc
+	return bc
+}
+
+// CommitStatus blocks until the transaction commits on this peer and
+// returns its validation code and block.
+func (s *Server) CommitStatus(ctx context.Context, req *gatewaypb.SignedCommitStatusRequest) (res *gatewaypb.CommitStatusResponse, err error) {
+	defer func() { s.count("CommitStatus", err) }()
+	release, err := s.admit()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	csr := &gatewaypb.CommitStatusRequest{}
+	if err := proto.Unmarshal(req.GetRequest(), csr); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "failed to unpack the commit status request: %v", err)
+	}
+	switch {
+	case csr.TransactionId == "":
+		return nil, status.Error(codes.InvalidArgument, "a transaction id is required")
+	case csr.ChannelId == "":
+		return nil, status.Error(codes.InvalidArgument, "a channel id is required")
+	case len(csr.Identity) == 0:
+		return nil, status.Error(codes.InvalidArgument, "an identity is required")
+	}
+	bundle, err := s.opts.Peer.Bundle(csr.ChannelId)
+	if err != nil {
+		return nil, status.Error(codes.NotFound, err.Error())
+	}
+	if err := bundle.CheckSigned(channelconfig.PolicyReaders, channelconfig.SignedData{Data: req.Request, Identity: csr.Identity, Signature: req.Signature}); err != nil {
+		return nil, status.Errorf(codes.PermissionDenied, "commit status request: %v", err)
+	}
+	rec, err := s.opts.Peer.WaitForTx(ctx, csr.ChannelId, csr.TransactionId)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, status.FromContextError(ctx.Err()).Err()
+		}
+		return nil, status.Error(codes.Unavailable, err.Error())
+	}
+	return &gatewaypb.CommitStatusResponse{Result: peerpb.TxValidationCode(rec.ValidationCode), BlockNumber: rec.BlockNumber}, nil
+}
