@@ -1,0 +1,180 @@
+package client
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/asn1"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+)
+
+// Signer signs the messages the client sends: proposals, prepared
+// transactions, commit-status and chaincode-events requests.
+//
+// Sign receives the whole message, never a digest, and returns its
+// signature as Fabric's peers and orderers verify it:
+//
+//   - ECDSA P-256: ASN.1 DER SEQUENCE{r, s} over SHA-256(message), with
+//     s <= N/2 (low S; Fabric refuses high-S signatures);
+//   - Ed25519: the 64-byte signature of the message itself.
+//
+// Implementations must be safe for concurrent use. NewSigner and
+// NewSignerFromKeyFile return such signers; implement Signer yourself (or use
+// SignerFunc) to sign elsewhere, with a hardware key for instance.
+type Signer interface {
+	Sign(message []byte) ([]byte, error)
+}
+
+// SignerFunc adapts a function to the Signer interface.
+type SignerFunc func(message []byte) ([]byte, error)
+
+// Sign calls f(message).
+func (f SignerFunc) Sign(message []byte) ([]byte, error) { return f(message) }
+
+// keySigner signs with a private key held in memory or behind a
+// crypto.Signer. It is immutable and safe for concurrent use.
+type keySigner struct {
+	key     crypto.Signer
+	ed25519 bool
+}
+
+// NewSigner returns a Signer that signs with key, which must be an ECDSA
+// P-256 or an Ed25519 private key: an *ecdsa.PrivateKey, an
+// ed25519.PrivateKey, or any crypto.Signer with such a public key (a key in
+// a hardware module, say). ECDSA signatures are normalised to low S.
+func NewSigner(key crypto.Signer) (Signer, error) {
+	if key == nil {
+		return nil, errors.New("client: nil signing key")
+	}
+	switch pub := key.Public().(type) {
+	case *ecdsa.PublicKey:
+		if pub.Curve != elliptic.P256() {
+			return nil, fmt.Errorf("client: ECDSA key on curve %s not supported (want P-256)", pub.Curve.Params().Name)
+		}
+		return &keySigner{key: key}, nil
+	case ed25519.PublicKey:
+		return &keySigner{key: key, ed25519: true}, nil
+	default:
+		return nil, fmt.Errorf("client: %T keys are not supported (want ECDSA P-256 or Ed25519)", pub)
+	}
+}
+
+// NewSignerFromKeyFile reads a PEM private key from keyFile and returns a
+// Signer for it; see NewSignerFromKeyPEM.
+func NewSignerFromKeyFile(keyFile string) (Signer, error) {
+	keyPEM, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("client: reading private key: %w", err)
+	}
+	s, err := NewSignerFromKeyPEM(keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("%w (file %s)", err, keyFile)
+	}
+	return s, nil
+}
+
+// NewSignerFromKeyPEM returns a Signer for a PEM private key: PKCS#8
+// ("PRIVATE KEY") holding an ECDSA P-256 or Ed25519 key, or SEC1
+// ("EC PRIVATE KEY", possibly after an "EC PARAMETERS" block, as openssl
+// writes it). Encrypted keys are refused.
+func NewSignerFromKeyPEM(keyPEM []byte) (Signer, error) {
+	for rest := keyPEM; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			return nil, errors.New("client: no PEM private key block found")
+		}
+		var key any
+		var err error
+		switch block.Type {
+		case "EC PARAMETERS":
+			continue
+		case "PRIVATE KEY":
+			key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
+		case "EC PRIVATE KEY":
+			if _, encrypted := block.Headers["DEK-Info"]; encrypted {
+				return nil, errors.New("client: encrypted private keys are not supported")
+			}
+			key, err = x509.ParseECPrivateKey(block.Bytes)
+		case "ENCRYPTED PRIVATE KEY":
+			return nil, errors.New("client: encrypted private keys are not supported")
+		default:
+			return nil, fmt.Errorf("client: PEM block is %q, want \"PRIVATE KEY\" or \"EC PRIVATE KEY\"", block.Type)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("client: parsing %s: %w", block.Type, err)
+		}
+		cs, ok := key.(crypto.Signer)
+		if !ok {
+			return nil, fmt.Errorf("client: %T keys are not supported (want ECDSA P-256 or Ed25519)", key)
+		}
+		return NewSigner(cs)
+	}
+}
+
+// Sign signs message; see Signer.
+func (s *keySigner) Sign(message []byte) ([]byte, error) {
+	if s.ed25519 {
+		sig, err := s.key.Sign(rand.Reader, message, crypto.Hash(0))
+		if err != nil {
+			return nil, fmt.Errorf("client: Ed25519 signing: %w", err)
+		}
+		return sig, nil
+	}
+	digest := sha256.Sum256(message)
+	var der []byte
+	var err error
+	if k, ok := s.key.(*ecdsa.PrivateKey); ok {
+		der, err = ecdsa.SignASN1(rand.Reader, k, digest[:])
+	} else {
+		der, err = s.key.Sign(rand.Reader, digest[:], crypto.SHA256)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("client: ECDSA signing: %w", err)
+	}
+	return lowS(der)
+}
+
+// Public returns the public key of the signer, so that a Gateway can check
+// that it matches the identity's certificate.
+func (s *keySigner) Public() crypto.PublicKey { return s.key.Public() }
+
+// ecdsaSignature is the ASN.1 form of an ECDSA signature.
+type ecdsaSignature struct {
+	R, S *big.Int
+}
+
+// lowS returns the P-256 signature der with s replaced by N-s when s > N/2.
+// Both verify; Fabric accepts only the low one.
+func lowS(der []byte) ([]byte, error) {
+	order := elliptic.P256().Params().N // shared: never modified
+	halfOrder := new(big.Int).Rsh(order, 1)
+	var sig ecdsaSignature
+	rest, err := asn1.Unmarshal(der, &sig)
+	if err != nil || len(rest) != 0 || sig.R == nil || sig.S == nil ||
+		sig.R.Sign() <= 0 || sig.S.Sign() <= 0 || sig.R.Cmp(order) >= 0 || sig.S.Cmp(order) >= 0 {
+		return nil, errors.New("client: the signing key produced a malformed ECDSA signature")
+	}
+	if sig.S.Cmp(halfOrder) <= 0 {
+		// Re-encode anyway when the input was not canonical DER.
+		if canonical, err := asn1.Marshal(sig); err == nil && bytes.Equal(canonical, der) {
+			return der, nil
+		}
+	} else {
+		sig.S.Sub(order, sig.S)
+	}
+	out, err := asn1.Marshal(sig)
+	if err != nil {
+		return nil, fmt.Errorf("client: encoding a low-S signature: %w", err)
+	}
+	return out, nil
+}
