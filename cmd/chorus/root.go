@@ -20,6 +20,7 @@ One binary plays every role: chorus node start runs a peer or an orderer.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newVersionCmd(), newNodeCmd(), newChannelCmd(), newLedgerCmd(), newTxCmd(), newBlockCmd())
+	root.AddCommand(newVersionCmd(), newNodeCmd(), newChannelCmd(), newLedgerCmd(), newTxCmd(), newBlockCmd(),
+		newUpCmd(), newDownCmd(), newStatusCmd(), newSubmitCmd(), newEvaluateCmd())
 	return root
 }

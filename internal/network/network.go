@@ -3,7 +3,6 @@ package network
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -196,21 +195,27 @@ func alive(pid int) bool {
 
 // Admin dials a node's admin API as its organization's admin.
 func (n *Network) Admin(nd Node) (adminpb.ChannelParticipationClient, func(), error) {
-	roots, err := transport.LoadCertPool(n.Path(nd.TLSCAFile))
-	if err != nil {
-		return nil, nil, err
-	}
-	pair, err := transport.LoadKeyPair(n.Path(nd.AdminCertFile), n.Path(nd.AdminKeyFile), nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	tlsCfg := transport.ClientTLS(roots, pair)
-	tlsCfg.ServerName = nd.TLSServerName
-	conn, err := grpc.NewClient(nd.AdminAddress, append(transport.DialOptions(), grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg)))...)
+	conn, err := n.adminConn(nd)
 	if err != nil {
 		return nil, nil, err
 	}
 	return adminpb.NewChannelParticipationClient(conn), func() { conn.Close() }, nil
+}
+
+// adminConn is a connection to a node's admin port, with its
+// organization's admin certificate as the TLS client certificate.
+func (n *Network) adminConn(nd Node) (*grpc.ClientConn, error) {
+	roots, err := transport.LoadCertPool(n.Path(nd.TLSCAFile))
+	if err != nil {
+		return nil, err
+	}
+	pair, err := transport.LoadKeyPair(n.Path(nd.AdminCertFile), n.Path(nd.AdminKeyFile), nil)
+	if err != nil {
+		return nil, err
+	}
+	tlsCfg := transport.ClientTLS(roots, pair)
+	tlsCfg.ServerName = nd.TLSServerName
+	return grpc.NewClient(nd.AdminAddress, append(transport.DialOptions(), grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg)))...)
 }
 
 // GenesisBlock reads the channel's genesis block.
@@ -288,6 +293,3 @@ func (n *Network) WaitReady(ctx context.Context, nodes []Node) error {
 		}
 	}
 }
-
-// ErrNotRunning is returned for operations on a stopped node.
-var ErrNotRunning = errors.New("network: node not running")
