@@ -10,7 +10,7 @@ import (
 	"github.com/chorusledger/chorus/internal/network"
 )
 
-// TestE2EFabricNodeClient drives a Chorus network with Hyperledger Fabric's
+// TestE2EFabricNodeClient drives a `chorus up` network with Hyperledger Fabric's
 // own Gateway client for Node.js (@hyperledger/fabric-gateway 1.11.0,
 // pinned with a committed lockfile in test/compat/node-client), over TLS,
 // as Org1MSP's client, with the assets contract under
@@ -39,8 +39,11 @@ func TestE2EFabricNodeClient(t *testing.T) {
 			t.Fatalf("npm ci: %v\n%s", err, out)
 		}
 	}
-	n := newNetwork(t, network.Options{Orderers: 3})
-	startAll(t, n)
+	netDir, _ := upNetwork(t)
+	n, err := network.Load(netDir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	run := exec.Command(node, "test.js")
 	run.Dir = dir
 	run.Env = append(os.Environ(), "CHORUS_PROFILE="+n.ProfilePath("Org1MSP", false))

@@ -121,7 +121,9 @@ async function main() {
         }
 
         // Contract events arrive with their transaction ids.
-        await Promise.race([eventsDone, new Promise((_, reject) => setTimeout(() => reject(new Error('no events within 30 s')), 30000))]);
+        let timer;
+        const timeout = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('no events within 30 s')), 30000); });
+        await Promise.race([eventsDone, timeout]).finally(() => clearTimeout(timer));
         events.close();
         const createEvent = seen.find((e) => e.eventName === 'CreateAsset' && utf8.decode(e.payload).includes(id));
         const transferEvent = seen.find((e) => e.eventName === 'TransferAsset' && e.transactionId === txId);
