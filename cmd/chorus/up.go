@@ -83,6 +83,8 @@ func printEndpoints(cmd *cobra.Command, n *network.Network) {
 	}
 	w.Flush()
 	fmt.Fprintf(cmd.OutOrStdout(), "client profiles: %s (Caliper: %s)\n", n.Dir+"/profiles", n.CaliperNetworkPath())
+	fmt.Fprintf(cmd.OutOrStdout(), "certificates expire on %s; every node warns 30 days before and exports chorus_certificate_expiry_timestamp_seconds\n",
+		n.Spec.CertsExpire.Format("2006-01-02"))
 }
 
 func newDownCmd() *cobra.Command {
