@@ -1,0 +1,331 @@
+package wasm
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/chorusledger/chorus/internal/contract"
+)
+
+// Module is a loaded contract module: compiled code, the initial state of
+// its instances (spec §6 R1) and a pool of idle instances. It implements
+// contract.Contract; Invoke may be called concurrently, each invocation
+// running on an instance of its own.
+type Module struct {
+	rt       *Runtime
+	hash     [sha256.Size]byte
+	name     string // a short form of hash, for logs
+	compiled wazero.CompiledModule
+
+	// The initial state, recorded after _initialize on the first instance
+	// and restored before every invocation: the linear memory, and the
+	// values of the mutable globals, exported as globalNames.
+	memory      []byte
+	globalNames []string
+	globals     []uint64
+
+	mu     sync.Mutex
+	idle   []*instance // at most rt.poolSize
+	closed bool
+
+	// instances counts the instances created, for tests and logs.
+	instances atomic.Int64
+}
+
+var _ contract.Contract = (*Module)(nil)
+
+// instance is one instantiation of a module. It is used by one goroutine
+// at a time: the pool hands it over.
+type instance struct {
+	mod     api.Module
+	mem     api.Memory
+	invoke  api.Function
+	globals []api.MutableGlobal
+	console console
+	// dirty reports that the instance may differ from the initial state:
+	// it has run a function since it was last reset.
+	dirty bool
+	stack [1]uint64
+}
+
+// Hash returns the SHA-256 of the module's code as given to Load.
+func (m *Module) Hash() [sha256.Size]byte { return m.hash }
+
+// start creates the first instance, records the initial state from it and
+// checks the ABI version the module speaks; the instance joins the pool.
+func (m *Module) start(ctx context.Context) error {
+	inst, err := m.instantiate(ctx)
+	if err != nil {
+		return err
+	}
+	m.memory = bytes.Clone(inst.memoryView())
+	m.globals = make([]uint64, len(inst.globals))
+	for i, g := range inst.globals {
+		m.globals[i] = g.Get()
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, m.rt.timeLimit)
+	defer cancel()
+	inst.dirty = true
+	inst.stack[0] = 0
+	if err := inst.mod.ExportedFunction(exportABIVersion).CallWithStack(ctx, inst.stack[:]); err != nil {
+		inst.close()
+		return fmt.Errorf("wasm: calling %s: %s", exportABIVersion, m.failure(inst, err, ctx.Err()))
+	}
+	if v := api.DecodeI32(inst.stack[0]); v != ABIVersion {
+		inst.close()
+		return fmt.Errorf("wasm: contract speaks ABI version %d; this peer supports %d", v, ABIVersion)
+	}
+	if inst.mem.Size() != uint32(len(m.memory)) || ctx.Err() != nil {
+		inst.close()
+	} else {
+		m.release(inst)
+	}
+	return nil
+}
+
+// instantiate creates an instance and runs _initialize. Every instance
+// but the first is compared with the initial state, and brought to it if
+// its initialisation differed, so that all of them start from the same
+// state.
+func (m *Module) instantiate(ctx context.Context) (*instance, error) {
+	ctx, cancel := context.WithTimeout(ctx, m.rt.timeLimit)
+	defer cancel()
+	inst := &instance{}
+	cfg := m.rt.moduleConfig.WithStdout(&inst.console.stdout).WithStderr(&inst.console.stderr)
+	mod, err := m.rt.wz.InstantiateModule(ctx, m.compiled, cfg)
+	m.instances.Add(1)
+	if err != nil {
+		msg := m.failure(inst, err, ctx.Err())
+		inst.console.flush(m, "")
+		if mod != nil {
+			mod.Close(context.Background())
+		}
+		return nil, fmt.Errorf("wasm: creating an instance: %s", msg)
+	}
+	inst.console.flush(m, "")
+	inst.mod = mod
+	inst.mem = mod.ExportedMemory(exportMemory)
+	inst.invoke = mod.ExportedFunction(exportInvoke)
+	if inst.mem == nil || inst.invoke == nil {
+		mod.Close(context.Background())
+		return nil, errors.New("wasm: the instance lacks its memory or chorus_invoke")
+	}
+	for _, name := range m.globalNames {
+		g, ok := mod.ExportedGlobal(name).(api.MutableGlobal)
+		if !ok {
+			mod.Close(context.Background())
+			return nil, fmt.Errorf("wasm: the instance does not export the mutable global %s", name)
+		}
+		inst.globals = append(inst.globals, g)
+	}
+	if m.memory == nil { // the first instance
+		return inst, nil
+	}
+	if inst.mem.Size() != uint32(len(m.memory)) {
+		inst.close()
+		return nil, fmt.Errorf("wasm: an instance has %d bytes of memory after %s, the first had %d", inst.mem.Size(), exportInitialize, len(m.memory))
+	}
+	differs := !bytes.Equal(inst.memoryView(), m.memory)
+	for i, g := range inst.globals {
+		differs = differs || g.Get() != m.globals[i]
+	}
+	if differs {
+		m.rt.logger.Warn("wasm: an instance differs from the first after "+exportInitialize+"; resetting it to the first's state", "module", m.name)
+		inst.reset(m)
+	}
+	return inst, nil
+}
+
+// memoryView returns the instance's whole memory, shared with the guest.
+func (inst *instance) memoryView() []byte {
+	b, _ := inst.mem.Read(0, inst.mem.Size())
+	return b
+}
+
+// reset writes the initial state back (spec §6 R2). The memory must not
+// have grown (R3).
+func (inst *instance) reset(m *Module) {
+	b, _ := inst.mem.Read(0, uint32(len(m.memory)))
+	copy(b, m.memory)
+	for i, g := range inst.globals {
+		g.Set(m.globals[i])
+	}
+	inst.dirty = false
+}
+
+func (inst *instance) close() {
+	inst.mod.Close(context.Background())
+}
+
+// acquire takes an idle instance, or creates one when none is idle.
+func (m *Module) acquire() (*instance, error) {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil, errors.New("wasm: the module is closed")
+	}
+	for len(m.idle) > 0 {
+		inst := m.idle[len(m.idle)-1]
+		m.idle[len(m.idle)-1] = nil
+		m.idle = m.idle[:len(m.idle)-1]
+		if !inst.mod.IsClosed() {
+			m.mu.Unlock()
+			return inst, nil
+		}
+	}
+	m.mu.Unlock()
+	return m.instantiate(context.Background())
+}
+
+// release returns an instance to the pool, or closes it when the pool is
+// full or the module closed.
+func (m *Module) release(inst *instance) {
+	m.mu.Lock()
+	if m.closed || len(m.idle) >= m.rt.poolSize {
+		m.mu.Unlock()
+		inst.close()
+		return
+	}
+	m.idle = append(m.idle, inst)
+	m.mu.Unlock()
+}
+
+// Close closes the module's idle instances and compiled code, and removes
+// it from its runtime, so that a later Load of the same code compiles it
+// again. Load returns one Module to every caller loading the same code:
+// Close ends it for all of them. Invocations running meanwhile finish;
+// later ones fail with a 500 Response.
+func (m *Module) Close(ctx context.Context) error {
+	m.rt.forget(m)
+	m.closeInstances(ctx)
+	if err := m.compiled.Close(ctx); err != nil {
+		return fmt.Errorf("wasm: closing module %s: %w", m.name, err)
+	}
+	return nil
+}
+
+func (m *Module) closeInstances(context.Context) {
+	m.mu.Lock()
+	idle := m.idle
+	m.idle = nil
+	m.closed = true
+	m.mu.Unlock()
+	for _, inst := range idle {
+		inst.close()
+	}
+}
+
+// Invoke runs one invocation (spec §3) on an instance from the pool,
+// restored to the initial state, with the host functions answering from
+// stub. The Response is the contract's, or a 500 Response when the
+// invocation failed: it trapped, exited, exceeded a limit, returned
+// non-zero, or did not set a response. A failed instance is discarded, as
+// is one whose memory grew (spec §6 R3, R4).
+func (m *Module) Invoke(stub contract.Stub) contract.Response {
+	inst, err := m.acquire()
+	if err != nil {
+		return contract.Errorf("%v", err)
+	}
+	if inst.dirty {
+		inst.reset(m)
+	}
+	inst.dirty = true
+	inv := &invocation{stub: stub, module: m}
+	ctx, cancel := context.WithTimeout(context.WithValue(context.Background(), invocationKey{}, inv), m.rt.timeLimit)
+	inst.stack[0] = 0
+	callErr := inst.invoke.CallWithStack(ctx, inst.stack[:])
+	// A deadline reached before the call returned may still close the
+	// instance asynchronously: such an instance is never reused.
+	ctxErr := ctx.Err()
+	cancel()
+	inv.closeIterators()
+
+	var res contract.Response
+	healthy := false
+	switch {
+	case callErr != nil:
+		res = contract.Errorf("%s", m.failure(inst, callErr, ctxErr))
+	case inv.violation != "":
+		res = contract.Errorf("%s", inv.violation)
+	case api.DecodeI32(inst.stack[0]) != 0:
+		res = contract.Errorf("contract failed: %s returned %d", exportInvoke, api.DecodeI32(inst.stack[0]))
+	case inv.response == nil:
+		res = contract.Errorf("contract returned without setting a response")
+	default:
+		res = *inv.response
+		healthy = true
+	}
+	inst.console.flush(m, stub.TxID())
+	if healthy && ctxErr == nil && !inst.mod.IsClosed() && inst.mem.Size() == uint32(len(m.memory)) {
+		m.release(inst)
+	} else {
+		inst.close()
+	}
+	return res
+}
+
+// failure describes the error of a call into an instance: a time or
+// memory limit exceeded, an exit, or a trap. ctxErr is the error of the
+// call's context when the call returned. The message is short and
+// deterministic: it holds no stack trace.
+func (m *Module) failure(inst *instance, err error, ctxErr error) string {
+	var exit *sys.ExitError
+	isExit := errors.As(err, &exit)
+	switch {
+	case errors.Is(ctxErr, context.DeadlineExceeded) || isExit && exit.ExitCode() == sys.ExitCodeDeadlineExceeded:
+		return fmt.Sprintf("contract exceeded its time limit of %v", m.rt.timeLimit)
+	case ctxErr != nil || isExit && exit.ExitCode() == sys.ExitCodeContextCanceled:
+		return "contract interrupted: its context was canceled"
+	}
+	// The Go runtime reports a failed memory.grow as "fatal error: out of
+	// memory"; a contract in another language may just trap with its
+	// memory at the limit.
+	fatal := inst.console.stderr.fatal()
+	if strings.Contains(fatal, "out of memory") || inst.mem != nil && uint64(inst.mem.Size())+pageSize > m.rt.memoryLimit {
+		return fmt.Sprintf("contract exceeded its memory limit of %s", formatBytes(m.rt.memoryLimit))
+	}
+	if isExit {
+		msg := fmt.Sprintf("contract exited with code %d", exit.ExitCode())
+		if fatal != "" {
+			msg += ": " + fatal
+		}
+		return msg
+	}
+	// A Go contract that panics or throws prints why, then traps on
+	// "unreachable": its words say more than the trap.
+	if fatal != "" {
+		return "contract trapped: " + fatal
+	}
+	// wazero's message: "[module[] function[f] failed: ]wasm error: what",
+	// then a stack trace.
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	if strings.HasPrefix(msg, "module[") {
+		if _, rest, ok := strings.Cut(msg, "] failed: "); ok {
+			msg = rest
+		}
+	}
+	msg = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(msg), "(recovered by wazero)"))
+	return "contract trapped: " + cut(msg, maxFailureBytes)
+}
+
+// maxFailureBytes bounds the part of a failure message that comes from the
+// guest or wazero.
+const maxFailureBytes = 512
+
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}
