@@ -1,0 +1,211 @@
+// Command assets is the sample "assets" contract as a WebAssembly module:
+// Hyperledger Fabric's asset-transfer-basic (DESIGN §10), written with the
+// Chorus contract SDK. Fabric's sample applications and Hyperledger
+// Caliper's workloads run unchanged against it.
+//
+// An asset is stored under its ID as JSON, its fields in alphabetical order
+// as Fabric's samples write it in every language:
+//
+//	{"AppraisedValue":300,"Color":"blue","ID":"asset1","Owner":"Tomoko","Size":5}
+//
+// Functions, their arguments and payloads (Size and AppraisedValue are
+// 64-bit integers, given as decimal strings):
+//
+//	CreateAsset(id, color, size, owner, value)  ""; error if the asset exists
+//	ReadAsset(id)                               the asset's JSON
+//	UpdateAsset(id, color, size, owner, value)  ""; replaces the asset
+//	DeleteAsset(id)                             ""
+//	TransferAsset(id, newOwner)                 the previous owner
+//	AssetExists(id)                             "true" or "false"
+//	GetAllAssets()                              a JSON array of every asset, in ID order
+//
+// Every function that changes state emits an event named after itself
+// whose payload is the asset's JSON: as created, as updated, as deleted
+// (its last value), as transferred (with its new owner). Errors are 500
+// Responses with Fabric's messages: "the asset asset1 already exists", "the
+// asset asset1 does not exist".
+//
+// Build the module with
+//
+//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -buildvcs=false -o samples/assets/assets.wasm ./samples/assets
+//
+// The built module is committed; package samples embeds it and its test
+// fails when it is stale.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/chorusledger/chorus/sdk/contract"
+)
+
+// Asset is one asset. The fields are in alphabetical order so that its
+// JSON is the same as Fabric's samples write in every language.
+type Asset struct {
+	AppraisedValue int64  `json:"AppraisedValue"`
+	Color          string `json:"Color"`
+	ID             string `json:"ID"`
+	Owner          string `json:"Owner"`
+	Size           int64  `json:"Size"`
+}
+
+// AssetID is the id of an asset being created or updated: any non-empty
+// string. The router converts the argument with UnmarshalText, so an empty
+// id is refused before the other arguments are converted.
+type AssetID string
+
+// UnmarshalText sets id to text, which must not be empty.
+func (id *AssetID) UnmarshalText(text []byte) error {
+	if len(text) == 0 {
+		return errors.New("the asset id is empty")
+	}
+	*id = AssetID(text)
+	return nil
+}
+
+// Assets is the contract. It holds no state of its own.
+type Assets struct{}
+
+func init() {
+	contract.Register(Assets{},
+		contract.Name("assets"),
+		contract.Params("CreateAsset", "id", "color", "size", "owner", "value"),
+		contract.Params("ReadAsset", "id"),
+		contract.Params("UpdateAsset", "id", "color", "size", "owner", "value"),
+		contract.Params("DeleteAsset", "id"),
+		contract.Params("TransferAsset", "id", "newOwner"),
+		contract.Params("AssetExists", "id"),
+		contract.Params("GetAllAssets"),
+	)
+}
+
+// main is never called: the module is a reactor, and the host calls the
+// exports of package contract.
+func main() {}
+
+// CreateAsset creates an asset that does not exist yet.
+func (Assets) CreateAsset(ctx contract.Context, id AssetID, color string, size int64, owner string, value int64) error {
+	exists, err := assetExists(ctx.GetStub(), string(id))
+	if err != nil {
+		return err
+	}
+	if exists {
+		return fmt.Errorf("the asset %s already exists", id)
+	}
+	return putAsset(ctx.GetStub(), "CreateAsset", Asset{ID: string(id), Color: color, Size: size, Owner: owner, AppraisedValue: value})
+}
+
+// ReadAsset returns the asset id.
+func (Assets) ReadAsset(ctx contract.Context, id string) (*Asset, error) {
+	a, err := getAsset(ctx.GetStub(), id)
+	if err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+// UpdateAsset replaces an existing asset.
+func (Assets) UpdateAsset(ctx contract.Context, id AssetID, color string, size int64, owner string, value int64) error {
+	exists, err := assetExists(ctx.GetStub(), string(id))
+	if err != nil {
+		return err
+	}
+	if !exists {
+		return fmt.Errorf("the asset %s does not exist", id)
+	}
+	return putAsset(ctx.GetStub(), "UpdateAsset", Asset{ID: string(id), Color: color, Size: size, Owner: owner, AppraisedValue: value})
+}
+
+// DeleteAsset deletes an asset; its event carries the asset's last value.
+func (Assets) DeleteAsset(ctx contract.Context, id string) error {
+	stub := ctx.GetStub()
+	b, err := stub.GetState(id)
+	if err != nil {
+		return fmt.Errorf("failed to read from world state: %w", err)
+	}
+	if b == nil {
+		return fmt.Errorf("the asset %s does not exist", id)
+	}
+	if err := stub.DelState(id); err != nil {
+		return err
+	}
+	return stub.SetEvent("DeleteAsset", b)
+}
+
+// TransferAsset gives an asset to newOwner and returns its previous owner.
+func (Assets) TransferAsset(ctx contract.Context, id, newOwner string) (string, error) {
+	a, err := getAsset(ctx.GetStub(), id)
+	if err != nil {
+		return "", err
+	}
+	oldOwner := a.Owner
+	a.Owner = newOwner
+	if err := putAsset(ctx.GetStub(), "TransferAsset", a); err != nil {
+		return "", err
+	}
+	return oldOwner, nil
+}
+
+// AssetExists reports whether the asset id exists.
+func (Assets) AssetExists(ctx contract.Context, id string) (bool, error) {
+	return assetExists(ctx.GetStub(), id)
+}
+
+// GetAllAssets returns every asset, in ID order.
+func (Assets) GetAllAssets(ctx contract.Context) ([]Asset, error) {
+	it, err := ctx.GetStub().GetStateByRange("", "")
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	all := []Asset{}
+	for it.HasNext() {
+		kv, err := it.Next()
+		if err != nil {
+			return nil, err
+		}
+		var a Asset
+		if err := json.Unmarshal(kv.Value, &a); err != nil {
+			return nil, fmt.Errorf("the asset %s is not valid asset JSON: %v", kv.Key, err)
+		}
+		all = append(all, a)
+	}
+	return all, nil
+}
+
+func assetExists(stub contract.Stub, id string) (bool, error) {
+	b, err := stub.GetState(id)
+	if err != nil {
+		return false, fmt.Errorf("failed to read from world state: %w", err)
+	}
+	return b != nil, nil
+}
+
+func getAsset(stub contract.Stub, id string) (Asset, error) {
+	b, err := stub.GetState(id)
+	if err != nil {
+		return Asset{}, fmt.Errorf("failed to read from world state: %w", err)
+	}
+	if b == nil {
+		return Asset{}, fmt.Errorf("the asset %s does not exist", id)
+	}
+	var a Asset
+	if err := json.Unmarshal(b, &a); err != nil {
+		return Asset{}, fmt.Errorf("the asset %s is not valid asset JSON: %w", id, err)
+	}
+	return a, nil
+}
+
+// putAsset writes a and emits the event event with its JSON.
+func putAsset(stub contract.Stub, event string, a Asset) error {
+	b, err := json.Marshal(a)
+	if err != nil {
+		return fmt.Errorf("encoding the asset %s: %w", a.ID, err)
+	}
+	if err := stub.PutState(a.ID, b); err != nil {
+		return fmt.Errorf("failed to put to world state: %w", err)
+	}
+	return stub.SetEvent(event, b)
+}
