@@ -46,6 +46,22 @@ type Invocation struct {
 	// and a definition committed meanwhile invalidates the transaction, as
 	// in Fabric.
 	Definitions DefinitionReader
+	// Lifecycle is what _lifecycle needs to know of the channel to commit
+	// a definition: its application organizations and whether a set of
+	// their approvals satisfies the channel's LifecycleEndorsement policy.
+	// Other contracts never see it.
+	Lifecycle *LifecycleContext
+}
+
+// LifecycleContext is the channel as _lifecycle sees it.
+type LifecycleContext struct {
+	// Organizations are the MSP ids of the channel's application
+	// organizations, in configuration order.
+	Organizations []string
+	// ApprovalPolicy returns nil when the organizations that approved a
+	// definition are enough to commit it, or an error saying what is
+	// missing.
+	ApprovalPolicy func(approved []string) error
 }
 
 // Result is the outcome of an invocation that ran: the contract's
@@ -128,9 +144,9 @@ func Execute(reg *Registry, sim *worldstate.Simulator, inv Invocation) (*Result,
 			return nil, err
 		}
 	}
-	c, ok := reg.Lookup(inv.Contract)
-	if !ok {
-		return nil, notInstalled(inv.Contract, inv.ChannelID)
+	c, err := reg.resolve(inv.Contract, inv.ChannelID, def)
+	if err != nil {
+		return nil, err
 	}
 
 	x := &execution{reg: reg, sim: sim, inv: inv, creatorBytes: inv.CreatorBytes}
@@ -184,7 +200,8 @@ func (x *execution) invokeNested(caller *stub, name string, args [][]byte) Respo
 		x.fail(fmt.Errorf("contract: %s invoked %s, but the invocation has no definition reader", caller.name, name))
 		return Errorf("contract: cannot check the definition of %s", name)
 	}
-	if _, err := lookupDefinition(x.inv.Definitions, name, x.inv.ChannelID); err != nil {
+	def, err := lookupDefinition(x.inv.Definitions, name, x.inv.ChannelID)
+	if err != nil {
 		if errors.Is(err, ErrNotDefined) {
 			// A fact of the channel, the same on every peer: the caller's
 			// to handle.
@@ -193,9 +210,8 @@ func (x *execution) invokeNested(caller *stub, name string, args [][]byte) Respo
 		x.fail(err)
 		return Errorf("%w", err)
 	}
-	c, ok := x.reg.Lookup(name)
-	if !ok {
-		err := notInstalled(name, x.inv.ChannelID)
+	c, err := x.reg.resolve(name, x.inv.ChannelID, def)
+	if err != nil {
 		x.fail(fmt.Errorf("%w (invoked by %s)", err, caller.callChain()))
 		return Errorf("%w", err)
 	}

@@ -18,9 +18,7 @@ import (
 func TestExecuteMissingContract(t *testing.T) {
 	ch := contracttest.New(t)
 	install(t, ch, "defined", putter())
-	if err := ch.Registry.Register("installed", putter()); err != nil {
-		t.Fatal(err)
-	}
+	ch.Install("installed", putter())
 	ch.Define("uninstalled", "")
 
 	for _, tc := range []struct {
@@ -257,9 +255,7 @@ func TestInvokeContractFailures(t *testing.T) {
 		return contract.Errorf("callee refuses")
 	})
 	ch.Define("uninstalled", "")
-	if err := ch.Registry.Register("undefined", putter()); err != nil {
-		t.Fatal(err)
-	}
+	ch.Install("undefined", putter())
 	// The caller reports what its callee answered, and succeeds.
 	install(t, ch, "caller", func(stub contract.Stub) contract.Response {
 		r := stub.InvokeContract(stub.Function(), nil)
@@ -307,43 +303,45 @@ type flakyReader struct{ ok string }
 
 func (r flakyReader) Definition(name string) (*lifecyclepb.ContractDefinition, error) {
 	if name == r.ok {
-		return &lifecyclepb.ContractDefinition{FormatVersion: 1, Name: name, Version: "1", Sequence: 1}, nil
+		return &lifecyclepb.ContractDefinition{FormatVersion: 1, Name: name, Version: "1", Sequence: 1, PackageHash: contracttest.PackageHash(name)}, nil
 	}
 	return nil, errors.New("disk on fire")
 }
 
 func TestRegistry(t *testing.T) {
 	var reg contract.Registry // the zero value works
-	if _, ok := reg.Lookup("a"); ok {
-		t.Error("empty registry found a")
+	if _, ok := reg.Lookup("_a"); ok {
+		t.Error("empty registry found _a")
 	}
-	for _, name := range []string{"b", "a", "_sys"} {
+	for _, name := range []string{"_b", "_a", "_sys"} {
 		if err := reg.Register(name, putter()); err != nil {
 			t.Errorf("Register(%q): %v", name, err)
 		}
 	}
 	for name, want := range map[string]string{
-		"a":          "contract: contract a is already registered",
+		"_a":         "contract: contract _a is already registered",
 		"":           `contract: cannot register ""`,
 		"with space": `contract: cannot register "with space"`,
-		"nil":        "contract: cannot register nil: nil contract",
+		"_nil":       "contract: cannot register _nil: nil contract",
+		// No native path for user contracts: they run only as WebAssembly.
+		"assets": "contract: cannot register assets natively: user contracts run only as WebAssembly packages",
 	} {
 		var c contract.Contract = putter()
-		if name == "nil" {
+		if name == "_nil" {
 			c = nil
 		}
 		if err := reg.Register(name, c); err == nil || !strings.HasPrefix(err.Error(), want) {
 			t.Errorf("Register(%q): %v, want %q", name, err, want)
 		}
 	}
-	if got := reg.Names(); !slices.Equal(got, []string{"_sys", "a", "b"}) {
+	if got := reg.Names(); !slices.Equal(got, []string{"_a", "_b", "_sys"}) {
 		t.Errorf("Names() = %q", got)
 	}
-	if _, ok := reg.Lookup("a"); !ok {
-		t.Error("Lookup(a) failed")
+	if _, ok := reg.Lookup("_a"); !ok {
+		t.Error("Lookup(_a) failed")
 	}
 	if !contract.IsSystem("_lifecycle") || contract.IsSystem("assets") || contract.IsSystem("") {
-		t.Error("IsSystem is wrong")
+		t.Error("IsSystem")
 	}
 }
 

@@ -14,9 +14,7 @@ import (
 // install registers f under name and commits its definition.
 func install(t *testing.T, ch *contracttest.Channel, name string, f contract.ContractFunc) {
 	t.Helper()
-	if err := ch.Registry.Register(name, f); err != nil {
-		t.Fatal(err)
-	}
+	ch.Install(name, f)
 	ch.Define(name, "")
 }
 

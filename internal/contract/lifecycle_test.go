@@ -19,9 +19,20 @@ import (
 
 const hash32 = "6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b"
 
-// commitDef submits CommitDefinition with the given JSON by creator.
+// commitDef has both organizations approve the definition given as JSON
+// (when it can be approved), then submits CommitDefinition by creator.
 func commitDef(ch *contracttest.Channel, creator *identity.Identity, def string) *contract.Result {
+	approveAll(ch, def)
 	return ch.Submit(creator, contract.LifecycleName, "CommitDefinition", def)
+}
+
+// approveAll submits ApproveForMyOrg for the definition by both
+// organizations' admins; approvals that fail are left to the commit to
+// report.
+func approveAll(ch *contracttest.Channel, def string) {
+	for _, admin := range []*identity.Identity{ch.Org1Admin, ch.Org2Admin} {
+		ch.Submit(admin, contract.LifecycleName, "ApproveForMyOrg", def)
+	}
 }
 
 func TestLifecycleCommitAndReadBack(t *testing.T) {
@@ -125,6 +136,7 @@ func TestLifecycleSequence(t *testing.T) {
 
 	// Two commits of the same sequence endorsed on the same state: the
 	// second in the block conflicts.
+	approveAll(ch, def(3))
 	a, err := ch.Invoke(ch.Org1Admin, contract.LifecycleName, "CommitDefinition", def(3))
 	if err != nil {
 		t.Fatal(err)
@@ -236,7 +248,8 @@ func TestLifecycleQueries(t *testing.T) {
 
 	res = query("QueryDefinition", "assets")
 	wantOK(t, res.Response)
-	if want := `{"name":"assets","version":"1.0","sequence":2,"endorsementPolicy":"OR('Org1MSP.peer')","packageHash":"","initRequired":false}`; string(res.Payload) != want {
+	if want := `{"name":"assets","version":"1.0","sequence":2,"endorsementPolicy":"OR('Org1MSP.peer')","packageHash":"` +
+		hex.EncodeToString(contracttest.PackageHash("assets")) + `","initRequired":false}`; string(res.Payload) != want {
 		t.Errorf("QueryDefinition: %s, want %s", res.Payload, want)
 	}
 	res = query("QueryDefinitions")
@@ -317,4 +330,37 @@ func mustHex(t *testing.T, s string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+func TestLifecycleApprovals(t *testing.T) {
+	ch := contracttest.New(t)
+	d1 := `{"name":"token","version":"1.0","sequence":1,"endorsementPolicy":"OR('Org1MSP.peer','Org2MSP.peer')","packageHash":"` + hash32 + `"}`
+	other := `{"name":"token","version":"1.1","sequence":1,"endorsementPolicy":"OR('Org1MSP.peer','Org2MSP.peer')","packageHash":"` + hash32 + `"}`
+
+	wantError(t, ch.Submit(ch.Org1Client, contract.LifecycleName, "ApproveForMyOrg", d1).Response, 500,
+		"only an organization admin may approve a contract definition; the caller is Org1MSP.client")
+	wantOK(t, ch.Submit(ch.Org1Admin, contract.LifecycleName, "ApproveForMyOrg", d1).Response)
+	// Org2 approves something else: it does not count for d1.
+	wantOK(t, ch.Submit(ch.Org2Admin, contract.LifecycleName, "ApproveForMyOrg", other).Response)
+
+	res := ch.Submit(ch.Org1Admin, contract.LifecycleName, "CheckCommitReadiness", d1)
+	wantOK(t, res.Response)
+	if got := string(res.Payload); got != `{"approvals":{"Org1MSP":true,"Org2MSP":false}}` {
+		t.Errorf("CheckCommitReadiness: %s", got)
+	}
+	wantError(t, ch.Submit(ch.Org1Admin, contract.LifecycleName, "CommitDefinition", d1).Response, 500,
+		"contract token sequence 1 cannot be committed: not enough organizations approved this definition (approved: Org1MSP; not approved: Org2MSP): MAJORITY of 2 organizations needs 2 approvals, have 1")
+
+	// Org2 approves d1 after all: its approval of the sequence is replaced.
+	wantOK(t, ch.Submit(ch.Org2Admin, contract.LifecycleName, "ApproveForMyOrg", d1).Response)
+	res = ch.Submit(ch.Org1Admin, contract.LifecycleName, "QueryApprovals", "token", "1")
+	wantOK(t, res.Response)
+	var approvals map[string]*contract.DefinitionJSON
+	if err := json.Unmarshal(res.Payload, &approvals); err != nil || approvals["Org1MSP"] == nil || approvals["Org2MSP"] == nil || approvals["Org2MSP"].Version != "1.0" {
+		t.Fatalf("QueryApprovals: %s (%v)", res.Payload, err)
+	}
+	wantOK(t, ch.Submit(ch.Org2Admin, contract.LifecycleName, "CommitDefinition", d1).Response)
+	// Approving a sequence already committed is refused.
+	wantError(t, ch.Submit(ch.Org1Admin, contract.LifecycleName, "ApproveForMyOrg", d1).Response, 500,
+		"sequence 1 is not the next sequence of contract token (current 1)")
 }

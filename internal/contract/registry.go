@@ -1,7 +1,10 @@
 package contract
 
 import (
+	"errors"
 	"fmt"
+
+	lifecyclepb "github.com/chorusledger/chorus/proto/chorus/lifecycle"
 	"slices"
 	"sync"
 
@@ -19,18 +22,32 @@ import (
 type Registry struct {
 	mu        sync.RWMutex
 	contracts map[string]Contract
+	packages  Packages
 }
 
-// NewRegistry returns an empty registry.
-func NewRegistry() *Registry {
-	return &Registry{}
+// Packages finds the installed contract a definition names by its package
+// hash: how user contracts, which run only as WebAssembly, are found.
+type Packages interface {
+	// Contract returns the contract of the installed package with the
+	// given hash, or an error matching ErrNotInstalled.
+	Contract(packageHash []byte) (Contract, error)
 }
 
-// Register installs c under name, which must be a valid namespace (see
-// worldstate.ValidateNamespace) not already registered.
+// NewRegistry returns a registry of system contracts, finding user
+// contracts in packages (nil: none are installed).
+func NewRegistry(packages Packages) *Registry {
+	return &Registry{packages: packages}
+}
+
+// Register installs a native system contract (its name begins with '_').
+// User contracts are never native: they are installed as packages and run
+// as WebAssembly.
 func (r *Registry) Register(name string, c Contract) error {
 	if err := worldstate.ValidateNamespace(name); err != nil {
 		return fmt.Errorf("contract: cannot register %q: %w", name, err)
+	}
+	if !IsSystem(name) {
+		return fmt.Errorf("contract: cannot register %s natively: user contracts run only as WebAssembly packages", name)
 	}
 	if c == nil {
 		return fmt.Errorf("contract: cannot register %s: nil contract", name)
@@ -47,7 +64,28 @@ func (r *Registry) Register(name string, c Contract) error {
 	return nil
 }
 
-// Lookup returns the contract registered under name.
+// resolve finds the contract to run: a system contract by name, a user
+// contract by its definition's package hash.
+func (r *Registry) resolve(name, channel string, def *lifecyclepb.ContractDefinition) (Contract, error) {
+	if IsSystem(name) {
+		if c, ok := r.Lookup(name); ok {
+			return c, nil
+		}
+		return nil, notInstalled(name, channel)
+	}
+	if r.packages == nil || len(def.GetPackageHash()) == 0 {
+		return nil, notInstalled(name, channel)
+	}
+	c, err := r.packages.Contract(def.GetPackageHash())
+	if errors.Is(err, ErrNotInstalled) {
+		return nil, notInstalled(name, channel)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("contract: loading contract %s: %w", name, err)
+	}
+	return c, nil
+}
+
 func (r *Registry) Lookup(name string) (Contract, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()

@@ -344,3 +344,7 @@ func (h *historyIterator) Modification() KeyModification {
 
 func (h *historyIterator) Err() error   { return h.it.Err() }
 func (h *historyIterator) Close() error { return h.it.Close() }
+
+// lifecycle is the channel context _lifecycle needs; user contracts have
+// no way to reach it.
+func (s *stub) lifecycle() *LifecycleContext { return s.x.inv.Lifecycle }

@@ -3,7 +3,7 @@ package network_test
 import (
 	"bytes"
 	"context"
-	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,17 +21,23 @@ func startAll(t *testing.T, n *network.Network) {
 	t.Helper()
 	startOrderers(t, n)
 	startPeers(t, n, n.Nodes(network.RolePeer)...)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	admin := newTxClient(t, n, "Org1MSP", true)
-	def := fmt.Sprintf(`{"name":"assets","version":"1.0","sequence":1,"endorsementPolicy":%q}`, andPolicy)
-	st, err := admin.submit(ctx, t, peerNames(n), peerNames(n)[0], "_lifecycle", "CommitDefinition", def)
+	archive, err := network.SamplePackage()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.ValidationCode != int32(peerpb.TxValidationCode_VALID) {
-		t.Fatalf("committing the assets definition: %s %s", st.ValidationCodeName, st.Reason)
+	if _, err := n.Deploy(ctx, network.Deployment{Name: "assets", Version: "1.0", Policy: andPolicy, Package: archive}, testWriter{t}); err != nil {
+		t.Fatal(err)
 	}
+}
+
+// testWriter sends progress lines to the test's log.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }
 
 func startPeers(t *testing.T, n *network.Network, peers ...network.Node) {

@@ -10,9 +10,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chorusledger/chorus/internal/contract/pkg"
 	adminpb "github.com/chorusledger/chorus/proto/chorus/admin"
 	peerpb "github.com/chorusledger/chorus/proto/fabric/peer"
-	"github.com/chorusledger/chorus/sdk/client"
+	"github.com/chorusledger/chorus/samples"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -83,54 +84,33 @@ func Up(ctx context.Context, opts Options, binary string, log io.Writer) (*Netwo
 	return n, nil
 }
 
-// deploySample commits the sample's definition through _lifecycle as the
-// first organization's admin, unless it is committed, and waits until
-// every peer has the block that committed it.
+// SamplePackage is the assets sample as a contract package: the prebuilt
+// WebAssembly module kept in samples/assets (a test checks it is not
+// stale), so that up needs no Go toolchain and stays fast.
+func SamplePackage() ([]byte, error) {
+	p, err := pkg.New(SampleContract+"_1.0", samples.AssetsModule)
+	if err != nil {
+		return nil, err
+	}
+	return p.Marshal()
+}
+
+// deploySample deploys the assets sample with the AND policy of every
+// organization, unless it is deployed; Deploy waits until every peer has
+// the block that committed its definition.
 func (n *Network) deploySample(ctx context.Context, log io.Writer) error {
-	firstOrg := ""
 	orgs := 0
 	for _, o := range n.Spec.Orgs {
 		if !o.Orderer {
 			orgs++
-			if firstOrg == "" {
-				firstOrg = o.MSPID
-			}
 		}
 	}
-	gw, err := client.Connect(n.ProfilePath(firstOrg, true))
+	archive, err := SamplePackage()
 	if err != nil {
 		return err
 	}
-	defer gw.Close()
-	lifecycle := gw.Network(n.Spec.Channel).Contract("_lifecycle")
-	if _, err := lifecycle.Evaluate(ctx, "QueryDefinition", SampleContract); err == nil {
-		fmt.Fprintf(log, "the %s contract is deployed\n", SampleContract)
-		return nil
-	} else {
-		var ge *client.GatewayError
-		if !errors.As(err, &ge) || ge.Code != codes.Unknown || !strings.Contains(ge.Error(), "404") && !strings.Contains(strings.ToLower(ge.Error()), "not defined") {
-			return fmt.Errorf("querying the definition of %s: %w", SampleContract, err)
-		}
-	}
-	def := fmt.Sprintf(`{"name":%q,"version":"1.0","sequence":1,"endorsementPolicy":%q}`, SampleContract, SamplePolicy(orgs))
-	_, commit, err := lifecycle.SubmitAsync(ctx, "CommitDefinition", def)
-	if err != nil {
-		return err
-	}
-	st, err := commit.Status(ctx)
-	if err != nil {
-		return err
-	}
-	if !st.Successful {
-		return fmt.Errorf("the definition transaction %s committed as %s", st.TransactionID, st.CodeName)
-	}
-	for _, p := range n.Nodes(RolePeer) {
-		if err := n.waitTx(ctx, p, st.TransactionID); err != nil {
-			return err
-		}
-	}
-	fmt.Fprintf(log, "deployed the %s contract with endorsement policy %s (block %d)\n", SampleContract, SamplePolicy(orgs), st.BlockNumber)
-	return nil
+	_, err = n.Deploy(ctx, Deployment{Name: SampleContract, Version: "1.0", Policy: SamplePolicy(orgs), Package: archive}, log)
+	return err
 }
 
 // waitTx waits until a peer has committed a transaction.

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/chorusledger/chorus/internal/contract"
-	"github.com/chorusledger/chorus/internal/contract/assets"
+	"github.com/chorusledger/chorus/internal/contract/wasm"
 	"github.com/chorusledger/chorus/internal/gateway"
 	"github.com/chorusledger/chorus/internal/identity"
 	"github.com/chorusledger/chorus/internal/kv"
@@ -246,17 +246,11 @@ func requireAdmin(ctx context.Context) error {
 	return fmt.Errorf("client certificate %s is not an admin's", cert.Subject)
 }
 
-// Contracts returns the contracts every peer of this build runs natively:
-// the _lifecycle system contract and the assets sample.
-func Contracts() (*contract.Registry, error) {
-	reg := contract.NewRegistry()
-	if err := reg.Register(contract.LifecycleName, contract.Lifecycle{}); err != nil {
-		return nil, err
-	}
-	if err := reg.Register(assets.Name, assets.Contract{}); err != nil {
-		return nil, err
-	}
-	return reg, nil
+// wasmLoader runs installed contract packages as WebAssembly.
+type wasmLoader struct{ rt *wasm.Runtime }
+
+func (l wasmLoader) Load(ctx context.Context, module []byte) (contract.Contract, error) {
+	return l.rt.Load(ctx, module)
 }
 
 func runPeer(ctx context.Context, cfg *Config, logger *slog.Logger, level *slog.LevelVar) error {
@@ -265,14 +259,19 @@ func runPeer(ctx context.Context, cfg *Config, logger *slog.Logger, level *slog.
 		return err
 	}
 	defer c.close()
-	contracts, err := Contracts()
+	rt, err := wasm.NewRuntime(ctx, wasm.Options{
+		CacheDir: filepath.Join(cfg.DataDir, "wasm-cache"),
+		Logger:   logger.With("component", "contracts"),
+	})
 	if err != nil {
-		return err
+		return fmt.Errorf("node: contract runtime: %w", err)
 	}
+	defer rt.Close(context.Background())
 	p, err := peer.New(peer.Options{
 		DB:          c.db,
 		Signer:      c.signer,
-		Contracts:   contracts,
+		ContractDir: filepath.Join(cfg.DataDir, "contracts"),
+		Modules:     wasmLoader{rt},
 		DialOptions: transport.DialOptions(),
 		Logger:      logger,
 		Registerer:  c.ops.Registry(),
@@ -311,6 +310,7 @@ func runPeer(ctx context.Context, cfg *Config, logger *slog.Logger, level *slog.
 	admin := participation.NewService(p, p, requireAdmin)
 	adminpb.RegisterChannelParticipationServer(adminSrv, admin)
 	adminpb.RegisterLedgerQueryServer(adminSrv, admin)
+	adminpb.RegisterContractPackagesServer(adminSrv, participation.NewPackagesService(p, requireAdmin))
 
 	c.ops.AddReadinessCheck("channels", p.Ready)
 	serveErr := make(chan error, 3)

@@ -156,3 +156,39 @@ func LedgerBlock(l *ledger.Ledger, number uint64) (*commonpb.Block, error) {
 	}
 	return b, err
 }
+
+// Installer is a node that installs contract packages (a peer).
+type Installer interface {
+	InstallPackage(ctx context.Context, archive []byte) (*adminpb.InstalledPackage, error)
+	InstalledPackages() []*adminpb.InstalledPackage
+}
+
+// PackagesService serves ContractPackages for an Installer.
+type PackagesService struct {
+	adminpb.UnimplementedContractPackagesServer
+	node      Installer
+	authorize func(context.Context) error
+}
+
+// NewPackagesService returns the package-installation API of a peer.
+func NewPackagesService(node Installer, authorize func(context.Context) error) *PackagesService {
+	return &PackagesService{node: node, authorize: authorize}
+}
+
+func (s *PackagesService) Install(ctx context.Context, req *adminpb.InstallRequest) (*adminpb.InstalledPackage, error) {
+	if err := s.authorize(ctx); err != nil {
+		return nil, status.Errorf(codes.PermissionDenied, "admin API: %v", err)
+	}
+	info, err := s.node.InstallPackage(ctx, req.Package)
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	return info, nil
+}
+
+func (s *PackagesService) ListInstalled(ctx context.Context, _ *adminpb.ListInstalledRequest) (*adminpb.ListInstalledResponse, error) {
+	if err := s.authorize(ctx); err != nil {
+		return nil, status.Errorf(codes.PermissionDenied, "admin API: %v", err)
+	}
+	return &adminpb.ListInstalledResponse{Packages: s.node.InstalledPackages()}, nil
+}

@@ -8,7 +8,9 @@ import (
 	"github.com/chorusledger/chorus/internal/channelconfig"
 	"github.com/chorusledger/chorus/internal/contract"
 	"github.com/chorusledger/chorus/internal/envelope"
+	"github.com/chorusledger/chorus/internal/identity"
 	"github.com/chorusledger/chorus/internal/ledger"
+	"github.com/chorusledger/chorus/internal/policy"
 	peerpb "github.com/chorusledger/chorus/proto/fabric/peer"
 )
 
@@ -77,7 +79,7 @@ func (p *Peer) Simulate(sp *peerpb.SignedProposal, accessPolicy string) (*Simula
 	// The definition is read through the simulator, so the read is
 	// recorded: a transaction endorsed under a definition that changes
 	// before it commits fails MVCC validation, as in Fabric.
-	res, err := contract.Execute(p.opts.Contracts, sim, contract.Invocation{
+	res, err := contract.Execute(p.contracts, sim, contract.Invocation{
 		ChannelID:    ch.id,
 		Contract:     name,
 		Args:         prop.Args(),
@@ -86,6 +88,7 @@ func (p *Peer) Simulate(sp *peerpb.SignedProposal, accessPolicy string) (*Simula
 		Creator:      creator,
 		CreatorBytes: prop.SignatureHeader.Creator,
 		Definitions:  contract.SimulatorDefinitions{Simulator: sim},
+		Lifecycle:    lifecycleContext(bundle),
 	})
 	switch {
 	case errors.Is(err, contract.ErrNotDefined):
@@ -179,3 +182,37 @@ func (p *Peer) ProcessProposal(ctx context.Context, sp *peerpb.SignedProposal) (
 	p.metrics.endorsements.WithLabelValues(channelName, outcome).Inc()
 	return res, nil
 }
+
+// lifecycleContext is the channel as _lifecycle needs it: its application
+// organizations, and whether the organizations that approved a definition
+// satisfy the channel's LifecycleEndorsement policy (an approving
+// organization counts as if one of its members of any role had signed).
+func lifecycleContext(bundle *channelconfig.Bundle) *contract.LifecycleContext {
+	var orgs []string
+	for _, o := range bundle.Organizations() {
+		if o.Type() == policy.ApplicationOrg {
+			orgs = append(orgs, o.MSPID())
+		}
+	}
+	pol, ok := bundle.Policy(channelconfig.PolicyLifecycleEndorsement)
+	return &contract.LifecycleContext{
+		Organizations: orgs,
+		ApprovalPolicy: func(approved []string) error {
+			if !ok {
+				return fmt.Errorf("channel %s has no %s policy", bundle.ChannelID(), channelconfig.PolicyLifecycleEndorsement)
+			}
+			signers := make([]policy.Signer, len(approved))
+			for i, org := range approved {
+				signers[i] = approvingOrg(org)
+			}
+			return pol.Evaluate(signers)
+		},
+	}
+}
+
+// approvingOrg stands for an organization that approved a definition.
+type approvingOrg string
+
+func (a approvingOrg) ID() string                 { return "approval of " + string(a) }
+func (a approvingOrg) MSPID() string              { return string(a) }
+func (a approvingOrg) HasRole(identity.Role) bool { return true }

@@ -34,9 +34,12 @@ type Signer interface {
 
 // Options wire a Peer into its process.
 type Options struct {
-	DB        *kv.DB
-	Signer    Signer
-	Contracts *contract.Registry
+	DB     *kv.DB
+	Signer Signer
+	// ContractDir keeps the installed contract packages ("" keeps none).
+	ContractDir string
+	// Modules compiles installed WebAssembly modules; nil runs none.
+	Modules ModuleLoader
 	// DialOptions are used to reach orderers; transport credentials are
 	// added per channel from the TLS CAs its configuration names.
 	DialOptions       []grpc.DialOption
@@ -60,18 +63,17 @@ func (o *Options) setDefaults() {
 	if o.SignatureCache == nil {
 		o.SignatureCache = identity.NewSignatureCache(identity.DefaultSignatureCacheCapacity)
 	}
-	if o.Contracts == nil {
-		o.Contracts = contract.NewRegistry()
-	}
 }
 
 // Peer serves the channels this node joined.
 type Peer struct {
 	peerpb.UnimplementedEndorserServer
 
-	opts    Options
-	log     *slog.Logger
-	metrics *metrics
+	opts      Options
+	log       *slog.Logger
+	metrics   *metrics
+	packages  *packageStore
+	contracts *contract.Registry
 
 	mu       sync.RWMutex
 	channels map[string]*channel
@@ -84,7 +86,15 @@ func joinedKey(ch string) []byte { return []byte("J" + ch) }
 // New starts a peer and every channel it had joined.
 func New(opts Options) (*Peer, error) {
 	opts.setDefaults()
-	p := &Peer{opts: opts, log: opts.Logger, metrics: newMetrics(opts.Registerer), channels: map[string]*channel{}}
+	store, err := openPackageStore(opts.ContractDir, opts.Modules)
+	if err != nil {
+		return nil, err
+	}
+	reg := contract.NewRegistry(store)
+	if err := reg.Register(contract.LifecycleName, contract.Lifecycle{}); err != nil {
+		return nil, err
+	}
+	p := &Peer{opts: opts, log: opts.Logger, metrics: newMetrics(opts.Registerer), channels: map[string]*channel{}, packages: store, contracts: reg}
 	it, err := opts.DB.NewIter([]byte("J"), []byte("K"))
 	if err != nil {
 		return nil, err

@@ -10,6 +10,8 @@
 package contracttest
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,6 +41,8 @@ type Channel struct {
 	DB       *kv.DB
 	State    *worldstate.State
 	Registry *contract.Registry
+	// Packages are the contracts installed for the test, by package hash.
+	Packages Packages
 
 	// Members of Org1MSP and Org2MSP, one per role.
 	Org1Admin, Org1Client, Org1Peer, Org2Admin, Org2Client *identity.Identity
@@ -69,11 +73,12 @@ func New(t testing.TB) *Channel {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := contract.NewRegistry()
+	pkgs := Packages{}
+	reg := contract.NewRegistry(pkgs)
 	if err := reg.Register(contract.LifecycleName, contract.Lifecycle{}); err != nil {
 		t.Fatal(err)
 	}
-	c := &Channel{DB: db, State: state, Registry: reg, t: t}
+	c := &Channel{DB: db, State: state, Registry: reg, Packages: pkgs, t: t}
 	org1, err := newOrg("Org1MSP", "org1.example.com")
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +152,48 @@ func (c *Channel) Invocation(creator *identity.Identity, name string, args ...st
 		TxID:      fmt.Sprintf("tx%d", c.txs),
 		Timestamp: time.Unix(epochUnix+int64(c.txs)-1, 0).UTC(),
 		Creator:   creator,
+		Lifecycle: &contract.LifecycleContext{
+			Organizations:  []string{"Org1MSP", "Org2MSP"},
+			ApprovalPolicy: Majority([]string{"Org1MSP", "Org2MSP"}),
+		},
 	}
+}
+
+// Majority is Fabric's default lifecycle rule: more than half of the
+// organizations must approve. The error names those that did not.
+func Majority(orgs []string) func(approved []string) error {
+	return func(approved []string) error {
+		if need := len(orgs)/2 + 1; len(approved) < need {
+			return fmt.Errorf("MAJORITY of %d organizations needs %d approvals, have %d", len(orgs), need, len(approved))
+		}
+		return nil
+	}
+}
+
+// Packages holds the contracts a test installs, as a peer holds installed
+// packages: by package hash. It stands in for installed WebAssembly
+// packages so that the contract package's own tests can run Go contracts.
+type Packages map[string]contract.Contract
+
+// Contract returns the contract installed under hash.
+func (p Packages) Contract(hash []byte) (contract.Contract, error) {
+	c, ok := p[string(hash)]
+	if !ok {
+		return nil, fmt.Errorf("%w: package %x", contract.ErrNotInstalled, hash)
+	}
+	return c, nil
+}
+
+// PackageHash is the hash a test package of a contract name gets.
+func PackageHash(name string) []byte {
+	h := sha256.Sum256([]byte("test package " + name))
+	return h[:]
+}
+
+// Install installs c as the package of the contract name; Define then
+// names that package.
+func (c *Channel) Install(name string, ct contract.Contract) {
+	c.Packages[string(PackageHash(name))] = ct
 }
 
 // Simulate executes inv on a snapshot of the committed state, as an
@@ -257,9 +303,15 @@ func (c *Channel) Define(name, endorsementPolicy string) {
 	}
 	arg, err := json.Marshal(contract.DefinitionJSON{
 		Name: name, Version: "1.0", Sequence: seq + 1, EndorsementPolicy: endorsementPolicy,
+		PackageHash: hex.EncodeToString(PackageHash(name)),
 	})
 	if err != nil {
 		c.t.Fatal(err)
+	}
+	for _, admin := range []*identity.Identity{c.Org1Admin, c.Org2Admin} {
+		if res := c.Submit(admin, contract.LifecycleName, "ApproveForMyOrg", string(arg)); res.IsError() {
+			c.t.Fatalf("approving %s for %s: %d %s", name, admin.MSPID(), res.Status, res.Message)
+		}
 	}
 	res := c.Submit(c.Org1Admin, contract.LifecycleName, "CommitDefinition", string(arg))
 	if res.IsError() {
