@@ -505,6 +505,190 @@ func (x *GetBlockRequest) GetNumber() uint64 {
 	return 0
 }
 
+type InstallRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Package       []byte                 `protobuf:"bytes,1,opt,name=package,proto3" json:"package,omitempty"` // a package archive (chorus contract package)
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InstallRequest) Reset() {
+	*x = InstallRequest{}
+	mi := &file_chorus_admin_admin_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InstallRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InstallRequest) ProtoMessage() {}
+
+func (x *InstallRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_chorus_admin_admin_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InstallRequest.ProtoReflect.Descriptor instead.
+func (*InstallRequest) Descriptor() ([]byte, []int) {
+	return file_chorus_admin_admin_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *InstallRequest) GetPackage() []byte {
+	if x != nil {
+		return x.Package
+	}
+	return nil
+}
+
+type InstalledPackage struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PackageId     string                 `protobuf:"bytes,1,opt,name=package_id,json=packageId,proto3" json:"package_id,omitempty"` // <label>:<hex SHA-256 of the package>
+	Label         string                 `protobuf:"bytes,2,opt,name=label,proto3" json:"label,omitempty"`
+	Hash          []byte                 `protobuf:"bytes,3,opt,name=hash,proto3" json:"hash,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InstalledPackage) Reset() {
+	*x = InstalledPackage{}
+	mi := &file_chorus_admin_admin_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InstalledPackage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InstalledPackage) ProtoMessage() {}
+
+func (x *InstalledPackage) ProtoReflect() protoreflect.Message {
+	mi := &file_chorus_admin_admin_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InstalledPackage.ProtoReflect.Descriptor instead.
+func (*InstalledPackage) Descriptor() ([]byte, []int) {
+	return file_chorus_admin_admin_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *InstalledPackage) GetPackageId() string {
+	if x != nil {
+		return x.PackageId
+	}
+	return ""
+}
+
+func (x *InstalledPackage) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
+func (x *InstalledPackage) GetHash() []byte {
+	if x != nil {
+		return x.Hash
+	}
+	return nil
+}
+
+type ListInstalledRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListInstalledRequest) Reset() {
+	*x = ListInstalledRequest{}
+	mi := &file_chorus_admin_admin_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListInstalledRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListInstalledRequest) ProtoMessage() {}
+
+func (x *ListInstalledRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_chorus_admin_admin_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListInstalledRequest.ProtoReflect.Descriptor instead.
+func (*ListInstalledRequest) Descriptor() ([]byte, []int) {
+	return file_chorus_admin_admin_proto_rawDescGZIP(), []int{11}
+}
+
+type ListInstalledResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Packages      []*InstalledPackage    `protobuf:"bytes,1,rep,name=packages,proto3" json:"packages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListInstalledResponse) Reset() {
+	*x = ListInstalledResponse{}
+	mi := &file_chorus_admin_admin_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListInstalledResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListInstalledResponse) ProtoMessage() {}
+
+func (x *ListInstalledResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_chorus_admin_admin_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListInstalledResponse.ProtoReflect.Descriptor instead.
+func (*ListInstalledResponse) Descriptor() ([]byte, []int) {
+	return file_chorus_admin_admin_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ListInstalledResponse) GetPackages() []*InstalledPackage {
+	if x != nil {
+		return x.Packages
+	}
+	return nil
+}
+
 var File_chorus_admin_admin_proto protoreflect.FileDescriptor
 
 const file_chorus_admin_admin_proto_rawDesc = "" +
@@ -537,14 +721,27 @@ const file_chorus_admin_admin_proto_rawDesc = "" +
 	"\x06reason\x18\a \x01(\tR\x06reason\"C\n" +
 	"\x0fGetBlockRequest\x12\x18\n" +
 	"\achannel\x18\x01 \x01(\tR\achannel\x12\x16\n" +
-	"\x06number\x18\x02 \x01(\x04R\x06number2\xa5\x02\n" +
+	"\x06number\x18\x02 \x01(\x04R\x06number\"*\n" +
+	"\x0eInstallRequest\x12\x18\n" +
+	"\apackage\x18\x01 \x01(\fR\apackage\"[\n" +
+	"\x10InstalledPackage\x12\x1d\n" +
+	"\n" +
+	"package_id\x18\x01 \x01(\tR\tpackageId\x12\x14\n" +
+	"\x05label\x18\x02 \x01(\tR\x05label\x12\x12\n" +
+	"\x04hash\x18\x03 \x01(\fR\x04hash\"\x16\n" +
+	"\x14ListInstalledRequest\"V\n" +
+	"\x15ListInstalledResponse\x12=\n" +
+	"\bpackages\x18\x01 \x03(\v2!.chorus.admin.v1.InstalledPackageR\bpackages2\xa5\x02\n" +
 	"\x14ChannelParticipation\x12P\n" +
 	"\vJoinChannel\x12#.chorus.admin.v1.JoinChannelRequest\x1a\x1c.chorus.admin.v1.ChannelInfo\x12[\n" +
 	"\fListChannels\x12$.chorus.admin.v1.ListChannelsRequest\x1a%.chorus.admin.v1.ListChannelsResponse\x12^\n" +
 	"\rRemoveChannel\x12%.chorus.admin.v1.RemoveChannelRequest\x1a&.chorus.admin.v1.RemoveChannelResponse2\xa5\x01\n" +
 	"\vLedgerQuery\x12Y\n" +
 	"\x11TransactionStatus\x12).chorus.admin.v1.TransactionStatusRequest\x1a\x19.chorus.admin.v1.TxStatus\x12;\n" +
-	"\bGetBlock\x12 .chorus.admin.v1.GetBlockRequest\x1a\r.common.BlockB;Z9github.com/chorusledger/chorus/proto/chorus/admin;adminpbb\x06proto3"
+	"\bGetBlock\x12 .chorus.admin.v1.GetBlockRequest\x1a\r.common.Block2\xc1\x01\n" +
+	"\x10ContractPackages\x12M\n" +
+	"\aInstall\x12\x1f.chorus.admin.v1.InstallRequest\x1a!.chorus.admin.v1.InstalledPackage\x12^\n" +
+	"\rListInstalled\x12%.chorus.admin.v1.ListInstalledRequest\x1a&.chorus.admin.v1.ListInstalledResponseB;Z9github.com/chorusledger/chorus/proto/chorus/admin;adminpbb\x06proto3"
 
 var (
 	file_chorus_admin_admin_proto_rawDescOnce sync.Once
@@ -558,7 +755,7 @@ func file_chorus_admin_admin_proto_rawDescGZIP() []byte {
 	return file_chorus_admin_admin_proto_rawDescData
 }
 
-var file_chorus_admin_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_chorus_admin_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_chorus_admin_admin_proto_goTypes = []any{
 	(*JoinChannelRequest)(nil),       // 0: chorus.admin.v1.JoinChannelRequest
 	(*ListChannelsRequest)(nil),      // 1: chorus.admin.v1.ListChannelsRequest
@@ -569,26 +766,35 @@ var file_chorus_admin_admin_proto_goTypes = []any{
 	(*TransactionStatusRequest)(nil), // 6: chorus.admin.v1.TransactionStatusRequest
 	(*TxStatus)(nil),                 // 7: chorus.admin.v1.TxStatus
 	(*GetBlockRequest)(nil),          // 8: chorus.admin.v1.GetBlockRequest
-	(*common.Block)(nil),             // 9: common.Block
+	(*InstallRequest)(nil),           // 9: chorus.admin.v1.InstallRequest
+	(*InstalledPackage)(nil),         // 10: chorus.admin.v1.InstalledPackage
+	(*ListInstalledRequest)(nil),     // 11: chorus.admin.v1.ListInstalledRequest
+	(*ListInstalledResponse)(nil),    // 12: chorus.admin.v1.ListInstalledResponse
+	(*common.Block)(nil),             // 13: common.Block
 }
 var file_chorus_admin_admin_proto_depIdxs = []int32{
-	9, // 0: chorus.admin.v1.JoinChannelRequest.genesis_block:type_name -> common.Block
-	5, // 1: chorus.admin.v1.ListChannelsResponse.channels:type_name -> chorus.admin.v1.ChannelInfo
-	0, // 2: chorus.admin.v1.ChannelParticipation.JoinChannel:input_type -> chorus.admin.v1.JoinChannelRequest
-	1, // 3: chorus.admin.v1.ChannelParticipation.ListChannels:input_type -> chorus.admin.v1.ListChannelsRequest
-	3, // 4: chorus.admin.v1.ChannelParticipation.RemoveChannel:input_type -> chorus.admin.v1.RemoveChannelRequest
-	6, // 5: chorus.admin.v1.LedgerQuery.TransactionStatus:input_type -> chorus.admin.v1.TransactionStatusRequest
-	8, // 6: chorus.admin.v1.LedgerQuery.GetBlock:input_type -> chorus.admin.v1.GetBlockRequest
-	5, // 7: chorus.admin.v1.ChannelParticipation.JoinChannel:output_type -> chorus.admin.v1.ChannelInfo
-	2, // 8: chorus.admin.v1.ChannelParticipation.ListChannels:output_type -> chorus.admin.v1.ListChannelsResponse
-	4, // 9: chorus.admin.v1.ChannelParticipation.RemoveChannel:output_type -> chorus.admin.v1.RemoveChannelResponse
-	7, // 10: chorus.admin.v1.LedgerQuery.TransactionStatus:output_type -> chorus.admin.v1.TxStatus
-	9, // 11: chorus.admin.v1.LedgerQuery.GetBlock:output_type -> common.Block
-	7, // [7:12] is the sub-list for method output_type
-	2, // [2:7] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	13, // 0: chorus.admin.v1.JoinChannelRequest.genesis_block:type_name -> common.Block
+	5,  // 1: chorus.admin.v1.ListChannelsResponse.channels:type_name -> chorus.admin.v1.ChannelInfo
+	10, // 2: chorus.admin.v1.ListInstalledResponse.packages:type_name -> chorus.admin.v1.InstalledPackage
+	0,  // 3: chorus.admin.v1.ChannelParticipation.JoinChannel:input_type -> chorus.admin.v1.JoinChannelRequest
+	1,  // 4: chorus.admin.v1.ChannelParticipation.ListChannels:input_type -> chorus.admin.v1.ListChannelsRequest
+	3,  // 5: chorus.admin.v1.ChannelParticipation.RemoveChannel:input_type -> chorus.admin.v1.RemoveChannelRequest
+	6,  // 6: chorus.admin.v1.LedgerQuery.TransactionStatus:input_type -> chorus.admin.v1.TransactionStatusRequest
+	8,  // 7: chorus.admin.v1.LedgerQuery.GetBlock:input_type -> chorus.admin.v1.GetBlockRequest
+	9,  // 8: chorus.admin.v1.ContractPackages.Install:input_type -> chorus.admin.v1.InstallRequest
+	11, // 9: chorus.admin.v1.ContractPackages.ListInstalled:input_type -> chorus.admin.v1.ListInstalledRequest
+	5,  // 10: chorus.admin.v1.ChannelParticipation.JoinChannel:output_type -> chorus.admin.v1.ChannelInfo
+	2,  // 11: chorus.admin.v1.ChannelParticipation.ListChannels:output_type -> chorus.admin.v1.ListChannelsResponse
+	4,  // 12: chorus.admin.v1.ChannelParticipation.RemoveChannel:output_type -> chorus.admin.v1.RemoveChannelResponse
+	7,  // 13: chorus.admin.v1.LedgerQuery.TransactionStatus:output_type -> chorus.admin.v1.TxStatus
+	13, // 14: chorus.admin.v1.LedgerQuery.GetBlock:output_type -> common.Block
+	10, // 15: chorus.admin.v1.ContractPackages.Install:output_type -> chorus.admin.v1.InstalledPackage
+	12, // 16: chorus.admin.v1.ContractPackages.ListInstalled:output_type -> chorus.admin.v1.ListInstalledResponse
+	10, // [10:17] is the sub-list for method output_type
+	3,  // [3:10] is the sub-list for method input_type
+	3,  // [3:3] is the sub-list for extension type_name
+	3,  // [3:3] is the sub-list for extension extendee
+	0,  // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_chorus_admin_admin_proto_init() }
@@ -602,9 +808,9 @@ func file_chorus_admin_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chorus_admin_admin_proto_rawDesc), len(file_chorus_admin_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   13,
 			NumExtensions: 0,
-			NumServices:   2,
+			NumServices:   3,
 		},
 		GoTypes:           file_chorus_admin_admin_proto_goTypes,
 		DependencyIndexes: file_chorus_admin_admin_proto_depIdxs,

@@ -353,3 +353,149 @@ var LedgerQuery_ServiceDesc = grpc.ServiceDesc{
 	Streams:  []grpc.StreamDesc{},
 	Metadata: "chorus/admin/admin.proto",
 }
+
+const (
+	ContractPackages_Install_FullMethodName       = "/chorus.admin.v1.ContractPackages/Install"
+	ContractPackages_ListInstalled_FullMethodName = "/chorus.admin.v1.ContractPackages/ListInstalled"
+)
+
+// ContractPackagesClient is the client API for ContractPackages service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// ContractPackages installs contract packages on a peer.
+type ContractPackagesClient interface {
+	// Install stores and compiles a package; installing it again is fine.
+	Install(ctx context.Context, in *InstallRequest, opts ...grpc.CallOption) (*InstalledPackage, error)
+	ListInstalled(ctx context.Context, in *ListInstalledRequest, opts ...grpc.CallOption) (*ListInstalledResponse, error)
+}
+
+type contractPackagesClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewContractPackagesClient(cc grpc.ClientConnInterface) ContractPackagesClient {
+	return &contractPackagesClient{cc}
+}
+
+func (c *contractPackagesClient) Install(ctx context.Context, in *InstallRequest, opts ...grpc.CallOption) (*InstalledPackage, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(InstalledPackage)
+	err := c.cc.Invoke(ctx, ContractPackages_Install_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *contractPackagesClient) ListInstalled(ctx context.Context, in *ListInstalledRequest, opts ...grpc.CallOption) (*ListInstalledResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListInstalledResponse)
+	err := c.cc.Invoke(ctx, ContractPackages_ListInstalled_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ContractPackagesServer is the server API for ContractPackages service.
+// All implementations must embed UnimplementedContractPackagesServer
+// for forward compatibility.
+//
+// ContractPackages installs contract packages on a peer.
+type ContractPackagesServer interface {
+	// Install stores and compiles a package; installing it again is fine.
+	Install(context.Context, *InstallRequest) (*InstalledPackage, error)
+	ListInstalled(context.Context, *ListInstalledRequest) (*ListInstalledResponse, error)
+	mustEmbedUnimplementedContractPackagesServer()
+}
+
+// UnimplementedContractPackagesServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedContractPackagesServer struct{}
+
+func (UnimplementedContractPackagesServer) Install(context.Context, *InstallRequest) (*InstalledPackage, error) {
+	return nil, status.Error(codes.Unimplemented, "method Install not implemented")
+}
+func (UnimplementedContractPackagesServer) ListInstalled(context.Context, *ListInstalledRequest) (*ListInstalledResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListInstalled not implemented")
+}
+func (UnimplementedContractPackagesServer) mustEmbedUnimplementedContractPackagesServer() {}
+func (UnimplementedContractPackagesServer) testEmbeddedByValue()                          {}
+
+// UnsafeContractPackagesServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to ContractPackagesServer will
+// result in compilation errors.
+type UnsafeContractPackagesServer interface {
+	mustEmbedUnimplementedContractPackagesServer()
+}
+
+func RegisterContractPackagesServer(s grpc.ServiceRegistrar, srv ContractPackagesServer) {
+	// If the following call panics, it indicates UnimplementedContractPackagesServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&ContractPackages_ServiceDesc, srv)
+}
+
+func _ContractPackages_Install_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(InstallRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ContractPackagesServer).Install(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ContractPackages_Install_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ContractPackagesServer).Install(ctx, req.(*InstallRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ContractPackages_ListInstalled_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListInstalledRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ContractPackagesServer).ListInstalled(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ContractPackages_ListInstalled_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ContractPackagesServer).ListInstalled(ctx, req.(*ListInstalledRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// ContractPackages_ServiceDesc is the grpc.ServiceDesc for ContractPackages service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var ContractPackages_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "chorus.admin.v1.ContractPackages",
+	HandlerType: (*ContractPackagesServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "Install",
+			Handler:    _ContractPackages_Install_Handler,
+		},
+		{
+			MethodName: "ListInstalled",
+			Handler:    _ContractPackages_ListInstalled_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "chorus/admin/admin.proto",
+}
