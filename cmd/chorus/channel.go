@@ -77,14 +77,20 @@ type adminFlags struct {
 }
 
 func (f *adminFlags) register(cmd *cobra.Command) {
+	f.registerOptional(cmd)
+	for _, n := range []string{"admin-address", "cert", "key", "tls-ca"} {
+		_ = cmd.MarkFlagRequired(n)
+	}
+}
+
+// registerOptional adds the flags without requiring them, for commands
+// that can also work without a running node.
+func (f *adminFlags) registerOptional(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.address, "admin-address", "", "the node's admin API address, host:port (required)")
 	cmd.Flags().StringVar(&f.cert, "cert", "", "an admin's certificate (OU=admin), used as the TLS client certificate (required)")
 	cmd.Flags().StringVar(&f.key, "key", "", "the admin's private key (required)")
 	cmd.Flags().StringVar(&f.caFile, "tls-ca", "", "the CA that issued the node's TLS certificate (required)")
 	cmd.Flags().DurationVar(&f.timeout, "timeout", 30*time.Second, "how long to wait for the node")
-	for _, n := range []string{"admin-address", "cert", "key", "tls-ca"} {
-		_ = cmd.MarkFlagRequired(n)
-	}
 }
 
 func (f *adminFlags) conn() (*grpc.ClientConn, error) {

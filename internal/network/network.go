@@ -202,6 +202,15 @@ func (n *Network) Admin(nd Node) (adminpb.ChannelParticipationClient, func(), er
 	return adminpb.NewChannelParticipationClient(conn), func() { conn.Close() }, nil
 }
 
+// LedgerQuery dials a node's ledger query API as its organization's admin.
+func (n *Network) LedgerQuery(nd Node) (adminpb.LedgerQueryClient, func(), error) {
+	conn, err := n.adminConn(nd)
+	if err != nil {
+		return nil, nil, err
+	}
+	return adminpb.NewLedgerQueryClient(conn), func() { conn.Close() }, nil
+}
+
 // adminConn is a connection to a node's admin port, with its
 // organization's admin certificate as the TLS client certificate.
 func (n *Network) adminConn(nd Node) (*grpc.ClientConn, error) {

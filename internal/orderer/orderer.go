@@ -567,3 +567,13 @@ func (o *Orderer) Block(channel string, number uint64) (*commonpb.Block, error) 
 	}
 	return participation.LedgerBlock(ch.ledger, number)
 }
+
+// Verify checks the channel's whole ledger over one snapshot: hash links,
+// data hashes, Merkle roots, orderer signatures, indexes.
+func (o *Orderer) Verify(channel string) (*ledger.Report, error) {
+	ch := o.channel(channel)
+	if ch == nil {
+		return nil, fmt.Errorf("%w %s", ErrUnknownChannel, channel)
+	}
+	return channelconfig.VerifyLedger(ch.ledger, o.opts.Now)
+}

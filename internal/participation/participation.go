@@ -38,6 +38,8 @@ type Participant interface {
 type Querier interface {
 	TransactionStatus(channel, txID string) (*adminpb.TxStatus, error)
 	Block(channel string, number uint64) (*commonpb.Block, error)
+	// Verify checks the channel's whole ledger over one snapshot.
+	Verify(channel string) (*ledger.Report, error)
 }
 
 // Service serves ChannelParticipation and LedgerQuery. authorize decides,
@@ -130,6 +132,44 @@ func (s *Service) GetBlock(ctx context.Context, req *adminpb.GetBlockRequest) (*
 		return nil, toStatus(err)
 	}
 	return b, nil
+}
+
+func (s *Service) VerifyLedger(ctx context.Context, req *adminpb.VerifyLedgerRequest) (*adminpb.LedgerReport, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	if s.query == nil {
+		return nil, status.Error(codes.Unimplemented, "this node answers no ledger queries")
+	}
+	rep, err := s.query.Verify(req.Channel)
+	if rep == nil {
+		if err == nil {
+			err = fmt.Errorf("channel %s: verification returned nothing", req.Channel)
+		}
+		return nil, toStatus(err)
+	}
+	return LedgerReport(rep, err), nil
+}
+
+// LedgerReport converts a verification's report and error. A failure
+// that is not a *ledger.VerifyError (an unreadable configuration, a
+// storage error) is reported with failed_check "error".
+func LedgerReport(rep *ledger.Report, err error) *adminpb.LedgerReport {
+	out := &adminpb.LedgerReport{
+		Channel: rep.Channel, Height: rep.Height, Blocks: rep.Blocks, Transactions: rep.Transactions,
+		Valid: rep.Valid, Invalid: rep.Invalid, NotValidated: rep.NotValidated,
+		MerkleRootsChecked: rep.MerkleRootsChecked, CommitHashesChecked: rep.CommitHashesChecked,
+		SignaturesChecked: rep.SignaturesChecked, LastBlockHash: rep.LastBlockHash, LastCommitHash: rep.LastCommitHash,
+	}
+	if err != nil {
+		out.Failure = err.Error()
+		out.FailedCheck = "error"
+		var ve *ledger.VerifyError
+		if errors.As(err, &ve) {
+			out.FailedBlock, out.FailedCheck = ve.Block, ve.Check
+		}
+	}
+	return out
 }
 
 // LedgerTxStatus answers TransactionStatus from a channel's ledger.

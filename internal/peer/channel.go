@@ -75,7 +75,7 @@ func (p *Peer) startChannel(name string, genesis *commonpb.Block) (err error) {
 			return err
 		}
 	}
-	bundle, err := channelconfig.LedgerBundle(l, p.opts.Now)
+	bundle, err := channelconfig.LedgerBundle(l, channelconfig.BundleOptions{Now: p.opts.Now, SignatureCache: p.opts.SignatureCache})
 	if err != nil {
 		return err
 	}

@@ -140,6 +140,16 @@ func (p *Peer) Block(channel string, number uint64) (*commonpb.Block, error) {
 	return participation.LedgerBlock(ch.ledger, number)
 }
 
+// Verify checks the channel's whole ledger over one snapshot: hash links,
+// data hashes, Merkle roots, commit hashes, orderer signatures, indexes.
+func (p *Peer) Verify(channel string) (*ledger.Report, error) {
+	ch, err := p.channel(channel)
+	if err != nil {
+		return nil, err
+	}
+	return channelconfig.VerifyLedger(ch.ledger, p.opts.Now)
+}
+
 func (p *Peer) channel(name string) (*channel, error) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()

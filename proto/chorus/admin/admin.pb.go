@@ -309,6 +309,209 @@ func (x *ChannelInfo) GetConsensusLeader() uint64 {
 	return 0
 }
 
+type VerifyLedgerRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Channel       string                 `protobuf:"bytes,1,opt,name=channel,proto3" json:"channel,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyLedgerRequest) Reset() {
+	*x = VerifyLedgerRequest{}
+	mi := &file_chorus_admin_admin_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyLedgerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyLedgerRequest) ProtoMessage() {}
+
+func (x *VerifyLedgerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_chorus_admin_admin_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyLedgerRequest.ProtoReflect.Descriptor instead.
+func (*VerifyLedgerRequest) Descriptor() ([]byte, []int) {
+	return file_chorus_admin_admin_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *VerifyLedgerRequest) GetChannel() string {
+	if x != nil {
+		return x.Channel
+	}
+	return ""
+}
+
+// LedgerReport is what a verification checked, and the first failure.
+type LedgerReport struct {
+	state               protoimpl.MessageState `protogen:"open.v1"`
+	Channel             string                 `protobuf:"bytes,1,opt,name=channel,proto3" json:"channel,omitempty"`
+	Height              uint64                 `protobuf:"varint,2,opt,name=height,proto3" json:"height,omitempty"`             // the chain height verified
+	Blocks              uint64                 `protobuf:"varint,3,opt,name=blocks,proto3" json:"blocks,omitempty"`             // blocks checked
+	Transactions        uint64                 `protobuf:"varint,4,opt,name=transactions,proto3" json:"transactions,omitempty"` // valid + invalid + not_validated
+	Valid               uint64                 `protobuf:"varint,5,opt,name=valid,proto3" json:"valid,omitempty"`
+	Invalid             uint64                 `protobuf:"varint,6,opt,name=invalid,proto3" json:"invalid,omitempty"`
+	NotValidated        uint64                 `protobuf:"varint,7,opt,name=not_validated,json=notValidated,proto3" json:"not_validated,omitempty"` // transactions of blocks without a filter (an orderer's)
+	MerkleRootsChecked  uint64                 `protobuf:"varint,8,opt,name=merkle_roots_checked,json=merkleRootsChecked,proto3" json:"merkle_roots_checked,omitempty"`
+	CommitHashesChecked uint64                 `protobuf:"varint,9,opt,name=commit_hashes_checked,json=commitHashesChecked,proto3" json:"commit_hashes_checked,omitempty"`
+	SignaturesChecked   uint64                 `protobuf:"varint,10,opt,name=signatures_checked,json=signaturesChecked,proto3" json:"signatures_checked,omitempty"`
+	LastBlockHash       []byte                 `protobuf:"bytes,11,opt,name=last_block_hash,json=lastBlockHash,proto3" json:"last_block_hash,omitempty"`
+	LastCommitHash      []byte                 `protobuf:"bytes,12,opt,name=last_commit_hash,json=lastCommitHash,proto3" json:"last_commit_hash,omitempty"` // the commit hash at height - 1; empty on an orderer
+	// failure is empty when every check passed; otherwise it names the
+	// block (failed_block) and the check (failed_check) that failed.
+	Failure       string `protobuf:"bytes,13,opt,name=failure,proto3" json:"failure,omitempty"`
+	FailedBlock   uint64 `protobuf:"varint,14,opt,name=failed_block,json=failedBlock,proto3" json:"failed_block,omitempty"`
+	FailedCheck   string `protobuf:"bytes,15,opt,name=failed_check,json=failedCheck,proto3" json:"failed_check,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LedgerReport) Reset() {
+	*x = LedgerReport{}
+	mi := &file_chorus_admin_admin_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LedgerReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LedgerReport) ProtoMessage() {}
+
+func (x *LedgerReport) ProtoReflect() protoreflect.Message {
+	mi := &file_chorus_admin_admin_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LedgerReport.ProtoReflect.Descriptor instead.
+func (*LedgerReport) Descriptor() ([]byte, []int) {
+	return file_chorus_admin_admin_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *LedgerReport) GetChannel() string {
+	if x != nil {
+		return x.Channel
+	}
+	return ""
+}
+
+func (x *LedgerReport) GetHeight() uint64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *LedgerReport) GetBlocks() uint64 {
+	if x != nil {
+		return x.Blocks
+	}
+	return 0
+}
+
+func (x *LedgerReport) GetTransactions() uint64 {
+	if x != nil {
+		return x.Transactions
+	}
+	return 0
+}
+
+func (x *LedgerReport) GetValid() uint64 {
+	if x != nil {
+		return x.Valid
+	}
+	return 0
+}
+
+func (x *LedgerReport) GetInvalid() uint64 {
+	if x != nil {
+		return x.Invalid
+	}
+	return 0
+}
+
+func (x *LedgerReport) GetNotValidated() uint64 {
+	if x != nil {
+		return x.NotValidated
+	}
+	return 0
+}
+
+func (x *LedgerReport) GetMerkleRootsChecked() uint64 {
+	if x != nil {
+		return x.MerkleRootsChecked
+	}
+	return 0
+}
+
+func (x *LedgerReport) GetCommitHashesChecked() uint64 {
+	if x != nil {
+		return x.CommitHashesChecked
+	}
+	return 0
+}
+
+func (x *LedgerReport) GetSignaturesChecked() uint64 {
+	if x != nil {
+		return x.SignaturesChecked
+	}
+	return 0
+}
+
+func (x *LedgerReport) GetLastBlockHash() []byte {
+	if x != nil {
+		return x.LastBlockHash
+	}
+	return nil
+}
+
+func (x *LedgerReport) GetLastCommitHash() []byte {
+	if x != nil {
+		return x.LastCommitHash
+	}
+	return nil
+}
+
+func (x *LedgerReport) GetFailure() string {
+	if x != nil {
+		return x.Failure
+	}
+	return ""
+}
+
+func (x *LedgerReport) GetFailedBlock() uint64 {
+	if x != nil {
+		return x.FailedBlock
+	}
+	return 0
+}
+
+func (x *LedgerReport) GetFailedCheck() string {
+	if x != nil {
+		return x.FailedCheck
+	}
+	return ""
+}
+
 type TransactionStatusRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Channel       string                 `protobuf:"bytes,1,opt,name=channel,proto3" json:"channel,omitempty"`
@@ -319,7 +522,7 @@ type TransactionStatusRequest struct {
 
 func (x *TransactionStatusRequest) Reset() {
 	*x = TransactionStatusRequest{}
-	mi := &file_chorus_admin_admin_proto_msgTypes[6]
+	mi := &file_chorus_admin_admin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -331,7 +534,7 @@ func (x *TransactionStatusRequest) String() string {
 func (*TransactionStatusRequest) ProtoMessage() {}
 
 func (x *TransactionStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chorus_admin_admin_proto_msgTypes[6]
+	mi := &file_chorus_admin_admin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -344,7 +547,7 @@ func (x *TransactionStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransactionStatusRequest.ProtoReflect.Descriptor instead.
 func (*TransactionStatusRequest) Descriptor() ([]byte, []int) {
-	return file_chorus_admin_admin_proto_rawDescGZIP(), []int{6}
+	return file_chorus_admin_admin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *TransactionStatusRequest) GetChannel() string {
@@ -376,7 +579,7 @@ type TxStatus struct {
 
 func (x *TxStatus) Reset() {
 	*x = TxStatus{}
-	mi := &file_chorus_admin_admin_proto_msgTypes[7]
+	mi := &file_chorus_admin_admin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -388,7 +591,7 @@ func (x *TxStatus) String() string {
 func (*TxStatus) ProtoMessage() {}
 
 func (x *TxStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_chorus_admin_admin_proto_msgTypes[7]
+	mi := &file_chorus_admin_admin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -401,7 +604,7 @@ func (x *TxStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TxStatus.ProtoReflect.Descriptor instead.
 func (*TxStatus) Descriptor() ([]byte, []int) {
-	return file_chorus_admin_admin_proto_rawDescGZIP(), []int{7}
+	return file_chorus_admin_admin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *TxStatus) GetChannel() string {
@@ -463,7 +666,7 @@ type GetBlockRequest struct {
 
 func (x *GetBlockRequest) Reset() {
 	*x = GetBlockRequest{}
-	mi := &file_chorus_admin_admin_proto_msgTypes[8]
+	mi := &file_chorus_admin_admin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -475,7 +678,7 @@ func (x *GetBlockRequest) String() string {
 func (*GetBlockRequest) ProtoMessage() {}
 
 func (x *GetBlockRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chorus_admin_admin_proto_msgTypes[8]
+	mi := &file_chorus_admin_admin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -488,7 +691,7 @@ func (x *GetBlockRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBlockRequest.ProtoReflect.Descriptor instead.
 func (*GetBlockRequest) Descriptor() ([]byte, []int) {
-	return file_chorus_admin_admin_proto_rawDescGZIP(), []int{8}
+	return file_chorus_admin_admin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetBlockRequest) GetChannel() string {
@@ -514,7 +717,7 @@ type InstallRequest struct {
 
 func (x *InstallRequest) Reset() {
 	*x = InstallRequest{}
-	mi := &file_chorus_admin_admin_proto_msgTypes[9]
+	mi := &file_chorus_admin_admin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -526,7 +729,7 @@ func (x *InstallRequest) String() string {
 func (*InstallRequest) ProtoMessage() {}
 
 func (x *InstallRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chorus_admin_admin_proto_msgTypes[9]
+	mi := &file_chorus_admin_admin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -539,7 +742,7 @@ func (x *InstallRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InstallRequest.ProtoReflect.Descriptor instead.
 func (*InstallRequest) Descriptor() ([]byte, []int) {
-	return file_chorus_admin_admin_proto_rawDescGZIP(), []int{9}
+	return file_chorus_admin_admin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *InstallRequest) GetPackage() []byte {
@@ -560,7 +763,7 @@ type InstalledPackage struct {
 
 func (x *InstalledPackage) Reset() {
 	*x = InstalledPackage{}
-	mi := &file_chorus_admin_admin_proto_msgTypes[10]
+	mi := &file_chorus_admin_admin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -572,7 +775,7 @@ func (x *InstalledPackage) String() string {
 func (*InstalledPackage) ProtoMessage() {}
 
 func (x *InstalledPackage) ProtoReflect() protoreflect.Message {
-	mi := &file_chorus_admin_admin_proto_msgTypes[10]
+	mi := &file_chorus_admin_admin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -585,7 +788,7 @@ func (x *InstalledPackage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InstalledPackage.ProtoReflect.Descriptor instead.
 func (*InstalledPackage) Descriptor() ([]byte, []int) {
-	return file_chorus_admin_admin_proto_rawDescGZIP(), []int{10}
+	return file_chorus_admin_admin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *InstalledPackage) GetPackageId() string {
@@ -617,7 +820,7 @@ type ListInstalledRequest struct {
 
 func (x *ListInstalledRequest) Reset() {
 	*x = ListInstalledRequest{}
-	mi := &file_chorus_admin_admin_proto_msgTypes[11]
+	mi := &file_chorus_admin_admin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -629,7 +832,7 @@ func (x *ListInstalledRequest) String() string {
 func (*ListInstalledRequest) ProtoMessage() {}
 
 func (x *ListInstalledRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_chorus_admin_admin_proto_msgTypes[11]
+	mi := &file_chorus_admin_admin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -642,7 +845,7 @@ func (x *ListInstalledRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInstalledRequest.ProtoReflect.Descriptor instead.
 func (*ListInstalledRequest) Descriptor() ([]byte, []int) {
-	return file_chorus_admin_admin_proto_rawDescGZIP(), []int{11}
+	return file_chorus_admin_admin_proto_rawDescGZIP(), []int{13}
 }
 
 type ListInstalledResponse struct {
@@ -654,7 +857,7 @@ type ListInstalledResponse struct {
 
 func (x *ListInstalledResponse) Reset() {
 	*x = ListInstalledResponse{}
-	mi := &file_chorus_admin_admin_proto_msgTypes[12]
+	mi := &file_chorus_admin_admin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -666,7 +869,7 @@ func (x *ListInstalledResponse) String() string {
 func (*ListInstalledResponse) ProtoMessage() {}
 
 func (x *ListInstalledResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_chorus_admin_admin_proto_msgTypes[12]
+	mi := &file_chorus_admin_admin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -679,7 +882,7 @@ func (x *ListInstalledResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInstalledResponse.ProtoReflect.Descriptor instead.
 func (*ListInstalledResponse) Descriptor() ([]byte, []int) {
-	return file_chorus_admin_admin_proto_rawDescGZIP(), []int{12}
+	return file_chorus_admin_admin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListInstalledResponse) GetPackages() []*InstalledPackage {
@@ -707,7 +910,26 @@ const file_chorus_admin_admin_proto_rawDesc = "" +
 	"\x06height\x18\x02 \x01(\x04R\x06height\x12\x16\n" +
 	"\x06status\x18\x03 \x01(\tR\x06status\x12%\n" +
 	"\x0econsensus_role\x18\x04 \x01(\tR\rconsensusRole\x12)\n" +
-	"\x10consensus_leader\x18\x05 \x01(\x04R\x0fconsensusLeader\"I\n" +
+	"\x10consensus_leader\x18\x05 \x01(\x04R\x0fconsensusLeader\"/\n" +
+	"\x13VerifyLedgerRequest\x12\x18\n" +
+	"\achannel\x18\x01 \x01(\tR\achannel\"\x98\x04\n" +
+	"\fLedgerReport\x12\x18\n" +
+	"\achannel\x18\x01 \x01(\tR\achannel\x12\x16\n" +
+	"\x06height\x18\x02 \x01(\x04R\x06height\x12\x16\n" +
+	"\x06blocks\x18\x03 \x01(\x04R\x06blocks\x12\"\n" +
+	"\ftransactions\x18\x04 \x01(\x04R\ftransactions\x12\x14\n" +
+	"\x05valid\x18\x05 \x01(\x04R\x05valid\x12\x18\n" +
+	"\ainvalid\x18\x06 \x01(\x04R\ainvalid\x12#\n" +
+	"\rnot_validated\x18\a \x01(\x04R\fnotValidated\x120\n" +
+	"\x14merkle_roots_checked\x18\b \x01(\x04R\x12merkleRootsChecked\x122\n" +
+	"\x15commit_hashes_checked\x18\t \x01(\x04R\x13commitHashesChecked\x12-\n" +
+	"\x12signatures_checked\x18\n" +
+	" \x01(\x04R\x11signaturesChecked\x12&\n" +
+	"\x0flast_block_hash\x18\v \x01(\fR\rlastBlockHash\x12(\n" +
+	"\x10last_commit_hash\x18\f \x01(\fR\x0elastCommitHash\x12\x18\n" +
+	"\afailure\x18\r \x01(\tR\afailure\x12!\n" +
+	"\ffailed_block\x18\x0e \x01(\x04R\vfailedBlock\x12!\n" +
+	"\ffailed_check\x18\x0f \x01(\tR\vfailedCheck\"I\n" +
 	"\x18TransactionStatusRequest\x12\x18\n" +
 	"\achannel\x18\x01 \x01(\tR\achannel\x12\x13\n" +
 	"\x05tx_id\x18\x02 \x01(\tR\x04txId\"\xec\x01\n" +
@@ -735,10 +957,11 @@ const file_chorus_admin_admin_proto_rawDesc = "" +
 	"\x14ChannelParticipation\x12P\n" +
 	"\vJoinChannel\x12#.chorus.admin.v1.JoinChannelRequest\x1a\x1c.chorus.admin.v1.ChannelInfo\x12[\n" +
 	"\fListChannels\x12$.chorus.admin.v1.ListChannelsRequest\x1a%.chorus.admin.v1.ListChannelsResponse\x12^\n" +
-	"\rRemoveChannel\x12%.chorus.admin.v1.RemoveChannelRequest\x1a&.chorus.admin.v1.RemoveChannelResponse2\xa5\x01\n" +
+	"\rRemoveChannel\x12%.chorus.admin.v1.RemoveChannelRequest\x1a&.chorus.admin.v1.RemoveChannelResponse2\xfa\x01\n" +
 	"\vLedgerQuery\x12Y\n" +
 	"\x11TransactionStatus\x12).chorus.admin.v1.TransactionStatusRequest\x1a\x19.chorus.admin.v1.TxStatus\x12;\n" +
-	"\bGetBlock\x12 .chorus.admin.v1.GetBlockRequest\x1a\r.common.Block2\xc1\x01\n" +
+	"\bGetBlock\x12 .chorus.admin.v1.GetBlockRequest\x1a\r.common.Block\x12S\n" +
+	"\fVerifyLedger\x12$.chorus.admin.v1.VerifyLedgerRequest\x1a\x1d.chorus.admin.v1.LedgerReport2\xc1\x01\n" +
 	"\x10ContractPackages\x12M\n" +
 	"\aInstall\x12\x1f.chorus.admin.v1.InstallRequest\x1a!.chorus.admin.v1.InstalledPackage\x12^\n" +
 	"\rListInstalled\x12%.chorus.admin.v1.ListInstalledRequest\x1a&.chorus.admin.v1.ListInstalledResponseB;Z9github.com/chorusledger/chorus/proto/chorus/admin;adminpbb\x06proto3"
@@ -755,7 +978,7 @@ func file_chorus_admin_admin_proto_rawDescGZIP() []byte {
 	return file_chorus_admin_admin_proto_rawDescData
 }
 
-var file_chorus_admin_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_chorus_admin_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_chorus_admin_admin_proto_goTypes = []any{
 	(*JoinChannelRequest)(nil),       // 0: chorus.admin.v1.JoinChannelRequest
 	(*ListChannelsRequest)(nil),      // 1: chorus.admin.v1.ListChannelsRequest
@@ -763,35 +986,39 @@ var file_chorus_admin_admin_proto_goTypes = []any{
 	(*RemoveChannelRequest)(nil),     // 3: chorus.admin.v1.RemoveChannelRequest
 	(*RemoveChannelResponse)(nil),    // 4: chorus.admin.v1.RemoveChannelResponse
 	(*ChannelInfo)(nil),              // 5: chorus.admin.v1.ChannelInfo
-	(*TransactionStatusRequest)(nil), // 6: chorus.admin.v1.TransactionStatusRequest
-	(*TxStatus)(nil),                 // 7: chorus.admin.v1.TxStatus
-	(*GetBlockRequest)(nil),          // 8: chorus.admin.v1.GetBlockRequest
-	(*InstallRequest)(nil),           // 9: chorus.admin.v1.InstallRequest
-	(*InstalledPackage)(nil),         // 10: chorus.admin.v1.InstalledPackage
-	(*ListInstalledRequest)(nil),     // 11: chorus.admin.v1.ListInstalledRequest
-	(*ListInstalledResponse)(nil),    // 12: chorus.admin.v1.ListInstalledResponse
-	(*common.Block)(nil),             // 13: common.Block
+	(*VerifyLedgerRequest)(nil),      // 6: chorus.admin.v1.VerifyLedgerRequest
+	(*LedgerReport)(nil),             // 7: chorus.admin.v1.LedgerReport
+	(*TransactionStatusRequest)(nil), // 8: chorus.admin.v1.TransactionStatusRequest
+	(*TxStatus)(nil),                 // 9: chorus.admin.v1.TxStatus
+	(*GetBlockRequest)(nil),          // 10: chorus.admin.v1.GetBlockRequest
+	(*InstallRequest)(nil),           // 11: chorus.admin.v1.InstallRequest
+	(*InstalledPackage)(nil),         // 12: chorus.admin.v1.InstalledPackage
+	(*ListInstalledRequest)(nil),     // 13: chorus.admin.v1.ListInstalledRequest
+	(*ListInstalledResponse)(nil),    // 14: chorus.admin.v1.ListInstalledResponse
+	(*common.Block)(nil),             // 15: common.Block
 }
 var file_chorus_admin_admin_proto_depIdxs = []int32{
-	13, // 0: chorus.admin.v1.JoinChannelRequest.genesis_block:type_name -> common.Block
+	15, // 0: chorus.admin.v1.JoinChannelRequest.genesis_block:type_name -> common.Block
 	5,  // 1: chorus.admin.v1.ListChannelsResponse.channels:type_name -> chorus.admin.v1.ChannelInfo
-	10, // 2: chorus.admin.v1.ListInstalledResponse.packages:type_name -> chorus.admin.v1.InstalledPackage
+	12, // 2: chorus.admin.v1.ListInstalledResponse.packages:type_name -> chorus.admin.v1.InstalledPackage
 	0,  // 3: chorus.admin.v1.ChannelParticipation.JoinChannel:input_type -> chorus.admin.v1.JoinChannelRequest
 	1,  // 4: chorus.admin.v1.ChannelParticipation.ListChannels:input_type -> chorus.admin.v1.ListChannelsRequest
 	3,  // 5: chorus.admin.v1.ChannelParticipation.RemoveChannel:input_type -> chorus.admin.v1.RemoveChannelRequest
-	6,  // 6: chorus.admin.v1.LedgerQuery.TransactionStatus:input_type -> chorus.admin.v1.TransactionStatusRequest
-	8,  // 7: chorus.admin.v1.LedgerQuery.GetBlock:input_type -> chorus.admin.v1.GetBlockRequest
-	9,  // 8: chorus.admin.v1.ContractPackages.Install:input_type -> chorus.admin.v1.InstallRequest
-	11, // 9: chorus.admin.v1.ContractPackages.ListInstalled:input_type -> chorus.admin.v1.ListInstalledRequest
-	5,  // 10: chorus.admin.v1.ChannelParticipation.JoinChannel:output_type -> chorus.admin.v1.ChannelInfo
-	2,  // 11: chorus.admin.v1.ChannelParticipation.ListChannels:output_type -> chorus.admin.v1.ListChannelsResponse
-	4,  // 12: chorus.admin.v1.ChannelParticipation.RemoveChannel:output_type -> chorus.admin.v1.RemoveChannelResponse
-	7,  // 13: chorus.admin.v1.LedgerQuery.TransactionStatus:output_type -> chorus.admin.v1.TxStatus
-	13, // 14: chorus.admin.v1.LedgerQuery.GetBlock:output_type -> common.Block
-	10, // 15: chorus.admin.v1.ContractPackages.Install:output_type -> chorus.admin.v1.InstalledPackage
-	12, // 16: chorus.admin.v1.ContractPackages.ListInstalled:output_type -> chorus.admin.v1.ListInstalledResponse
-	10, // [10:17] is the sub-list for method output_type
-	3,  // [3:10] is the sub-list for method input_type
+	8,  // 6: chorus.admin.v1.LedgerQuery.TransactionStatus:input_type -> chorus.admin.v1.TransactionStatusRequest
+	10, // 7: chorus.admin.v1.LedgerQuery.GetBlock:input_type -> chorus.admin.v1.GetBlockRequest
+	6,  // 8: chorus.admin.v1.LedgerQuery.VerifyLedger:input_type -> chorus.admin.v1.VerifyLedgerRequest
+	11, // 9: chorus.admin.v1.ContractPackages.Install:input_type -> chorus.admin.v1.InstallRequest
+	13, // 10: chorus.admin.v1.ContractPackages.ListInstalled:input_type -> chorus.admin.v1.ListInstalledRequest
+	5,  // 11: chorus.admin.v1.ChannelParticipation.JoinChannel:output_type -> chorus.admin.v1.ChannelInfo
+	2,  // 12: chorus.admin.v1.ChannelParticipation.ListChannels:output_type -> chorus.admin.v1.ListChannelsResponse
+	4,  // 13: chorus.admin.v1.ChannelParticipation.RemoveChannel:output_type -> chorus.admin.v1.RemoveChannelResponse
+	9,  // 14: chorus.admin.v1.LedgerQuery.TransactionStatus:output_type -> chorus.admin.v1.TxStatus
+	15, // 15: chorus.admin.v1.LedgerQuery.GetBlock:output_type -> common.Block
+	7,  // 16: chorus.admin.v1.LedgerQuery.VerifyLedger:output_type -> chorus.admin.v1.LedgerReport
+	12, // 17: chorus.admin.v1.ContractPackages.Install:output_type -> chorus.admin.v1.InstalledPackage
+	14, // 18: chorus.admin.v1.ContractPackages.ListInstalled:output_type -> chorus.admin.v1.ListInstalledResponse
+	11, // [11:19] is the sub-list for method output_type
+	3,  // [3:11] is the sub-list for method input_type
 	3,  // [3:3] is the sub-list for extension type_name
 	3,  // [3:3] is the sub-list for extension extendee
 	0,  // [0:3] is the sub-list for field type_name
@@ -808,7 +1035,7 @@ func file_chorus_admin_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chorus_admin_admin_proto_rawDesc), len(file_chorus_admin_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   3,
 		},

@@ -207,6 +207,7 @@ var ChannelParticipation_ServiceDesc = grpc.ServiceDesc{
 const (
 	LedgerQuery_TransactionStatus_FullMethodName = "/chorus.admin.v1.LedgerQuery/TransactionStatus"
 	LedgerQuery_GetBlock_FullMethodName          = "/chorus.admin.v1.LedgerQuery/GetBlock"
+	LedgerQuery_VerifyLedger_FullMethodName      = "/chorus.admin.v1.LedgerQuery/VerifyLedger"
 )
 
 // LedgerQueryClient is the client API for LedgerQuery service.
@@ -220,6 +221,9 @@ type LedgerQueryClient interface {
 	TransactionStatus(ctx context.Context, in *TransactionStatusRequest, opts ...grpc.CallOption) (*TxStatus, error)
 	// GetBlock returns one block as stored.
 	GetBlock(ctx context.Context, in *GetBlockRequest, opts ...grpc.CallOption) (*common.Block, error)
+	// VerifyLedger checks a channel's whole ledger on the running node, as
+	// `chorus ledger verify` does on a stopped one, over one snapshot.
+	VerifyLedger(ctx context.Context, in *VerifyLedgerRequest, opts ...grpc.CallOption) (*LedgerReport, error)
 }
 
 type ledgerQueryClient struct {
@@ -250,6 +254,16 @@ func (c *ledgerQueryClient) GetBlock(ctx context.Context, in *GetBlockRequest, o
 	return out, nil
 }
 
+func (c *ledgerQueryClient) VerifyLedger(ctx context.Context, in *VerifyLedgerRequest, opts ...grpc.CallOption) (*LedgerReport, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LedgerReport)
+	err := c.cc.Invoke(ctx, LedgerQuery_VerifyLedger_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // LedgerQueryServer is the server API for LedgerQuery service.
 // All implementations must embed UnimplementedLedgerQueryServer
 // for forward compatibility.
@@ -261,6 +275,9 @@ type LedgerQueryServer interface {
 	TransactionStatus(context.Context, *TransactionStatusRequest) (*TxStatus, error)
 	// GetBlock returns one block as stored.
 	GetBlock(context.Context, *GetBlockRequest) (*common.Block, error)
+	// VerifyLedger checks a channel's whole ledger on the running node, as
+	// `chorus ledger verify` does on a stopped one, over one snapshot.
+	VerifyLedger(context.Context, *VerifyLedgerRequest) (*LedgerReport, error)
 	mustEmbedUnimplementedLedgerQueryServer()
 }
 
@@ -276,6 +293,9 @@ func (UnimplementedLedgerQueryServer) TransactionStatus(context.Context, *Transa
 }
 func (UnimplementedLedgerQueryServer) GetBlock(context.Context, *GetBlockRequest) (*common.Block, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetBlock not implemented")
+}
+func (UnimplementedLedgerQueryServer) VerifyLedger(context.Context, *VerifyLedgerRequest) (*LedgerReport, error) {
+	return nil, status.Error(codes.Unimplemented, "method VerifyLedger not implemented")
 }
 func (UnimplementedLedgerQueryServer) mustEmbedUnimplementedLedgerQueryServer() {}
 func (UnimplementedLedgerQueryServer) testEmbeddedByValue()                     {}
@@ -334,6 +354,24 @@ func _LedgerQuery_GetBlock_Handler(srv interface{}, ctx context.Context, dec fun
 	return interceptor(ctx, in, info, handler)
 }
 
+func _LedgerQuery_VerifyLedger_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VerifyLedgerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LedgerQueryServer).VerifyLedger(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LedgerQuery_VerifyLedger_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LedgerQueryServer).VerifyLedger(ctx, req.(*VerifyLedgerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // LedgerQuery_ServiceDesc is the grpc.ServiceDesc for LedgerQuery service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -348,6 +386,10 @@ var LedgerQuery_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetBlock",
 			Handler:    _LedgerQuery_GetBlock_Handler,
+		},
+		{
+			MethodName: "VerifyLedger",
+			Handler:    _LedgerQuery_VerifyLedger_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
