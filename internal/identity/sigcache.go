@@ -84,6 +84,21 @@ func (c *SignatureCache) verify(keyID [sha256.Size]byte, pub crypto.PublicKey, m
 	return nil
 }
 
+// Remember records sig as pub's valid signature of msg without verifying
+// it: for signatures this process made itself, such as a peer's own
+// endorsements, which it meets again when it validates their block. Never
+// call it with a signature that came from elsewhere.
+func (c *SignatureCache) Remember(pub crypto.PublicKey, msg, sig []byte) {
+	if c == nil {
+		return
+	}
+	spki, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return
+	}
+	c.entries.add(sigCacheKey{keyID: sha256.Sum256(spki), digest: sha256.Sum256(msg), sig: string(sig)}, struct{}{})
+}
+
 // Stats returns the cache's counters. A nil cache has all zero.
 func (c *SignatureCache) Stats() SignatureCacheStats {
 	if c == nil {

@@ -1,7 +1,9 @@
 package identity
 
 import (
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -151,4 +153,30 @@ func TestSignatureCacheConcurrent(t *testing.T) {
 	if st.Hits+st.Misses != 400 || st.Len > distinct/2 {
 		t.Fatalf("stats %+v: want 400 look-ups, at most %d entries", st, distinct/2)
 	}
+}
+
+func TestSignatureCacheRemember(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := []byte("endorsement")
+	sig, err := Sign(key, msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := NewSignatureCache(0)
+	c.Remember(&key.PublicKey, msg, sig)
+	if err := c.Verify(&key.PublicKey, msg, sig); err != nil {
+		t.Fatal(err)
+	}
+	if st := c.Stats(); st.Hits != 1 || st.Misses != 0 {
+		t.Errorf("stats %+v, want one hit and no miss", st)
+	}
+	// Another message with the same signature is still verified, and fails.
+	if err := c.Verify(&key.PublicKey, []byte("other"), sig); err == nil {
+		t.Error("a remembered signature verified another message")
+	}
+	var nilCache *SignatureCache
+	nilCache.Remember(&key.PublicKey, msg, sig) // no effect, no panic
 }

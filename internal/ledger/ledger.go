@@ -429,13 +429,15 @@ func (l *Ledger) BlockByHash(hash []byte) (*commonpb.Block, error) {
 // validation code (NOT_VALIDATED on an orderer, which validates nothing)
 // and reason.
 func (l *Ledger) TxByID(id string) (*ledgerpb.TxRecord, error) {
-	notFound := fmt.Errorf("ledger: channel %s: transaction %q: %w", l.channel, id, ErrNotFound)
+	// Most lookups under load are of new transactions, which are absent:
+	// the error is formatted only when returned.
+	notFound := func() error { return fmt.Errorf("ledger: channel %s: transaction %q: %w", l.channel, id, ErrNotFound) }
 	if id == "" {
-		return nil, notFound
+		return nil, notFound()
 	}
 	v, err := l.db.Get(l.keys.tx(id))
 	if errors.Is(err, kv.ErrNotFound) {
-		return nil, notFound
+		return nil, notFound()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("ledger: channel %s: transaction %q: %w", l.channel, id, err)
@@ -445,7 +447,7 @@ func (l *Ledger) TxByID(id string) (*ledgerpb.TxRecord, error) {
 		return nil, fmt.Errorf("ledger: channel %s: transaction %q: decode record: %w", l.channel, id, err)
 	}
 	if rec.BlockNumber >= l.Height() {
-		return nil, notFound // committed, not yet published
+		return nil, notFound() // committed, not yet published
 	}
 	return rec, nil
 }

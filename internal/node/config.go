@@ -80,6 +80,8 @@ type Config struct {
 	Operations OperationsConfig `yaml:"operations"`
 	// log: logging.
 	Log LogConfig `yaml:"log"`
+	// storage: the node's database.
+	Storage StorageConfig `yaml:"storage"`
 	// orderer: settings of orderers; only with role orderer.
 	Orderer OrdererConfig `yaml:"orderer"`
 	// peer: settings of peers; only with role peer.
@@ -170,6 +172,14 @@ type LogConfig struct {
 	Format string `yaml:"format"`
 }
 
+// StorageConfig tunes the node's database (Pebble).
+type StorageConfig struct {
+	// storage.cacheMiB: the block cache, in MiB, shared by every channel's
+	// ledger and state. Point reads of state and transaction ids hit it;
+	// too small a cache makes each one read the disk. Default 256.
+	CacheMiB int `yaml:"cacheMiB"`
+}
+
 // OrdererConfig is the settings of an orderer.
 type OrdererConfig struct {
 	// orderer.maxInflightPerStream: envelopes of one Broadcast stream
@@ -207,7 +217,8 @@ type PeerConfig struct {
 // addresses, files) are empty, so it is not valid by itself.
 func Default() *Config {
 	return &Config{
-		Log: LogConfig{Level: "info", Format: LogAuto},
+		Log:     LogConfig{Level: "info", Format: LogAuto},
+		Storage: StorageConfig{CacheMiB: 256},
 		Orderer: OrdererConfig{
 			MaxInflightPerStream: 1000,
 			MaxInflightTotal:     20000,
@@ -390,6 +401,7 @@ func (c *Config) validate() []*FieldError {
 	default:
 		v.fail("log.format", "%q is not a log format (want json, text or auto)", c.Log.Format)
 	}
+	v.positive("storage.cacheMiB", c.Storage.CacheMiB)
 	switch c.Role {
 	case RoleOrderer:
 		o := c.Orderer

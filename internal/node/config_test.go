@@ -124,8 +124,9 @@ func TestGoodOrderer(t *testing.T) {
 			RootCAFiles:       []string{filepath.Join(dir, "ca/tls.pem")},
 			ClientRootCAFiles: []string{filepath.Join(dir, "ca/tls.pem"), filepath.Join(dir, "ca/org.pem")},
 		},
-		Admin: AdminConfig{ClientRootCAFiles: []string{filepath.Join(dir, "ca/org.pem")}},
-		Log:   LogConfig{Level: "debug", Format: LogJSON},
+		Admin:   AdminConfig{ClientRootCAFiles: []string{filepath.Join(dir, "ca/org.pem")}},
+		Log:     LogConfig{Level: "debug", Format: LogJSON},
+		Storage: Default().Storage,
 		Orderer: OrdererConfig{
 			MaxInflightPerStream: 500,
 			MaxInflightTotal:     10000,
@@ -393,13 +394,13 @@ func TestSchema(t *testing.T) {
 		"CHORUS_LISTEN_OPERATIONSADDRESS", "CHORUS_IDENTITY_CERTFILE", "CHORUS_TLS_CLIENTROOTCAFILES",
 		"CHORUS_ADMIN_CLIENTROOTCAFILES", "CHORUS_OPERATIONS_TLS", "CHORUS_OPERATIONS_PROFILING", "CHORUS_LOG_LEVEL", "CHORUS_LOG_FORMAT",
 		"CHORUS_ORDERER_MAXINFLIGHTPERSTREAM", "CHORUS_ORDERER_MAXINFLIGHTTOTAL", "CHORUS_PEER_GATEWAYCONCURRENCY",
-		"CHORUS_PEER_COMMITSTATUSTIMEOUT",
+		"CHORUS_PEER_COMMITSTATUSTIMEOUT", "CHORUS_STORAGE_CACHEMIB",
 	} {
 		if !slices.Contains(envs, want) {
 			t.Errorf("no field for %s", want)
 		}
 	}
-	if len(envs) != 26 {
+	if len(envs) != 27 {
 		t.Errorf("%d fields: %v", len(envs), envs)
 	}
 }

@@ -85,7 +85,7 @@ func setUp(ctx context.Context, cfg *Config, logger *slog.Logger, level *slog.Le
 	if c.tlsPair, err = transport.LoadKeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile, logger); err != nil {
 		return nil, fmt.Errorf("node: tls: %w", err)
 	}
-	if c.db, err = kv.Open(filepath.Join(cfg.DataDir, "db"), kv.Options{Logger: logger}); err != nil {
+	if c.db, err = kv.Open(filepath.Join(cfg.DataDir, "db"), kv.Options{Logger: logger, CacheBytes: int64(cfg.Storage.CacheMiB) << 20}); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	registry, err := ops.NewRegistry()
@@ -158,8 +158,11 @@ func runOrderer(ctx context.Context, cfg *Config, logger *slog.Logger, level *sl
 		return fmt.Errorf("node: tls.rootCAFiles: %w", err)
 	}
 	clusterCreds := credentials.NewTLS(transport.ClientTLS(rootCAs, c.tlsPair))
+	sigCache := identity.NewSignatureCache(0)
+	c.ops.Registry().MustRegister(ops.SignatureCacheCollector(sigCache))
 	o, err := orderer.New(orderer.Options{
 		DB:                   c.db,
+		SignatureCache:       sigCache,
 		Signer:               c.signer,
 		TLSCert:              c.tlsPair.Leaf(),
 		ClusterCreds:         clusterCreds,
@@ -267,14 +270,17 @@ func runPeer(ctx context.Context, cfg *Config, logger *slog.Logger, level *slog.
 		return fmt.Errorf("node: contract runtime: %w", err)
 	}
 	defer rt.Close(context.Background())
+	sigCache := identity.NewSignatureCache(0)
+	c.ops.Registry().MustRegister(ops.SignatureCacheCollector(sigCache))
 	p, err := peer.New(peer.Options{
-		DB:          c.db,
-		Signer:      c.signer,
-		ContractDir: filepath.Join(cfg.DataDir, "contracts"),
-		Modules:     wasmLoader{rt},
-		DialOptions: transport.DialOptions(),
-		Logger:      logger,
-		Registerer:  c.ops.Registry(),
+		DB:             c.db,
+		SignatureCache: sigCache,
+		Signer:         c.signer,
+		ContractDir:    filepath.Join(cfg.DataDir, "contracts"),
+		Modules:        wasmLoader{rt},
+		DialOptions:    transport.DialOptions(),
+		Logger:         logger,
+		Registerer:     c.ops.Registry(),
 	})
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package peer
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"fmt"
 
@@ -149,9 +150,15 @@ func (p *Peer) Endorse(sp *peerpb.SignedProposal) (*peerpb.ProposalResponse, err
 		return res, nil
 	}
 	endorser := p.opts.Signer.Serialize()
-	sig, err := p.opts.Signer.Sign(envelope.EndorsementSignedBytes(sim.ResponsePayload, endorser))
+	signed := envelope.EndorsementSignedBytes(sim.ResponsePayload, endorser)
+	sig, err := p.opts.Signer.Sign(signed)
 	if err != nil {
 		return nil, refuseProposal(500, "signing the endorsement: %v", err)
+	}
+	// The peer meets its own endorsement again when it validates the
+	// transaction's block: remembered, it is not verified again.
+	if k, ok := p.opts.Signer.(interface{ PublicKey() crypto.PublicKey }); ok {
+		p.opts.SignatureCache.Remember(k.PublicKey(), signed, sig)
 	}
 	res.Payload = sim.ResponsePayload
 	res.Endorsement = &peerpb.Endorsement{Endorser: endorser, Signature: sig}
