@@ -152,6 +152,12 @@ type stub struct {
 	done     bool
 }
 
+// CallDepth returns the number of contracts on the invocation's call
+// stack, this one included: 1 for the contract the client invoked. A
+// runtime uses it to tell a nested invocation, which its caller's
+// instance is waiting for, from a concurrent one.
+func (s *stub) CallDepth() int { return s.depth }
+
 type event struct {
 	name    string
 	payload []byte

@@ -29,8 +29,9 @@ func (f HandlerFunc) Invoke(stub Stub) Response { return f(stub) }
 type Option func(*routerConfig)
 
 type routerConfig struct {
-	name   string
-	params []paramNames
+	name     string
+	params   []paramNames
+	noWarmup bool
 }
 
 type paramNames struct {
@@ -62,10 +63,11 @@ func Params(function string, names ...string) Option {
 // NewRouter documents the rules. A Router is immutable and safe for
 // concurrent use.
 type Router struct {
-	name   string // "" or the contract's name
-	funcs  []*function
-	byName map[string]*function // lookups only: never iterated
-	list   string               // the function names, for messages
+	noWarmup bool
+	name     string // "" or the contract's name
+	funcs    []*function
+	byName   map[string]*function // lookups only: never iterated
+	list     string               // the function names, for messages
 }
 
 type function struct {
@@ -138,7 +140,7 @@ func NewRouter(c any, opts ...Option) (*Router, error) {
 	}
 	v := reflect.ValueOf(c)
 	t := v.Type()
-	r := &Router{name: cfg.name, byName: make(map[string]*function)}
+	r := &Router{name: cfg.name, byName: make(map[string]*function), noWarmup: cfg.noWarmup}
 	var all []*function // alphabetical, as reflect orders methods
 	for i := range t.NumMethod() {
 		m := t.Method(i)

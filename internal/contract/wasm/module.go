@@ -34,8 +34,11 @@ type Module struct {
 	globalNames []string
 	globals     []uint64
 
+	// slots holds a token for each instance in use or being created:
+	// at most rt.poolSize instances exist, and invocations beyond that wait.
+	slots  chan struct{}
 	mu     sync.Mutex
-	idle   []*instance // at most rt.poolSize
+	idle   []*instance
 	closed bool
 
 	// instances counts the instances created, for tests and logs.
@@ -61,48 +64,72 @@ type instance struct {
 // Hash returns the SHA-256 of the module's code as given to Load.
 func (m *Module) Hash() [sha256.Size]byte { return m.hash }
 
-// start creates the first instance, records the initial state from it and
-// checks the ABI version the module speaks; the instance joins the pool.
+// start creates the first instance, checks the ABI version the module
+// speaks, warms it up when the module exports chorus_warmup, and records
+// its state as the initial state (spec §6 R1); the instance joins the pool.
 func (m *Module) start(ctx context.Context) error {
+	m.slots <- struct{}{}
 	inst, err := m.instantiate(ctx)
 	if err != nil {
+		<-m.slots
 		return err
+	}
+	v, failure := m.callI32(ctx, inst, exportABIVersion)
+	switch {
+	case failure != "":
+		m.discard(inst, false)
+		return fmt.Errorf("wasm: calling %s: %s", exportABIVersion, failure)
+	case v != ABIVersion:
+		m.discard(inst, false)
+		return fmt.Errorf("wasm: contract speaks ABI version %d; this peer supports %d", v, ABIVersion)
+	}
+	if inst.mod.ExportedFunction(exportWarmup) != nil {
+		v, failure := m.callI32(ctx, inst, exportWarmup)
+		if failure == "" && v != 0 {
+			failure = fmt.Sprintf("it returned %d", v)
+		}
+		if failure != "" {
+			m.discard(inst, false)
+			return fmt.Errorf("wasm: calling %s: %s", exportWarmup, failure)
+		}
 	}
 	m.memory = bytes.Clone(inst.memoryView())
 	m.globals = make([]uint64, len(inst.globals))
 	for i, g := range inst.globals {
 		m.globals[i] = g.Get()
 	}
-
-	ctx, cancel := context.WithTimeout(ctx, m.rt.timeLimit)
-	defer cancel()
-	inst.dirty = true
-	inst.stack[0] = 0
-	if err := inst.mod.ExportedFunction(exportABIVersion).CallWithStack(ctx, inst.stack[:]); err != nil {
-		inst.close()
-		return fmt.Errorf("wasm: calling %s: %s", exportABIVersion, m.failure(inst, err, ctx.Err()))
-	}
-	if v := api.DecodeI32(inst.stack[0]); v != ABIVersion {
-		inst.close()
-		return fmt.Errorf("wasm: contract speaks ABI version %d; this peer supports %d", v, ABIVersion)
-	}
-	if inst.mem.Size() != uint32(len(m.memory)) || ctx.Err() != nil {
-		inst.close()
-	} else {
-		m.release(inst)
-	}
+	m.release(inst, false)
 	return nil
 }
 
-// instantiate creates an instance and runs _initialize. Every instance
-// but the first is compared with the initial state, and brought to it if
-// its initialisation differed, so that all of them start from the same
-// state.
+// callI32 calls an export of signature () -> i32 within the time limit,
+// returning its result, or why it failed.
+func (m *Module) callI32(ctx context.Context, inst *instance, name string) (int32, string) {
+	ctx, cancel := context.WithTimeout(ctx, m.rt.timeLimit)
+	defer cancel()
+	inst.stack[0] = 0
+	err := inst.mod.ExportedFunction(name).CallWithStack(ctx, inst.stack[:])
+	inst.console.flush(m, "")
+	if err != nil {
+		return 0, m.failure(inst, err, ctx.Err())
+	}
+	return api.DecodeI32(inst.stack[0]), ""
+}
+
+// instantiate creates an instance. The first runs _initialize (and the
+// caller then warms it up and records the initial state); every later one
+// skips _initialize and is written to the initial state instead, which is
+// exactly where _initialize and the warm-up would bring it (spec §6 R1):
+// an instance's only other state, its tables, is set at instantiation.
 func (m *Module) instantiate(ctx context.Context) (*instance, error) {
 	ctx, cancel := context.WithTimeout(ctx, m.rt.timeLimit)
 	defer cancel()
 	inst := &instance{}
+	first := m.memory == nil
 	cfg := m.rt.moduleConfig.WithStdout(&inst.console.stdout).WithStderr(&inst.console.stderr)
+	if !first {
+		cfg = cfg.WithStartFunctions()
+	}
 	mod, err := m.rt.wz.InstantiateModule(ctx, m.compiled, cfg)
 	m.instances.Add(1)
 	if err != nil {
@@ -129,21 +156,18 @@ func (m *Module) instantiate(ctx context.Context) (*instance, error) {
 		}
 		inst.globals = append(inst.globals, g)
 	}
-	if m.memory == nil { // the first instance
+	if first {
 		return inst, nil
 	}
-	if inst.mem.Size() != uint32(len(m.memory)) {
+	want := uint32(len(m.memory))
+	if size := inst.mem.Size(); size < want {
+		inst.mem.Grow((want - size) / pageSize)
+	}
+	if inst.mem.Size() != want {
 		inst.close()
-		return nil, fmt.Errorf("wasm: an instance has %d bytes of memory after %s, the first had %d", inst.mem.Size(), exportInitialize, len(m.memory))
+		return nil, fmt.Errorf("wasm: an instance has %d bytes of memory; the initial state has %d", inst.mem.Size(), want)
 	}
-	differs := !bytes.Equal(inst.memoryView(), m.memory)
-	for i, g := range inst.globals {
-		differs = differs || g.Get() != m.globals[i]
-	}
-	if differs {
-		m.rt.logger.Warn("wasm: an instance differs from the first after "+exportInitialize+"; resetting it to the first's state", "module", m.name)
-		inst.reset(m)
-	}
+	inst.reset(m)
 	return inst, nil
 }
 
@@ -168,11 +192,22 @@ func (inst *instance) close() {
 	inst.mod.Close(context.Background())
 }
 
-// acquire takes an idle instance, or creates one when none is idle.
-func (m *Module) acquire() (*instance, error) {
+// acquire takes an idle instance, or creates one when none is idle and
+// fewer than the pool's size are in use; otherwise it waits for one.
+// Bounding the instances bounds a peer's memory and keeps a burst of
+// concurrent proposals from paying for instances the pool could not keep.
+//
+// A nested invocation (a contract calling a contract) never waits: its
+// caller holds an instance and waits for it, so waiting could deadlock. It
+// takes an idle instance or creates one, outside the bound.
+func (m *Module) acquire(nested bool) (*instance, error) {
+	if !nested {
+		m.slots <- struct{}{}
+	}
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
+		m.freeSlot(nested)
 		return nil, errors.New("wasm: the module is closed")
 	}
 	for len(m.idle) > 0 {
@@ -185,20 +220,45 @@ func (m *Module) acquire() (*instance, error) {
 		}
 	}
 	m.mu.Unlock()
-	return m.instantiate(context.Background())
+	inst, err := m.instantiate(context.Background())
+	if err != nil {
+		m.freeSlot(nested)
+		return nil, err
+	}
+	return inst, nil
 }
 
-// release returns an instance to the pool, or closes it when the pool is
-// full or the module closed.
-func (m *Module) release(inst *instance) {
+// release returns an instance taken by acquire to the pool, or closes it
+// when the module is closed or the pool already holds its size in idle
+// instances (after nested invocations created extra ones).
+func (m *Module) release(inst *instance, nested bool) {
 	m.mu.Lock()
 	if m.closed || len(m.idle) >= m.rt.poolSize {
 		m.mu.Unlock()
-		inst.close()
+		m.discard(inst, nested)
 		return
 	}
 	m.idle = append(m.idle, inst)
 	m.mu.Unlock()
+	m.freeSlot(nested)
+}
+
+// discard closes an instance taken by acquire, making room for another.
+func (m *Module) discard(inst *instance, nested bool) {
+	inst.close()
+	m.freeSlot(nested)
+}
+
+func (m *Module) freeSlot(nested bool) {
+	if !nested {
+		<-m.slots
+	}
+}
+
+// nested reports whether stub is that of a contract called by a contract.
+func nested(stub contract.Stub) bool {
+	d, ok := stub.(interface{ CallDepth() int })
+	return ok && d.CallDepth() > 1
 }
 
 // Close closes the module's idle instances and compiled code, and removes
@@ -233,7 +293,8 @@ func (m *Module) closeInstances(context.Context) {
 // non-zero, or did not set a response. A failed instance is discarded, as
 // is one whose memory grew (spec §6 R3, R4).
 func (m *Module) Invoke(stub contract.Stub) contract.Response {
-	inst, err := m.acquire()
+	isNested := nested(stub)
+	inst, err := m.acquire(isNested)
 	if err != nil {
 		return contract.Errorf("%v", err)
 	}
@@ -268,9 +329,9 @@ func (m *Module) Invoke(stub contract.Stub) contract.Response {
 	}
 	inst.console.flush(m, stub.TxID())
 	if healthy && ctxErr == nil && !inst.mod.IsClosed() && inst.mem.Size() == uint32(len(m.memory)) {
-		m.release(inst)
+		m.release(inst, isNested)
 	} else {
-		inst.close()
+		m.discard(inst, isNested)
 	}
 	return res
 }

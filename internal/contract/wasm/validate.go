@@ -21,6 +21,7 @@ const (
 	exportInitialize = "_initialize"
 	exportABIVersion = "chorus_abi_version"
 	exportInvoke     = "chorus_invoke"
+	exportWarmup     = "chorus_warmup" // optional
 	exportStart      = "_start"
 )
 
@@ -102,6 +103,15 @@ func validate(m *binaryModule, wasi, chorus func(name string) (funcType, bool)) 
 			case !got.equal(f.want):
 				add("its export %s has signature %s, not %s", f.name, got, f.want)
 			}
+		}
+	}
+	if e, ok := m.export(exportWarmup); ok {
+		got, isFunc := m.funcType(e.index)
+		switch {
+		case e.kind != externFunc || !isFunc:
+			add("its export %s is not a function", exportWarmup)
+		case !got.equal(sig(none, i32)):
+			add("its export %s has signature %s, not %s", exportWarmup, got, sig(none, i32))
 		}
 	}
 	for i, g := range m.globals {

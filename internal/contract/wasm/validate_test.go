@@ -214,6 +214,9 @@ func TestLoadValidation(t *testing.T) {
 			}
 			return tm.bytes()
 		}(), "wasm: creating an instance: contract trapped: wasm: the host function args was called outside an invocation"},
+		{"warm-up fails", withWarmup(sig(none, i32), i32Const(3)), "wasm: calling chorus_warmup: it returned 3"},
+		{"warm-up traps", withWarmup(sig(none, i32), []byte{0x00}), "wasm: calling chorus_warmup: contract trapped: wasm error: unreachable"},
+		{"warm-up signature", withWarmup(sig(i32, i32), i32Const(0)), "its export chorus_warmup has signature"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, err := r.Load(ctx, tc.code)
@@ -242,4 +245,14 @@ func TestLoadValidation(t *testing.T) {
 	if len(m.idle) != 0 {
 		t.Errorf("%d idle instances after a failed invocation, want 0", len(m.idle))
 	}
+}
+
+// withWarmup returns the minimal ABI module with a chorus_warmup export of
+// type typ and body body.
+func withWarmup(typ funcType, body []byte) []byte {
+	tm := abiModule(1)
+	tm.types = append(tm.types, typ)
+	tm.funcs = append(tm.funcs, testFunc{typeIndex: uint32(len(tm.types) - 1), body: body})
+	tm.exports = append(tm.exports, exportEntry{name: exportWarmup, kind: externFunc, index: uint32(len(tm.funcs) - 1)})
+	return tm.bytes()
 }

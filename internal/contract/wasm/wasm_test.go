@@ -695,3 +695,59 @@ func TestOptions(t *testing.T) {
 		t.Errorf("limits %d bytes, %v, pool %d", r.memoryLimit, r.timeLimit, r.poolSize)
 	}
 }
+
+// TestWarmupInInitialState checks spec §6 R1: the host calls chorus_warmup
+// once, before it records the initial state, so every invocation, on the
+// first instance and on later ones (which skip _initialize and are written
+// to the initial state), sees its effects exactly once.
+func TestWarmupInInitialState(t *testing.T) {
+	e := newEnv(t, Options{PoolSize: 1})
+	for i := range 3 {
+		if got := e.ok("warmups"); got != "1" {
+			t.Fatalf("call %d: warm-ups %s, want 1", i, got)
+		}
+	}
+	before := e.m.instances.Load()
+	e.ok("grow", "32") // discards the instance
+	if got := e.ok("warmups"); got != "1" {
+		t.Fatalf("on a new instance: warm-ups %s, want 1", got)
+	}
+	if got := e.ok("counter"); got != "1" {
+		t.Fatalf("on a new instance: counter %s, want 1", got)
+	}
+	if n := e.m.instances.Load() - before; n != 1 {
+		t.Errorf("%d instances created, want 1", n)
+	}
+}
+
+// TestPoolBound checks that concurrent invocations never create more
+// instances than the pool's size: the ones beyond it wait for an instance,
+// and all of them succeed.
+func TestPoolBound(t *testing.T) {
+	const pool = 2
+	r := newRuntime(t, Options{PoolSize: pool})
+	m := loadGuest(t, r)
+	before := m.instances.Load()
+	var wg sync.WaitGroup
+	failures := make(chan string, 32)
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 4 {
+				if res := m.Invoke(newFakeStub("spin", "200000")); res.Status != 200 {
+					failures <- fmt.Sprintf("%d %q", res.Status, res.Message)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(failures)
+	for f := range failures {
+		t.Error(f)
+	}
+	// The first instance was made by Load; at most pool-1 more.
+	if n := m.instances.Load() - before; n > pool-1 {
+		t.Errorf("%d instances created for 64 concurrent invocations, want at most %d", n, pool-1)
+	}
+}

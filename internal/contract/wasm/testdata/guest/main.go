@@ -159,8 +159,18 @@ var counter int
 // keep holds allocations so that the collector cannot free them.
 var keep [][]byte
 
+// warmups counts the calls of chorus_warmup: the host calls it once,
+// before it records the initial state, so every invocation sees 1.
+var warmups int
+
 //go:wasmexport chorus_abi_version
 func chorusABIVersion() int32 { return 1 }
+
+//go:wasmexport chorus_warmup
+func chorusWarmup() int32 {
+	warmups++
+	return 0
+}
 
 //go:wasmexport chorus_invoke
 func chorusInvoke() int32 {
@@ -265,6 +275,15 @@ func chorusInvoke() int32 {
 	case "counter":
 		counter++
 		return ok([]byte(strconv.Itoa(counter)))
+	case "warmups":
+		return ok([]byte(strconv.Itoa(warmups)))
+	case "spin":
+		n, _ := strconv.Atoi(args[0])
+		x := 0
+		for i := range n {
+			x += i
+		}
+		return ok([]byte(strconv.Itoa(x % 10)))
 	case "mapiter":
 		m := make(map[string]int)
 		for i := range 50 {
