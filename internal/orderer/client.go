@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 
 	commonpb "github.com/chorusledger/chorus/proto/fabric/common"
@@ -27,13 +28,21 @@ func (e *StatusError) Error() string {
 // from one to the next when an orderer is unreachable or unavailable. A
 // refusal (bad request, forbidden, too large) is returned at once: another
 // orderer would refuse it too.
+//
+// Envelopes to one orderer share one long-lived Broadcast stream, sent
+// one after another without waiting: the orderer answers a stream's
+// envelopes in order, so the client matches each answer to the oldest
+// envelope still waiting. A stream that fails fails its waiting envelopes
+// (which then fail over) and is replaced on the next use.
 type BroadcastClient struct {
 	endpoints []string
 	dialOpts  []grpc.DialOption
 
-	mu    sync.Mutex
-	conns map[string]*grpc.ClientConn
-	next  int // the endpoint to try first: the last one that worked
+	mu      sync.Mutex
+	conns   map[string]*grpc.ClientConn
+	streams map[string]*broadcastStream
+	next    int // the endpoint to try first: the last one that worked
+	closed  bool
 }
 
 // NewBroadcastClient returns a client for the given orderer endpoints.
@@ -42,12 +51,11 @@ func NewBroadcastClient(endpoints []string, creds credentials.TransportCredentia
 		endpoints: endpoints,
 		dialOpts:  append([]grpc.DialOption{grpc.WithTransportCredentials(creds)}, opts...),
 		conns:     map[string]*grpc.ClientConn{},
+		streams:   map[string]*broadcastStream{},
 	}
 }
 
 func (c *BroadcastClient) conn(ep string) (*grpc.ClientConn, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	if cc, ok := c.conns[ep]; ok {
 		return cc, nil
 	}
@@ -57,6 +65,32 @@ func (c *BroadcastClient) conn(ep string) (*grpc.ClientConn, error) {
 	}
 	c.conns[ep] = cc
 	return cc, nil
+}
+
+// stream returns the live stream to ep, opening one if needed.
+func (c *BroadcastClient) stream(ep string) (*broadcastStream, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, errors.New("the broadcast client is closed")
+	}
+	if s, ok := c.streams[ep]; ok && !s.isDead() {
+		return s, nil
+	}
+	cc, err := c.conn(ep)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	raw, err := ordererpb.NewAtomicBroadcastClient(cc).Broadcast(ctx)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	s := &broadcastStream{stream: raw, cancel: cancel, dead: make(chan struct{})}
+	go s.receive()
+	c.streams[ep] = s
+	return s, nil
 }
 
 // Broadcast submits env and returns nil once an orderer answered SUCCESS
@@ -90,36 +124,131 @@ func (c *BroadcastClient) Broadcast(ctx context.Context, env *commonpb.Envelope)
 }
 
 func (c *BroadcastClient) broadcastTo(ctx context.Context, ep string, env *commonpb.Envelope) error {
-	cc, err := c.conn(ep)
+	s, err := c.stream(ep)
 	if err != nil {
 		return fmt.Errorf("orderer %s: %w", ep, err)
 	}
-	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stream, err := ordererpb.NewAtomicBroadcastClient(cc).Broadcast(sctx)
+	res, err := s.send(ctx, env)
 	if err != nil {
 		return fmt.Errorf("orderer %s: %w", ep, err)
 	}
-	if err := stream.Send(env); err != nil {
-		return fmt.Errorf("orderer %s: %w", ep, err)
-	}
-	res, err := stream.Recv()
-	if err != nil {
-		return fmt.Errorf("orderer %s: %w", ep, err)
-	}
-	_ = stream.CloseSend()
 	if res.Status != commonpb.Status_SUCCESS {
 		return &StatusError{Endpoint: ep, Status: res.Status, Info: res.Info}
 	}
 	return nil
 }
 
-// Close closes the client's connections.
+// Close closes the client's streams and connections.
 func (c *BroadcastClient) Close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.closed = true
+	for _, s := range c.streams {
+		s.fail(errors.New("the broadcast client is closed"))
+	}
+	c.streams = map[string]*broadcastStream{}
 	for _, cc := range c.conns {
 		cc.Close()
 	}
 	c.conns = map[string]*grpc.ClientConn{}
+}
+
+// broadcastStream is one Broadcast stream shared by many envelopes.
+type broadcastStream struct {
+	stream ordererpb.AtomicBroadcast_BroadcastClient
+	cancel context.CancelFunc
+
+	// sendMu serializes sends, each with the append of its waiter, so that
+	// waiting is in the order of the stream. The receiver takes only mu,
+	// so a send blocked by flow control never blocks the answers.
+	sendMu  sync.Mutex
+	mu      sync.Mutex // guards waiting and err
+	waiting []chan broadcastResult
+	err     error
+	dead    chan struct{} // closed once the stream failed
+}
+
+type broadcastResult struct {
+	res *ordererpb.BroadcastResponse
+	err error
+}
+
+func (s *broadcastStream) isDead() bool {
+	select {
+	case <-s.dead:
+		return true
+	default:
+		return false
+	}
+}
+
+// send sends env and waits for its answer, or for ctx to end. An envelope
+// abandoned by its caller keeps its place: its answer is read and dropped.
+func (s *broadcastStream) send(ctx context.Context, env *commonpb.Envelope) (*ordererpb.BroadcastResponse, error) {
+	done := make(chan broadcastResult, 1)
+	s.sendMu.Lock()
+	s.mu.Lock()
+	if s.err != nil {
+		err := s.err
+		s.mu.Unlock()
+		s.sendMu.Unlock()
+		return nil, err
+	}
+	s.waiting = append(s.waiting, done)
+	s.mu.Unlock()
+	err := s.stream.Send(env)
+	s.sendMu.Unlock()
+	if err != nil {
+		s.fail(err) // answers done, unless an answer or a failure came first
+	}
+	select {
+	case r := <-done:
+		return r.res, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// receive hands each answer to the oldest waiting envelope until the
+// stream fails.
+func (s *broadcastStream) receive() {
+	for {
+		res, err := s.stream.Recv()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = errors.New("the orderer closed the stream")
+			}
+			s.fail(err)
+			return
+		}
+		s.mu.Lock()
+		if len(s.waiting) == 0 {
+			s.mu.Unlock()
+			s.fail(errors.New("the orderer sent an answer to no envelope"))
+			return
+		}
+		done := s.waiting[0]
+		s.waiting[0] = nil
+		s.waiting = s.waiting[1:]
+		s.mu.Unlock()
+		done <- broadcastResult{res: res}
+	}
+}
+
+// fail ends the stream: every waiting envelope gets err.
+func (s *broadcastStream) fail(err error) {
+	s.mu.Lock()
+	if s.err != nil {
+		s.mu.Unlock()
+		return
+	}
+	s.err = err
+	waiting := s.waiting
+	s.waiting = nil
+	close(s.dead)
+	s.mu.Unlock()
+	s.cancel()
+	for _, done := range waiting {
+		done <- broadcastResult{err: err}
+	}
 }

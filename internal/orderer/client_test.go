@@ -1,0 +1,154 @@
+package orderer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	commonpb "github.com/chorusledger/chorus/proto/fabric/common"
+	ordererpb "github.com/chorusledger/chorus/proto/fabric/orderer"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// scriptedOrderer answers each envelope of a stream in order, after a
+// random short delay, by its payload: "ok..." SUCCESS, "bad..."
+// BAD_REQUEST with the payload as info, "busy..." SERVICE_UNAVAILABLE;
+// "kill" ends the stream without an answer.
+type scriptedOrderer struct {
+	ordererpb.UnimplementedAtomicBroadcastServer
+	streams atomic.Int32
+}
+
+func (o *scriptedOrderer) Broadcast(stream ordererpb.AtomicBroadcast_BroadcastServer) error {
+	o.streams.Add(1)
+	answers := make(chan *ordererpb.BroadcastResponse, 1000)
+	sent := make(chan error, 1)
+	go func() {
+		var err error
+		for res := range answers {
+			if err == nil {
+				err = stream.Send(res)
+			}
+		}
+		sent <- err
+	}()
+	defer func() { close(answers); <-sent }()
+	for {
+		env, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		p := string(env.Payload)
+		switch {
+		case p == "kill":
+			return errors.New("killed")
+		case strings.HasPrefix(p, "ok"):
+			answers <- &ordererpb.BroadcastResponse{Status: commonpb.Status_SUCCESS}
+		case strings.HasPrefix(p, "busy"):
+			answers <- &ordererpb.BroadcastResponse{Status: commonpb.Status_SERVICE_UNAVAILABLE, Info: p}
+		default:
+			answers <- &ordererpb.BroadcastResponse{Status: commonpb.Status_BAD_REQUEST, Info: p}
+		}
+	}
+}
+
+func startScripted(t *testing.T) (*scriptedOrderer, string) {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	o := &scriptedOrderer{}
+	ordererpb.RegisterAtomicBroadcastServer(srv, o)
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+	return o, lis.Addr().String()
+}
+
+// TestBroadcastClientSharesStreams checks that concurrent envelopes share
+// one stream and each gets its own answer, and that a failed stream fails
+// its envelopes and is replaced.
+func TestBroadcastClientSharesStreams(t *testing.T) {
+	o, addr := startScripted(t)
+	c := NewBroadcastClient([]string{addr}, insecure.NewCredentials())
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	var wg sync.WaitGroup
+	errs := make(chan string, 400)
+	for i := range 400 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			payload := fmt.Sprintf("ok-%d", i)
+			if i%3 == 0 {
+				payload = fmt.Sprintf("bad-%d", i)
+			}
+			err := c.Broadcast(ctx, &commonpb.Envelope{Payload: []byte(payload)})
+			var se *StatusError
+			switch {
+			case i%3 != 0 && err != nil:
+				errs <- fmt.Sprintf("%s: %v", payload, err)
+			case i%3 == 0 && (!errors.As(err, &se) || se.Status != commonpb.Status_BAD_REQUEST || se.Info != payload):
+				errs <- fmt.Sprintf("%s: got %v, want its own BAD_REQUEST", payload, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	if n := o.streams.Load(); n != 1 {
+		t.Errorf("%d streams opened for 400 envelopes, want 1", n)
+	}
+
+	// A stream that breaks fails the envelope waiting on it; the next
+	// envelope gets a new stream.
+	err := c.Broadcast(ctx, &commonpb.Envelope{Payload: []byte("kill")})
+	if err == nil || !strings.Contains(err.Error(), "no orderer could order the envelope") {
+		t.Fatalf("envelope on a broken stream: %v", err)
+	}
+	if err := c.Broadcast(ctx, &commonpb.Envelope{Payload: []byte("ok-after")}); err != nil {
+		t.Fatalf("after the stream broke: %v", err)
+	}
+	if n := o.streams.Load(); n != 2 {
+		t.Errorf("%d streams opened, want 2", n)
+	}
+}
+
+// TestBroadcastClientFailsOver checks that an unavailable orderer's
+// answer sends the envelope to the next one, and a refusal does not.
+func TestBroadcastClientFailsOver(t *testing.T) {
+	_, first := startScripted(t)
+	second, addr2 := startScripted(t)
+	c := NewBroadcastClient([]string{first, addr2}, insecure.NewCredentials())
+	defer c.Close()
+	ctx := context.Background()
+	// "busy" is unavailable on both: the error names both answers.
+	err := c.Broadcast(ctx, &commonpb.Envelope{Payload: []byte("busy-1")})
+	if err == nil || strings.Count(err.Error(), "SERVICE_UNAVAILABLE") != 2 {
+		t.Fatalf("busy everywhere: %v", err)
+	}
+	if second.streams.Load() != 1 {
+		t.Error("the second orderer was not tried")
+	}
+	err = c.Broadcast(ctx, &commonpb.Envelope{Payload: []byte("bad-1")})
+	var se *StatusError
+	if !errors.As(err, &se) || se.Status != commonpb.Status_BAD_REQUEST {
+		t.Fatalf("refused: %v", err)
+	}
+}
