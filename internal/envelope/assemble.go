@@ -71,10 +71,16 @@ func DescribeDifference(a, b []byte) string {
 	if errA != nil || errB != nil {
 		return "a proposal response payload does not decode"
 	}
-	if !proto.Equal(ca.response, cb.response) {
-		return fmt.Sprintf("the contract returned different responses (status %d vs %d)", ca.response.GetStatus(), cb.response.GetStatus())
-	}
 	var diffs []string
+	switch ra, rb := ca.response, cb.response; {
+	case ra.GetStatus() != rb.GetStatus():
+		diffs = append(diffs, fmt.Sprintf("the contract returned status %d vs %d", ra.GetStatus(), rb.GetStatus()))
+	case ra.GetMessage() != rb.GetMessage():
+		diffs = append(diffs, fmt.Sprintf("the contract returned different messages (status %d)", ra.GetStatus()))
+	case !bytes.Equal(ra.GetPayload(), rb.GetPayload()):
+		diffs = append(diffs, fmt.Sprintf("the contract returned different payloads (status %d)", ra.GetStatus()))
+	}
+	responses := len(diffs)
 	for _, ns := range sortedKeys(ca.sets, cb.sets) {
 		sa, sb := ca.sets[ns], cb.sets[ns]
 		for _, k := range sortedKeys(readMap(sa), readMap(sb)) {
@@ -88,17 +94,22 @@ func DescribeDifference(a, b []byte) string {
 			}
 		}
 	}
-	if len(diffs) == 0 {
-		if !bytes.Equal(ca.event, cb.event) {
-			return "the contract set different events"
-		}
-		return "the proposal response payloads differ outside the read/write sets"
-	}
+	keys := diffs[responses:]
 	const max = 10
-	if len(diffs) > max {
-		diffs = append(diffs[:max], fmt.Sprintf("and %d more", len(diffs)-max))
+	if len(keys) > max {
+		keys = append(keys[:max], fmt.Sprintf("and %d more", len(keys)-max))
 	}
-	return "keys differ: " + strings.Join(diffs, "; ")
+	switch {
+	case len(keys) > 0 && responses > 0:
+		return diffs[0] + "; keys differ: " + strings.Join(keys, "; ")
+	case len(keys) > 0:
+		return "keys differ: " + strings.Join(keys, "; ")
+	case responses > 0:
+		return diffs[0]
+	case !bytes.Equal(ca.event, cb.event):
+		return "the contract set different events"
+	}
+	return "the proposal response payloads differ outside the read/write sets"
 }
 
 type decodedAction struct {

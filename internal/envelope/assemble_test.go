@@ -66,3 +66,36 @@ func TestAssemblePayload(t *testing.T) {
 		t.Fatalf("differing endorsements: %v", err)
 	}
 }
+
+// actionPayload is a proposal response payload whose contract read asset1
+// at block readAt, wrote value and returned (status, payload).
+func actionPayload(t *testing.T, readAt uint64, value string, status int32, payload string) []byte {
+	kv := mustMarshal(t, &kvrwsetpb.KVRWSet{
+		Reads:  []*kvrwsetpb.KVRead{{Key: "asset1", Version: &kvrwsetpb.Version{BlockNum: readAt}}},
+		Writes: []*kvrwsetpb.KVWrite{{Key: "asset1", Value: []byte(value)}},
+	})
+	rws := mustMarshal(t, &rwsetpb.TxReadWriteSet{NsRwset: []*rwsetpb.NsReadWriteSet{{Namespace: "assets", Rwset: kv}}})
+	ca := mustMarshal(t, &peerpb.ChaincodeAction{Results: rws, Response: &peerpb.Response{Status: status, Payload: []byte(payload)}})
+	return mustMarshal(t, &peerpb.ProposalResponsePayload{ProposalHash: []byte("h"), Extension: ca})
+}
+
+func TestDescribeDifference(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		a, b []byte
+		want string
+	}{
+		{"endorsers at different heights", actionPayload(t, 5, "v", 200, "Tom"), actionPayload(t, 6, "w", 200, "Ann"),
+			"the contract returned different payloads (status 200); keys differ: assets/asset1 read at 5:0 vs 6:0; assets/asset1 written differently"},
+		{"keys only", actionPayload(t, 5, "v", 200, "x"), actionPayload(t, 5, "w", 200, "x"),
+			"keys differ: assets/asset1 written differently"},
+		{"status", actionPayload(t, 5, "v", 200, "x"), actionPayload(t, 5, "v", 500, "x"),
+			"the contract returned status 200 vs 500"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := envelope.DescribeDifference(tc.a, tc.b); got != tc.want {
+				t.Errorf("got  %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+}
