@@ -21,6 +21,6 @@ One binary plays every role: chorus node start runs a peer or an orderer.`,
 		SilenceErrors: true,
 	}
 	root.AddCommand(newVersionCmd(), newNodeCmd(), newChannelCmd(), newLedgerCmd(), newTxCmd(), newBlockCmd(),
-		newUpCmd(), newDownCmd(), newStatusCmd(), newSubmitCmd(), newEvaluateCmd(), newContractCmd())
+		newUpCmd(), newDownCmd(), newStatusCmd(), newSubmitCmd(), newEvaluateCmd(), newContractCmd(), newBenchCmd())
 	return root
 }

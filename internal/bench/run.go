@@ -1,0 +1,310 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/chorusledger/chorus/internal/channelconfig"
+	"github.com/chorusledger/chorus/internal/contract"
+	"github.com/chorusledger/chorus/internal/ledger"
+	"github.com/chorusledger/chorus/internal/network"
+	adminpb "github.com/chorusledger/chorus/proto/chorus/admin"
+	"github.com/chorusledger/chorus/sdk/client"
+)
+
+// Target is the network a run drives and how.
+type Target struct {
+	// Profiles are client profiles, one per organization; workers are
+	// spread over them in turn, so each organization's Gateway peer leads
+	// an equal share of the endorsements.
+	Profiles []string
+	// Connections is the number of Gateway connections per profile
+	// (default 1).
+	Connections int
+	// Network, when not nil, is the local network behind the profiles:
+	// the run then measures its node processes, reads its block cutting,
+	// and ends by verifying every node's ledger and comparing the peers'
+	// commit hashes.
+	Network *network.Network
+	// Progress receives the live progress bar; Terminal says it is a
+	// terminal (redrawn in place) rather than a log.
+	Progress io.Writer
+	Terminal bool
+	// Log receives a line per step (preload, checks); nil discards.
+	Log io.Writer
+}
+
+// fsyncPolicy is what this build syncs; nothing in a node's configuration
+// changes it.
+const fsyncPolicy = "peers: one synced Pebble batch per block (block, state, history, indexes); " +
+	"orderers: Raft log synced before every acknowledgement, blocks recovered from it"
+
+// Run drives the target with cfg's load and reports what it measured.
+// It fails only when the run could not take place (bad settings, no
+// network, a preload that could not complete); failed transactions are
+// counted in the Report, not returned as errors.
+func Run(ctx context.Context, cfg Config, t Target) (*Report, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if len(t.Profiles) == 0 {
+		return nil, errors.New("bench: no client profile")
+	}
+	logw := t.Log
+	if logw == nil {
+		logw = io.Discard
+	}
+	conns := max(1, t.Connections)
+	var contracts []*client.Contract
+	var first *client.Gateway
+	var orgs []string
+	var channel string
+	for c := range conns {
+		for _, path := range t.Profiles {
+			gw, err := client.Connect(path, client.WithEndorseTimeout(cfg.Timeout), client.WithSubmitTimeout(cfg.Timeout),
+				client.WithCommitStatusTimeout(cfg.Timeout), client.WithEvaluateTimeout(cfg.Timeout))
+			if err != nil {
+				return nil, fmt.Errorf("bench: %w", err)
+			}
+			defer gw.Close()
+			if channel == "" {
+				channel = cfg.Channel
+				if channel == "" {
+					channel = gw.DefaultChannel()
+				}
+			}
+			if first == nil {
+				first = gw
+			}
+			if c == 0 {
+				orgs = append(orgs, gw.Identity().MSPID)
+			}
+			contracts = append(contracts, gw.Network(channel).Contract(cfg.Contract))
+		}
+	}
+	if channel == "" {
+		return nil, errors.New("bench: no channel: give one, or use profiles that name theirs")
+	}
+	rep := &Report{Started: time.Now().UTC(), Workload: cfg.Workload, Mode: "closed-loop", FailuresByCode: map[string]int{}}
+	if !cfg.closedLoop() {
+		rep.Mode = "fixed-rate"
+	}
+	rep.Settings = Settings{
+		Contract: cfg.Contract, Channel: channel, Workers: cfg.Workers, Rate: cfg.Rate, Connections: conns, Organizations: orgs,
+		DurationSeconds: cfg.Duration.Seconds(), Transactions: cfg.Transactions, WarmupSeconds: cfg.Warmup.Seconds(),
+		Preload: cfg.Preload, TLS: "client to Gateway: TLS, server authenticated; between nodes: mutual TLS", Fsync: fsyncPolicy,
+	}
+	if cfg.Transactions > 0 {
+		rep.Settings.DurationSeconds = 0
+	}
+	if cfg.Workload != Create {
+		rep.Settings.Keys = cfg.Keys
+	}
+	prefix := runPrefix()
+	if cfg.Workload == Create {
+		rep.Settings.ValueBytes = valueBytes(prefix+"-0-0", cfg.ValueSize)
+	}
+	def, err := queryDefinition(ctx, first, channel, cfg.Contract)
+	if err != nil {
+		return nil, err
+	}
+	rep.Settings.EndorsementPolicy = def.EndorsementPolicy
+	if t.Network != nil {
+		n := t.Network
+		rep.Settings.Orderers, rep.Settings.Peers = len(n.Nodes(network.RoleOrderer)), len(n.Nodes(network.RolePeer))
+		bc, height, err := blockCutting(ctx, n, channel)
+		if err != nil {
+			fmt.Fprintf(logw, "could not read the channel's block cutting: %v\n", err)
+		}
+		rep.Settings.BlockCutting, rep.Settings.LedgerHeightStart = bc, height
+	}
+
+	d := &driver{contracts: contracts, live: &live{}}
+	if cfg.Workload != Create {
+		ops := make([]op, cfg.Keys)
+		for i := range ops {
+			ops[i] = createOp(keyID(i), cfg.ValueSize)
+		}
+		if err := preload(ctx, d, cfg, t, fmt.Sprintf("key space (%d assets)", cfg.Keys), ops, true); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Preload > 0 {
+		ops := make([]op, cfg.Preload)
+		for i := range ops {
+			ops[i] = createOp(fmt.Sprintf("%s-pre-%d", prefix, i), cfg.ValueSize)
+		}
+		if err := preload(ctx, d, cfg, t, fmt.Sprintf("%d assets", cfg.Preload), ops, false); err != nil {
+			return nil, err
+		}
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+
+	fmt.Fprintln(logw, "measuring the signature bound")
+	bound, err := measureSignatureBound(150 * time.Millisecond)
+	if err != nil {
+		return nil, fmt.Errorf("bench: measuring the signature bound: %w", err)
+	}
+	rep.SignatureBound, rep.SignatureBoundTPS = bound, bound.BoundTPS
+
+	probes := newProbes(t.Network)
+	d.live = &live{}
+	stopProgress := startProgress(t.Progress, t.Terminal, d.live, "measuring", cfg.Warmup, cfg.Duration, cfg.Transactions)
+	windowStarted := make(chan struct{})
+	go func() {
+		defer close(windowStarted)
+		select {
+		case <-time.After(cfg.Warmup):
+		case <-ctx.Done():
+		}
+		for _, p := range probes {
+			p.start()
+		}
+	}()
+	p := phase{name: "measure", gen: newGenerator(cfg, prefix), workers: cfg.Workers, rate: cfg.Rate,
+		warmup: cfg.Warmup, duration: cfg.Duration, count: cfg.Transactions, timeout: cfg.Timeout}
+	if cfg.Transactions > 0 {
+		p.duration = 0
+	}
+	pr := d.run(ctx, p)
+	<-windowStarted
+	for _, p := range probes {
+		p.stop()
+	}
+	stopProgress()
+	rep.Interrupted = pr.stopped
+
+	s := summarize(pr)
+	rep.Submitted, rep.Committed, rep.Failed = s.submitted, s.committed, s.failed
+	rep.FailuresByCode, rep.FailureExamples = s.byCode, s.examples
+	rep.CommittedTPS, rep.WindowSeconds, rep.LatencyMS, rep.Series = s.tps, round(s.window.Seconds(), 3), s.latency, s.series
+	if s.window > 0 {
+		rep.OfferedTPS = round(float64(s.submitted)/s.window.Seconds(), 1)
+		if p.duration > 0 {
+			rep.OfferedTPS = round(float64(s.submitted)/p.duration.Seconds(), 1)
+		}
+	}
+	if rep.SignatureBoundTPS > 0 {
+		rep.BoundRatio = round(rep.CommittedTPS/rep.SignatureBoundTPS, 4)
+	}
+	for _, pb := range probes {
+		pc := pb.report(s.committed)
+		rep.Settings.SignatureCacheHits += pc.SigCacheHits
+		rep.Settings.SignatureCacheMisses += pc.SigCacheMisses
+		rep.Processes = append(rep.Processes, pc)
+	}
+	if t.Network != nil && ctx.Err() == nil {
+		fmt.Fprintln(logw, "verifying every node's ledger and comparing the peers' commit hashes")
+		rep.Ledger = checkLedgers(ctx, t.Network, channel, time.Minute)
+	}
+	return rep, nil
+}
+
+// preload runs ops (CreateAsset calls) to completion with the run's
+// workers. With existingOK, an asset that already exists counts as done.
+func preload(ctx context.Context, d *driver, cfg Config, t Target, what string, ops []op, existingOK bool) error {
+	if t.Log != nil {
+		fmt.Fprintf(t.Log, "preloading %s\n", what)
+	}
+	d.live = &live{}
+	stop := startProgress(t.Progress, t.Terminal, d.live, "preload", 0, 0, len(ops))
+	g := newListGenerator(ops)
+	pr := d.run(ctx, phase{name: "preload", gen: g.generate, workers: min(cfg.Workers, len(ops)), count: len(ops), timeout: cfg.Timeout})
+	stop()
+	if pr.stopped {
+		return ctx.Err()
+	}
+	failed := 0
+	var example string
+	for _, r := range pr.results {
+		if r.outcome == outcomeValid || (existingOK && r.outcome == outcomeEndorse && strings.Contains(r.err, "already exists")) {
+			continue
+		}
+		failed++
+		if example == "" {
+			example = r.err
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("bench: preloading %s: %d of %d transactions failed, such as: %s", what, failed, len(ops), example)
+	}
+	return nil
+}
+
+// queryDefinition reads the contract's committed definition.
+func queryDefinition(ctx context.Context, gw *client.Gateway, channel, name string) (*contract.DefinitionJSON, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	res, err := gw.Network(channel).Contract(contract.LifecycleName).Evaluate(ctx, "QueryDefinition", name)
+	if err != nil {
+		return nil, fmt.Errorf("bench: reading the definition of contract %s on channel %s: %w", name, channel, err)
+	}
+	var def contract.DefinitionJSON
+	if err := json.Unmarshal(res, &def); err != nil {
+		return nil, fmt.Errorf("bench: the definition of contract %s: %w", name, err)
+	}
+	return &def, nil
+}
+
+// blockCutting reads the channel's block cutting from its latest
+// configuration block, through a peer's admin API, and the height then.
+func blockCutting(ctx context.Context, n *network.Network, channel string) (*BlockCutting, uint64, error) {
+	peers := n.Nodes(network.RolePeer)
+	if len(peers) == 0 {
+		return nil, 0, errors.New("the network has no peer")
+	}
+	h, err := height(ctx, n, peers[0], channel)
+	if err != nil {
+		return nil, 0, err
+	}
+	q, closeQ, err := n.LedgerQuery(peers[0])
+	if err != nil {
+		return nil, h, err
+	}
+	defer closeQ()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	last, err := q.GetBlock(ctx, &adminpb.GetBlockRequest{Channel: channel, Number: h - 1})
+	if err != nil {
+		return nil, h, err
+	}
+	var index uint64
+	if h > 1 {
+		md, err := ledger.OrdererMetadata(last)
+		if err != nil {
+			return nil, h, err
+		}
+		index = md.GetLastConfig().GetIndex()
+	}
+	cfgBlock, err := q.GetBlock(ctx, &adminpb.GetBlockRequest{Channel: channel, Number: index})
+	if err != nil {
+		return nil, h, err
+	}
+	cfg, err := channelconfig.ConfigFromBlock(cfgBlock)
+	if err != nil {
+		return nil, h, err
+	}
+	b, err := channelconfig.NewBundle(cfg, channelconfig.BundleOptions{})
+	if err != nil {
+		return nil, h, err
+	}
+	bc := b.Batch()
+	return &BlockCutting{MaxMessageCount: bc.MaxMessageCount, PreferredMaxBytes: bc.PreferredMaxBytes,
+		BatchTimeoutMS: float64(bc.Timeout) / float64(time.Millisecond)}, h, nil
+}
+
+// runPrefix is a prefix of asset ids unique to a run.
+func runPrefix() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return "bench-" + hex.EncodeToString(b)
+}

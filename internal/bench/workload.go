@@ -1,0 +1,93 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+)
+
+// op is one call of the workload's contract.
+type op struct {
+	fn       string
+	args     []string
+	evaluate bool // a query: Evaluate, not ordered
+}
+
+// generator makes the next operation of a worker. Each worker calls it
+// from its own goroutine with its own random source.
+type generator func(worker int, seq uint64, rng *rand.Rand) op
+
+// asset is the JSON the asset-transfer contract stores, to size values.
+type asset struct {
+	AppraisedValue int64  `json:"AppraisedValue"`
+	Color          string `json:"Color"`
+	ID             string `json:"ID"`
+	Owner          string `json:"Owner"`
+	Size           int64  `json:"Size"`
+}
+
+// createOp returns the CreateAsset call of asset id, its owner padded so
+// that the stored JSON is about valueSize bytes.
+func createOp(id string, valueSize int) op {
+	a := asset{AppraisedValue: 300, Color: "blue", ID: id, Owner: "bench", Size: 5}
+	b, _ := json.Marshal(a)
+	if pad := valueSize - len(b); pad > 0 {
+		a.Owner += strings.Repeat("o", pad)
+	}
+	return op{fn: "CreateAsset", args: []string{id, a.Color, strconv.FormatInt(a.Size, 10), a.Owner, strconv.FormatInt(a.AppraisedValue, 10)}}
+}
+
+// valueBytes is the size of the JSON createOp(id, valueSize) stores.
+func valueBytes(id string, valueSize int) int {
+	o := createOp(id, valueSize)
+	b, _ := json.Marshal(asset{AppraisedValue: 300, Color: o.args[1], ID: id, Owner: o.args[3], Size: 5})
+	return len(b)
+}
+
+// keyID is the id of asset i of the read and transfer key space.
+func keyID(i int) string { return "bench-key-" + strconv.Itoa(i) }
+
+// newGenerator returns the operations of cfg's workload; ids of created
+// assets start with prefix, unique to the run.
+func newGenerator(cfg Config, prefix string) generator {
+	switch cfg.Workload {
+	case Read:
+		return func(_ int, _ uint64, rng *rand.Rand) op {
+			return op{fn: "ReadAsset", args: []string{keyID(rng.IntN(cfg.Keys))}, evaluate: true}
+		}
+	case Transfer:
+		return func(_ int, _ uint64, rng *rand.Rand) op {
+			return op{fn: "TransferAsset", args: []string{keyID(rng.IntN(cfg.Keys)), "owner-" + strconv.Itoa(rng.IntN(1000))}}
+		}
+	default:
+		return func(worker int, seq uint64, _ *rand.Rand) op {
+			return createOp(fmt.Sprintf("%s-%d-%d", prefix, worker, seq), cfg.ValueSize)
+		}
+	}
+}
+
+// listGenerator hands out ops from a fixed list, each once, across
+// workers; past the end it returns an op with an empty fn.
+type listGenerator struct {
+	ops  []op
+	next chan int
+}
+
+func newListGenerator(ops []op) *listGenerator {
+	g := &listGenerator{ops: ops, next: make(chan int, len(ops))}
+	for i := range ops {
+		g.next <- i
+	}
+	close(g.next)
+	return g
+}
+
+func (g *listGenerator) generate(int, uint64, *rand.Rand) op {
+	i, ok := <-g.next
+	if !ok {
+		return op{}
+	}
+	return g.ops[i]
+}

@@ -1,0 +1,123 @@
+package network_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/chorusledger/chorus/internal/bench"
+	"github.com/chorusledger/chorus/internal/network"
+)
+
+// benchJSON runs chorus bench with args and decodes its JSON report.
+func benchJSON(t *testing.T, args ...string) *bench.Report {
+	t.Helper()
+	cmd := exec.Command(chorusBinary, append([]string{"bench", "--output", "json"}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("chorus bench %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	var r bench.Report
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("report: %v\n%s", err, out)
+	}
+	return &r
+}
+
+// TestE2EBenchNetworkUp runs `chorus bench --network-up`: the standard
+// network comes up, a short create run measures it, every node's ledger
+// verifies with equal commit hashes, and the network goes down.
+func TestE2EBenchNetworkUp(t *testing.T) {
+	needE2E(t)
+	dir := filepath.Join(t.TempDir(), "net")
+	base := freeBasePort(t, 180)
+	t.Cleanup(func() { chorusCLI(t, "down", "--dir", dir, "--purge") })
+	html := filepath.Join(t.TempDir(), "report.html")
+	r := benchJSON(t, "--network-up", "--dir", dir, "--base-port", fmt.Sprint(base),
+		"--duration", "4s", "--warmup", "1s", "--workers", "32", "--html", html)
+	t.Logf("create: %.0f tx/s committed, p50 %.0f ms, p99 %.0f ms, %d failed; bound %.0f tx/s",
+		r.CommittedTPS, r.LatencyMS.P50, r.LatencyMS.P99, r.Failed, r.SignatureBoundTPS)
+	if r.Committed == 0 || r.Failed != 0 || r.Submitted != r.Committed {
+		t.Errorf("submitted %d, committed %d, failed %d %v", r.Submitted, r.Committed, r.Failed, r.FailureExamples)
+	}
+	if r.CommittedTPS <= 0 || r.LatencyMS.P50 <= 0 || r.LatencyMS.P99 < r.LatencyMS.P50 || r.SignatureBoundTPS <= 0 {
+		t.Errorf("figures %+v", r)
+	}
+	if r.Ledger == nil || !r.Ledger.Verified || !r.Ledger.CommitHashesEqual || len(r.Ledger.Nodes) != 5 {
+		t.Fatalf("ledger check %+v", r.Ledger)
+	}
+	if r.Ledger.Nodes[3].CommitHash == "" || r.Ledger.Nodes[3].CommitHash != r.Ledger.Nodes[4].CommitHash {
+		t.Errorf("peers' commit hashes %q %q", r.Ledger.Nodes[3].CommitHash, r.Ledger.Nodes[4].CommitHash)
+	}
+	if len(r.Processes) != 6 {
+		t.Fatalf("%d processes measured, want 5 nodes and the client", len(r.Processes))
+	}
+	for _, p := range r.Processes {
+		if p.Error != "" || p.CPUSeconds <= 0 {
+			t.Errorf("process %+v", p)
+		}
+	}
+	if r.Settings.SignatureCacheMisses == 0 || r.Settings.BlockCutting == nil || r.Settings.EndorsementPolicy != "AND('Org1MSP.peer','Org2MSP.peer')" {
+		t.Errorf("settings %+v", r.Settings)
+	}
+	page, err := os.ReadFile(html)
+	if err != nil || strings.Count(string(page), "<svg") != 2 {
+		t.Errorf("HTML report: %v, %d charts", err, strings.Count(string(page), "<svg"))
+	}
+	// Torn down: no node of the network runs.
+	n, err := network.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, nd := range n.Spec.Nodes {
+		if _, running := n.PID(nd); running {
+			t.Errorf("%s still runs after the bench", nd.Name)
+		}
+	}
+}
+
+// TestE2EBenchWorkloads runs transfer and read against a network made by
+// chorus up: transfer over a small key space provokes MVCC conflicts,
+// which are counted by validation code; read evaluates.
+func TestE2EBenchWorkloads(t *testing.T) {
+	needE2E(t)
+	dir, _ := upNetwork(t)
+	r := benchJSON(t, "--dir", dir, "--workload", "transfer", "--keys", "5", "--transactions", "150", "--warmup", "0s", "--workers", "16")
+	t.Logf("transfer over 5 keys: %d committed, %d failed %v", r.Committed, r.Failed, r.FailuresByCode)
+	if r.Submitted != 150 || r.Committed+r.Failed != r.Submitted || r.Committed == 0 {
+		t.Errorf("submitted %d, committed %d, failed %d", r.Submitted, r.Committed, r.Failed)
+	}
+	// Conflicts show at commit (MVCC_READ_CONFLICT) or, when the two
+	// endorsers had committed different blocks, at endorsement.
+	for code := range r.FailuresByCode {
+		if code != "MVCC_READ_CONFLICT" && code != "ENDORSEMENTS_DIFFER" {
+			t.Errorf("failures %v %v: only conflicts are expected", r.FailuresByCode, r.FailureExamples)
+		}
+	}
+	if r.Ledger == nil || !r.Ledger.Verified || !r.Ledger.CommitHashesEqual {
+		t.Errorf("ledger check %+v", r.Ledger)
+	}
+	r = benchJSON(t, "--dir", dir, "--workload", "read", "--keys", "5", "--transactions", "200", "--warmup", "0s", "--workers", "16")
+	if r.Committed != 200 || r.Failed != 0 {
+		t.Errorf("read: %d answered, %d failed %v", r.Committed, r.Failed, r.FailureExamples)
+	}
+
+	// The running peer verifies its own ledger through the admin API.
+	n, err := network.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := n.Nodes(network.RolePeer)[0]
+	out, err := chorusCLI(t, "ledger", "verify", "--channel", "mychannel", "--admin-address", peer.AdminAddress,
+		"--cert", n.Path(peer.AdminCertFile), "--key", n.Path(peer.AdminKeyFile), "--tls-ca", n.Path(peer.TLSCAFile))
+	if err != nil || !strings.Contains(out, "ledger verified") || !strings.Contains(out, "commit hash at height") {
+		t.Errorf("online ledger verify: %v\n%s", err, out)
+	}
+}
