@@ -21,6 +21,7 @@ func newBenchCmd() *cobra.Command {
 	var workload, dir, output, htmlFile, cpuProfile string
 	var profiles []string
 	var connections, basePort int
+	var batchTimeout time.Duration
 	var networkUp, keep bool
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -80,7 +81,7 @@ interrupted.`,
 				}
 				upCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 				fmt.Fprintf(logw, "bringing up the standard network in %s\n", dir)
-				n, err = network.Up(upCtx, network.Options{Dir: dir, BasePort: basePort}, bin, logw)
+				n, err = network.Up(upCtx, network.Options{Dir: dir, BasePort: basePort, BatchTimeout: batchTimeout}, bin, logw)
 				cancel()
 				if err != nil {
 					if temp {
@@ -169,6 +170,7 @@ interrupted.`,
 	f.BoolVar(&networkUp, "network-up", false, "bring up the standard network first (in --dir, else a temporary directory) and tear it down after")
 	f.BoolVar(&keep, "keep", false, "with --network-up: leave the network running")
 	f.IntVar(&basePort, "base-port", 7400, "with --network-up: the first port of the network's range")
+	f.DurationVar(&batchTimeout, "batch-timeout", 0, "with --network-up: the block cutter's timeout (default chorus up's)")
 	f.StringVarP(&output, "output", "o", "text", "output format: text or json")
 	f.StringVar(&htmlFile, "html", "", "also write an HTML report with throughput and latency over time")
 	f.StringVar(&cpuProfile, "cpu-profile", "", "write a CPU profile of the bench client itself to this file")

@@ -70,6 +70,7 @@ directory starts whatever is not running and keeps all data.`,
 	f.IntVar(&opts.Orderers, "orderers", 3, "orderers (Raft consenters)")
 	f.StringVar(&consensus, "consensus", "raft", "consensus: raft")
 	f.IntVar(&opts.BasePort, "base-port", 7400, "first port of the network's range")
+	f.DurationVar(&opts.BatchTimeout, "batch-timeout", 0, "how long the block cutter waits after a block's first transaction (default 250ms)")
 	f.BoolVar(&detach, "detach", false, "return once the network is ready")
 	f.DurationVar(&timeout, "timeout", 3*time.Minute, "how long to wait for the network to be ready")
 	return cmd

@@ -33,9 +33,9 @@ func TestPercentileNearestRank(t *testing.T) {
 func TestSummarize(t *testing.T) {
 	s := time.Second
 	pr := &phaseResult{warmEnd: 2 * s, results: []result{
-		{due: 1 * s, done: 2500 * time.Millisecond, outcome: outcomeValid},                 // warm-up: not measured
-		{due: 2 * s, done: 2100 * time.Millisecond, outcome: outcomeValid, measured: true}, // 100 ms
-		{due: 2 * s, done: 2300 * time.Millisecond, outcome: outcomeValid, measured: true}, // 300 ms
+		{due: 1 * s, done: 2500 * time.Millisecond, outcome: outcomeValid},                                                                                                                     // warm-up: not measured
+		{due: 2 * s, sent: 2 * s, endorsed: 2010 * time.Millisecond, ordered: 2060 * time.Millisecond, done: 2100 * time.Millisecond, outcome: outcomeValid, measured: true},                   // 100 ms
+		{due: 2 * s, sent: 2100 * time.Millisecond, endorsed: 2130 * time.Millisecond, ordered: 2200 * time.Millisecond, done: 2300 * time.Millisecond, outcome: outcomeValid, measured: true}, // 300 ms
 		{due: 3 * s, done: 3200 * time.Millisecond, outcome: "MVCC_READ_CONFLICT", measured: true, err: "conflict"},
 		{due: 3 * s, done: 4 * s, outcome: outcomeEndorse, measured: true, err: "no endorsement"},
 	}}
@@ -51,6 +51,9 @@ func TestSummarize(t *testing.T) {
 	}
 	if got.latency.P50 != 100 || got.latency.Max != 300 {
 		t.Errorf("latency %+v", got.latency)
+	}
+	if ph := got.phases; ph == nil || ph.Queued.Max != 100 || ph.Endorse.P50 != 10 || ph.Endorse.Max != 30 || ph.Order.P50 != 50 || ph.Order.Max != 70 || ph.Commit.P50 != 40 || ph.Commit.Max != 100 {
+		t.Errorf("phases %+v", got.phases)
 	}
 	// Seconds relative to the window: -1 holds the warm-up transaction.
 	want := map[int]Second{

@@ -32,11 +32,16 @@ const (
 // result is the fate of one transaction. Times are offsets from the start
 // of the phase.
 type result struct {
-	due      time.Duration // when it was due (fixed rate) or sent (closed loop)
-	done     time.Duration // when its commit status (or failure) arrived
-	outcome  string        // outcomeValid, a validation code name, or a failure step
-	err      string        // what went wrong, when it did
-	measured bool          // due within the measured window
+	due  time.Duration // when it was due (fixed rate) or sent (closed loop)
+	sent time.Duration // when its proposal was sent
+	// endorsed and ordered: when the Gateway returned the endorsed
+	// transaction, and when it confirmed that ordering accepted it (its
+	// block is durable on an orderer); zero for a query.
+	endorsed, ordered time.Duration
+	done              time.Duration // when its commit status (or failure) arrived
+	outcome           string        // outcomeValid, a validation code name, or a failure step
+	err               string        // what went wrong, when it did
+	measured          bool          // due within the measured window
 }
 
 func (r *result) latency() time.Duration { return r.done - r.due }
@@ -113,10 +118,11 @@ func (d *driver) run(ctx context.Context, p phase) *phaseResult {
 		d.live.sent.Add(1)
 		d.live.inFlight.Add(1)
 		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.timeout)
-		outcome, err := execute(tctx, c, o)
+		r := result{due: due, sent: time.Since(pr.start), measured: measured}
+		outcome, err := execute(tctx, c, o, func() time.Duration { return time.Since(pr.start) }, &r)
 		cancel()
 		d.live.inFlight.Add(-1)
-		r := result{due: due, done: time.Since(pr.start), outcome: outcome, measured: measured}
+		r.done, r.outcome = time.Since(pr.start), outcome
 		if err != nil {
 			r.err = err.Error()
 		}
@@ -202,28 +208,40 @@ func (d *driver) run(ctx context.Context, p phase) *phaseResult {
 	return pr
 }
 
-// execute runs one operation and classifies its fate.
-func execute(ctx context.Context, c *client.Contract, o op) (string, error) {
+// execute runs one operation and classifies its fate, recording in r when
+// its endorsement and its ordering ended (now gives the time).
+func execute(ctx context.Context, c *client.Contract, o op, now func() time.Duration, r *result) (string, error) {
+	p, err := c.NewProposal(o.fn, o.args)
+	if err != nil {
+		return outcomeClient, err
+	}
 	if o.evaluate {
-		if _, err := c.Evaluate(ctx, o.fn, o.args...); err != nil {
+		if _, err := p.Evaluate(ctx); err != nil {
 			return outcomeEvaluate, err
 		}
 		return outcomeValid, nil
 	}
-	_, commit, err := c.SubmitAsync(ctx, o.fn, o.args...)
+	tx, err := p.Endorse(ctx)
 	if err != nil {
 		var ee *client.EndorseError
-		var se *client.SubmitError
 		switch {
 		case errors.As(err, &ee) && strings.Contains(err.Error(), "endorsements do not match"):
 			return outcomeDiffer, err
 		case errors.As(err, &ee):
 			return outcomeEndorse, err
-		case errors.As(err, &se):
+		}
+		return outcomeClient, err
+	}
+	r.endorsed = now()
+	commit, err := tx.Submit(ctx)
+	if err != nil {
+		var se *client.SubmitError
+		if errors.As(err, &se) {
 			return outcomeSubmit, err
 		}
 		return outcomeClient, err
 	}
+	r.ordered = now()
 	st, err := commit.Status(ctx)
 	if err != nil {
 		return outcomeCommitStatus, err

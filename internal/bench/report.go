@@ -45,6 +45,8 @@ type Report struct {
 	// transaction was due) to its commit status, for committed
 	// transactions.
 	LatencyMS Latency `json:"latency_ms"`
+	// PhasesMS splits LatencyMS by step (absent for read).
+	PhasesMS *Phases `json:"phases_ms,omitempty"`
 
 	SignatureBound    SignatureBound `json:"signature_bound"`
 	SignatureBoundTPS float64        `json:"signature_bound_tps"`
@@ -127,6 +129,17 @@ func (r *Report) WriteText(w io.Writer) error {
 	p("throughput  %.1f tx/s committed (offered %.1f tx/s; window %.1f s)\n", r.CommittedTPS, r.OfferedTPS, r.WindowSeconds)
 	l := r.LatencyMS
 	p("latency     p50 %.1f ms  p95 %.1f ms  p99 %.1f ms  max %.1f ms  (submit to commit status)\n", l.P50, l.P95, l.P99, l.Max)
+	if ph := r.PhasesMS; ph != nil {
+		for _, step := range []struct {
+			name string
+			l    Latency
+		}{{"queued", ph.Queued}, {"endorse", ph.Endorse}, {"order", ph.Order}, {"commit", ph.Commit}} {
+			if step.name == "queued" && step.l.Max == 0 {
+				continue
+			}
+			p("  %-9s p50 %.1f ms  p99 %.1f ms  max %.1f ms\n", step.name, step.l.P50, step.l.P99, step.l.Max)
+		}
+	}
 	b := r.SignatureBound
 	p("\nsignature bound  %.0f tx/s = %s\n", b.BoundTPS, b.Formula)
 	p("reached          %.1f%% of the bound\n", r.BoundRatio*100)

@@ -186,7 +186,7 @@ func Run(ctx context.Context, cfg Config, t Target) (*Report, error) {
 	s := summarize(pr)
 	rep.Submitted, rep.Committed, rep.Failed = s.submitted, s.committed, s.failed
 	rep.FailuresByCode, rep.FailureExamples = s.byCode, s.examples
-	rep.CommittedTPS, rep.WindowSeconds, rep.LatencyMS, rep.Series = s.tps, round(s.window.Seconds(), 3), s.latency, s.series
+	rep.CommittedTPS, rep.WindowSeconds, rep.LatencyMS, rep.PhasesMS, rep.Series = s.tps, round(s.window.Seconds(), 3), s.latency, s.phases, s.series
 	if s.window > 0 {
 		rep.OfferedTPS = round(float64(s.submitted)/s.window.Seconds(), 1)
 		if p.duration > 0 {

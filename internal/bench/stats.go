@@ -45,6 +45,23 @@ func round(v float64, digits int) float64 {
 	return math.Round(v*p) / p
 }
 
+// Phases splits the latency of committed transactions into the steps of
+// the Gateway flow, in milliseconds.
+type Phases struct {
+	// Queued is from when the transaction was due to when it was sent:
+	// zero in a closed loop; at a fixed rate, the wait for a free worker.
+	Queued Latency `json:"queued"`
+	// Endorse is the Gateway's Endorse call: simulation on the endorsing
+	// peers and the endorsements' collection.
+	Endorse Latency `json:"endorse"`
+	// Order is the Gateway's Submit call, which returns once an orderer
+	// has the transaction's block durable.
+	Order Latency `json:"order"`
+	// Commit is the wait for the commit status: the peer's validation
+	// and commit of the block.
+	Commit Latency `json:"commit"`
+}
+
 // Second is one second of a run, by the time transactions finished.
 type Second struct {
 	// T is the second's start, from the start of the measured window
@@ -65,6 +82,7 @@ type summary struct {
 	tps                          float64
 	window                       time.Duration // from the window's start to the last measured answer
 	latency                      Latency       // of committed (valid) transactions
+	phases                       *Phases       // of committed submitted transactions
 	series                       []Second
 }
 
@@ -72,7 +90,7 @@ type summary struct {
 // the per-second series of all of them.
 func summarize(pr *phaseResult) summary {
 	s := summary{byCode: map[string]int{}, examples: map[string]string{}}
-	var lat []time.Duration
+	var lat, queued, endorse, order, commit []time.Duration
 	var last time.Duration
 	for i := range pr.results {
 		r := &pr.results[i]
@@ -84,6 +102,12 @@ func summarize(pr *phaseResult) summary {
 		if r.outcome == outcomeValid {
 			s.committed++
 			lat = append(lat, r.latency())
+			if r.ordered > 0 {
+				queued = append(queued, r.sent-r.due)
+				endorse = append(endorse, r.endorsed-r.sent)
+				order = append(order, r.ordered-r.endorsed)
+				commit = append(commit, r.done-r.ordered)
+			}
 			continue
 		}
 		s.failed++
@@ -97,6 +121,9 @@ func summarize(pr *phaseResult) summary {
 		s.tps = round(float64(s.committed)/s.window.Seconds(), 1)
 	}
 	s.latency = latencyOf(lat)
+	if len(order) > 0 {
+		s.phases = &Phases{Queued: latencyOf(queued), Endorse: latencyOf(endorse), Order: latencyOf(order), Commit: latencyOf(commit)}
+	}
 	s.series = series(pr)
 	return s
 }
