@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -112,6 +113,9 @@ func (n *Network) Start(nd Node) (int, error) {
 	if pid, ok := n.PID(nd); ok {
 		return pid, nil
 	}
+	if err := portsAvailable(nd); err != nil {
+		return 0, fmt.Errorf("network: start %s: %w", nd.Name, err)
+	}
 	bin, err := n.binary()
 	if err != nil {
 		return 0, err
@@ -136,6 +140,25 @@ func (n *Network) Start(nd Node) (int, error) {
 	// while this process lives.
 	go cmd.Wait()
 	return pid, nil
+}
+
+// portsAvailable checks that nothing listens on a node's addresses, so
+// that a node is not started into another process's ports, where it would
+// fail and leave the network's clients talking to someone else.
+func portsAvailable(nd Node) error {
+	for _, a := range []struct{ what, addr string }{
+		{"address", nd.Address}, {"admin address", nd.AdminAddress}, {"operations address", nd.OpsAddress},
+	} {
+		if a.addr == "" {
+			continue
+		}
+		l, err := net.Listen("tcp", a.addr)
+		if err != nil {
+			return fmt.Errorf("its %s %s is not available (another network on these ports? choose another --base-port): %w", a.what, a.addr, err)
+		}
+		l.Close()
+	}
+	return nil
 }
 
 // Signal sends sig to a running node's process.
