@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -18,7 +17,7 @@ import (
 
 func newBenchCmd() *cobra.Command {
 	cfg := bench.DefaultConfig()
-	var workload, dir, output, htmlFile, cpuProfile string
+	var workload, dir, output, htmlFile, profileDir string
 	var profiles []string
 	var connections, basePort int
 	var batchTimeout time.Duration
@@ -45,7 +44,11 @@ failures by validation code, the signature bound of the machine (cores ÷
 (5 × sign + 8 × verify), timed in the same run) and the ratio reached; on a
 local network (--dir) also the CPU each node process spent per transaction,
 the signature-cache hits, the block cutting, and it ends by verifying every
-node's ledger and comparing the peers' commit hashes.
+node's ledger and comparing the peers' commit hashes. With --profile-dir it
+also profiles every node process and the bench itself over the measured
+window and splits their CPU by category: contract runtime, signature
+verification, signing, storage, consensus, protobuf, TLS, hashing, gRPC,
+garbage collection (docs/performance.md).
 
 With --network-up, bench first brings up the standard network (3 Raft
 orderers, 2 organizations with one peer each, the assets contract with
@@ -56,7 +59,8 @@ Exits 1 when the ledgers do not verify or the commit hashes differ, or when
 interrupted.`,
 		Example: `  chorus bench --network-up --duration 60s
   chorus bench --dir ./chorus-net --workload transfer --keys 1000 --output json
-  chorus bench --rate 1000 --duration 30s --html report.html`,
+  chorus bench --rate 1000 --duration 30s --html report.html
+  chorus bench --network-up --workers 1000 --profile-dir ./profiles`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Workload = bench.Workload(workload)
@@ -116,17 +120,7 @@ interrupted.`,
 			// instead of 2× halves the CPU its garbage collector takes from
 			// the nodes. Every signature and message stays real.
 			debug.SetGCPercent(400)
-			if cpuProfile != "" {
-				f, err := os.Create(cpuProfile)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
-			}
+			t.ProfileDir = profileDir
 			rep, err := bench.Run(ctx, cfg, t)
 			if err != nil {
 				return err
@@ -173,7 +167,7 @@ interrupted.`,
 	f.DurationVar(&batchTimeout, "batch-timeout", 0, "with --network-up: the block cutter's timeout (default chorus up's)")
 	f.StringVarP(&output, "output", "o", "text", "output format: text or json")
 	f.StringVar(&htmlFile, "html", "", "also write an HTML report with throughput and latency over time")
-	f.StringVar(&cpuProfile, "cpu-profile", "", "write a CPU profile of the bench client itself to this file")
+	f.StringVar(&profileDir, "profile-dir", "", "write a CPU profile of every measured process (nodes need operations.profiling, as chorus up sets) to this directory and split each by category in the report")
 	return cmd
 }
 

@@ -27,12 +27,15 @@ func (r *Report) WriteHTML(w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("bench: latency chart: %w", err)
 	}
+	procs, rows := r.cpuByCategory()
 	return htmlReport.Execute(w, struct {
 		*Report
 		ThroughputSVG, LatencySVG template.HTML
 		Codes                     []string
 		PercentOfBound            float64
-	}{r, tps, lat, slices.Sorted(maps.Keys(r.FailuresByCode)), r.BoundRatio * 100})
+		ProfiledProcesses         []string
+		CategoryRows              []categoryRow
+	}{r, tps, lat, slices.Sorted(maps.Keys(r.FailuresByCode)), r.BoundRatio * 100, procs, rows})
 }
 
 var (
@@ -141,7 +144,8 @@ func chart(p *plot.Plot, secs []Second, lines []chartSeries) (template.HTML, err
 }
 
 var htmlReport = template.Must(template.New("report").Funcs(template.FuncMap{
-	"us": func(sec float64) string { return fmt.Sprintf("%.0f", sec*1e6) },
+	"us":  func(sec float64) string { return fmt.Sprintf("%.0f", sec*1e6) },
+	"pct": func(share float64) string { return fmt.Sprintf("%.1f%%", share*100) },
 }).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>chorus bench: {{.Workload}} {{printf "%.0f" .CommittedTPS}} tx/s</title>
@@ -170,6 +174,14 @@ over {{.Settings.Connections}} connection(s) per organization.{{if .Interrupted}
 <table><tr><th>process</th><th>role</th><th class="n">CPU s</th><th class="n">cores</th><th class="n">µs per tx</th><th class="n">signature cache hits</th><th class="n">signatures verified</th></tr>
 {{range .Processes}}<tr><td>{{.Name}}</td><td>{{.Role}}</td>{{if .Error}}<td colspan="5">{{.Error}}</td>{{else}}<td class="n">{{printf "%.2f" .CPUSeconds}}</td><td class="n">{{printf "%.2f" .CoresUsed}}</td><td class="n">{{us .CPUSecondsPerTx}}</td><td class="n">{{.SigCacheHits}}</td><td class="n">{{.SigCacheMisses}}</td>{{end}}</tr>
 {{end}}</table>{{end}}
+{{if .CategoryRows}}<h2>CPU by category</h2>
+<p>Each process's CPU profile over the measured window, split by category (a sample counts for the first category, in this order of
+precedence, that names a function of its stack: contract runtime, signature verification, signing, storage, consensus, protobuf, TLS,
+hashing, gRPC, garbage collection, allocation, system calls); µs per transaction sums each process's share of its own CPU per transaction.</p>
+<table><tr><th>category</th>{{range .ProfiledProcesses}}<th class="n">{{.}}</th>{{end}}<th class="n">µs per tx</th></tr>
+{{range .CategoryRows}}<tr><td>{{.Category}}</td>{{range .Shares}}<td class="n">{{pct .}}</td>{{end}}<td class="n">{{printf "%.0f" .MicrosPerTx}}</td></tr>
+{{end}}</table>{{end}}
+{{range .Processes}}{{if .ProfileError}}<p class="bad">No CPU profile of {{.Name}}: {{.ProfileError}}</p>{{end}}{{end}}
 <h2>Settings</h2>
 <table>
 <tr><td>TLS</td><td>{{.Settings.TLS}}</td></tr>

@@ -29,6 +29,10 @@ type ProcessCPU struct {
 	SigCacheHits   uint64 `json:"signature_cache_hits"`
 	SigCacheMisses uint64 `json:"signature_cache_misses"`
 	Error          string `json:"error,omitempty"`
+	// Profile splits the process's CPU by category (with a profile
+	// directory); ProfileError says why there is none.
+	Profile      *CPUBreakdown `json:"cpu_profile,omitempty"`
+	ProfileError string        `json:"cpu_profile_error,omitempty"`
 }
 
 // nodeProbe measures one node process across the measured window.
@@ -46,6 +50,7 @@ type nodeProbe struct {
 	hits1, miss1  uint64
 	stoppedAt     time.Time
 	scrapeFailure error
+	profiler      *profiler
 }
 
 func newProbes(n *network.Network) []*nodeProbe {
@@ -89,14 +94,32 @@ func (p *nodeProbe) stop() {
 		return
 	}
 	p.stoppedAt = time.Now()
+	if p.profiler != nil {
+		p.profiler.stop()
+	}
 	p.cpu1, p.err = p.cpu()
 	if !p.self && p.scrapeFailure == nil {
 		p.hits1, p.miss1, p.scrapeFailure = p.sigCache()
 	}
 }
 
+// startProfile profiles the process for the window.
+func (p *nodeProbe) startProfile(dir string, window time.Duration) {
+	if p.err != nil {
+		return
+	}
+	p.profiler = startProfiler(dir, p.node.Name, p.node.OpsAddress, p.self, window)
+}
+
 func (p *nodeProbe) report(committed int) ProcessCPU {
 	pc := ProcessCPU{Name: p.node.Name, Role: string(p.node.Role), PID: p.pid}
+	if p.profiler != nil {
+		if b, err := p.profiler.breakdown(); err != nil {
+			pc.ProfileError = err.Error()
+		} else {
+			pc.Profile = b
+		}
+	}
 	if p.err != nil {
 		pc.Error = p.err.Error()
 		return pc

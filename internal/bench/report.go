@@ -161,6 +161,24 @@ func (r *Report) WriteText(w io.Writer) error {
 			fmt.Fprintf(tw, "all\t\t%.2f\t\t%.0f\t%d\t%d\t\n", total, total/float64(r.Committed)*1e6, s.SignatureCacheHits, s.SignatureCacheMisses)
 		}
 		tw.Flush()
+		for _, pc := range r.Processes {
+			if pc.ProfileError != "" {
+				p("  no CPU profile of %s: %s\n", pc.Name, pc.ProfileError)
+			}
+		}
+	}
+	if procs, rows := r.cpuByCategory(); len(rows) > 0 {
+		p("\nCPU by category (share of each process's CPU profile; µs per transaction over all):\n")
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintf(tw, "category\t%s\tµs/tx\t\n", strings.Join(procs, "\t"))
+		for _, row := range rows {
+			fmt.Fprintf(tw, "%s\t", row.Category)
+			for _, share := range row.Shares {
+				fmt.Fprintf(tw, "%.1f%%\t", share*100)
+			}
+			fmt.Fprintf(tw, "%.0f\t\n", row.MicrosPerTx)
+		}
+		tw.Flush()
 	}
 
 	p("\nsettings: TLS %s; fsync %s", s.TLS, s.Fsync)

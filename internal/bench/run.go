@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -39,6 +40,12 @@ type Target struct {
 	Terminal bool
 	// Log receives a line per step (preload, checks); nil discards.
 	Log io.Writer
+	// ProfileDir, when set, receives a CPU profile of every process the
+	// run measures (the nodes of Network, which must serve profiles, and
+	// the bench process) over the measured window, and the report splits
+	// each by category. It needs a Duration, which a node's profile is
+	// asked for in advance.
+	ProfileDir string
 }
 
 // fsyncPolicy is what this build syncs; nothing in a node's configuration
@@ -56,6 +63,14 @@ func Run(ctx context.Context, cfg Config, t Target) (*Report, error) {
 	}
 	if len(t.Profiles) == 0 {
 		return nil, errors.New("bench: no client profile")
+	}
+	if t.ProfileDir != "" {
+		if cfg.Transactions > 0 {
+			return nil, errors.New("bench: CPU profiles need a duration, not a number of transactions: a node's profile is asked for in advance")
+		}
+		if err := os.MkdirAll(t.ProfileDir, 0o755); err != nil {
+			return nil, fmt.Errorf("bench: the profile directory: %w", err)
+		}
 	}
 	logw := t.Log
 	if logw == nil {
@@ -168,6 +183,9 @@ func Run(ctx context.Context, cfg Config, t Target) (*Report, error) {
 		}
 		for _, p := range probes {
 			p.start()
+			if t.ProfileDir != "" && ctx.Err() == nil {
+				p.startProfile(t.ProfileDir, cfg.Duration)
+			}
 		}
 	}()
 	p := phase{name: "measure", gen: newGenerator(cfg, prefix), workers: cfg.Workers, rate: cfg.Rate,

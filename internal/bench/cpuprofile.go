@@ -1,0 +1,287 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/pprof/profile"
+)
+
+// CPUBreakdown is where one process spent its CPU in the measured window,
+// from a CPU profile: every sample goes to the first category, in the
+// order of profileCategories, that names a function of its stack.
+type CPUBreakdown struct {
+	// File is the profile, for `go tool pprof`.
+	File string `json:"file"`
+	// SampledSeconds is the CPU time the profile sampled.
+	SampledSeconds float64         `json:"sampled_seconds"`
+	Categories     []CategoryShare `json:"categories"`
+}
+
+// CategoryShare is one category's part of a profile.
+type CategoryShare struct {
+	Category string  `json:"category"`
+	Seconds  float64 `json:"seconds"`
+	// Share is Seconds over the profile's sampled seconds.
+	Share float64 `json:"share"`
+}
+
+// profileCategories are the parts of a node's work that docs/performance.md
+// tracks, most specific first: a signature verification that hashes is
+// verification, an allocation made by the contract runtime is the
+// contract runtime's.
+var profileCategories = []struct {
+	name    string
+	pattern *regexp.Regexp
+}{
+	// runtime._ExternalCode is a sample the Go profiler could not unwind:
+	// in a peer, code wazero compiled.
+	{"contract runtime (WebAssembly)", regexp.MustCompile(`contract/wasm\.|tetratelabs/wazero|^runtime\._ExternalCode$`)},
+	{"signature verification (ECDSA)", regexp.MustCompile(`ecdsa\.[Vv]erify`)},
+	{"signing (ECDSA)", regexp.MustCompile(`ecdsa\.[Ss]ign`)},
+	{"storage (Pebble)", regexp.MustCompile(`cockroachdb/pebble`)},
+	{"consensus (etcd raft)", regexp.MustCompile(`go\.etcd\.io/raft`)},
+	{"protobuf", regexp.MustCompile(`google\.golang\.org/protobuf`)},
+	{"TLS", regexp.MustCompile(`^crypto/tls\.|crypto/internal/fips140/aes`)},
+	{"hashing (SHA-256)", regexp.MustCompile(`sha256`)},
+	{"gRPC and HTTP/2", regexp.MustCompile(`google\.golang\.org/grpc|golang\.org/x/net/http2`)},
+	{"garbage collection", regexp.MustCompile(`^runtime\.(gcBgMarkWorker|gcAssist|bgsweep|sweepone|markroot|scanobject|gcDrain|bgscavenge)`)},
+	{"memory allocation", regexp.MustCompile(`^runtime\.mallocgc`)},
+	{"system calls and scheduling", regexp.MustCompile(`^(syscall\.|internal/runtime/syscall|internal/poll\.)|^runtime\.(netpoll|futex|schedule|findRunnable|park_m|mcall|usleep|osyield)`)},
+}
+
+// otherCategory collects the samples no category claims.
+const otherCategory = "other"
+
+// categorize reads a CPU profile and splits its samples by category.
+func categorize(r io.Reader) (*CPUBreakdown, error) {
+	p, err := profile.Parse(r)
+	if err != nil {
+		return nil, err
+	}
+	valueIndex := -1
+	for i, st := range p.SampleType {
+		if st.Type == "cpu" && st.Unit == "nanoseconds" {
+			valueIndex = i
+		}
+	}
+	if valueIndex < 0 {
+		return nil, errors.New("not a CPU profile: no cpu/nanoseconds sample type")
+	}
+	byCategory := map[string]int64{}
+	var total int64
+	for _, s := range p.Sample {
+		v := s.Value[valueIndex]
+		total += v
+		byCategory[sampleCategory(s)] += v
+	}
+	b := &CPUBreakdown{SampledSeconds: round(float64(total)/1e9, 3)}
+	for name, ns := range byCategory {
+		share := 0.0
+		if total > 0 {
+			share = float64(ns) / float64(total)
+		}
+		b.Categories = append(b.Categories, CategoryShare{Category: name, Seconds: round(float64(ns)/1e9, 3), Share: round(share, 4)})
+	}
+	slices.SortFunc(b.Categories, func(x, y CategoryShare) int {
+		switch {
+		case x.Category == otherCategory:
+			return 1
+		case y.Category == otherCategory:
+			return -1
+		case x.Seconds != y.Seconds:
+			if x.Seconds > y.Seconds {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(x.Category, y.Category)
+	})
+	return b, nil
+}
+
+func sampleCategory(s *profile.Sample) string {
+	for _, c := range profileCategories {
+		for _, loc := range s.Location {
+			for _, line := range loc.Line {
+				if line.Function != nil && c.pattern.MatchString(line.Function.Name) {
+					return c.name
+				}
+			}
+		}
+	}
+	return otherCategory
+}
+
+// profiler records the CPU profile of one process over the measured window:
+// a node's through its operations endpoint (/debug/pprof/profile, served
+// when the node's operations.profiling is on), the bench process's own
+// through runtime/pprof.
+type profiler struct {
+	file string
+	self bool
+	url  string
+	done chan struct{}
+	err  error
+	// selfFile is the bench process's profile while it is being written.
+	selfFile *os.File
+}
+
+// startProfiler begins profiling one process for window (rounded up to
+// whole seconds for a node). The profile is written to dir/name.pprof.
+func startProfiler(dir, name, opsAddress string, self bool, window time.Duration) *profiler {
+	pr := &profiler{file: filepath.Join(dir, profileFileName(name)+".pprof"), self: self, done: make(chan struct{})}
+	if self {
+		defer close(pr.done)
+		f, err := os.Create(pr.file)
+		if err != nil {
+			pr.err = err
+			return pr
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			pr.err = fmt.Errorf("starting the CPU profile: %w", err)
+			return pr
+		}
+		pr.selfFile = f
+		return pr
+	}
+	seconds := int((window + time.Second - 1) / time.Second)
+	pr.url = fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", opsAddress, seconds)
+	go func() {
+		defer close(pr.done)
+		pr.err = fetchProfile(pr.url, pr.file, window+time.Minute)
+	}()
+	return pr
+}
+
+func fetchProfile(url, file string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		return fmt.Errorf("%s: not found: the node serves profiles only with operations.profiling: true in its configuration", url)
+	}
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("%s: %s: %s", url, resp.Status, strings.TrimSpace(string(msg)))
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", url, err)
+	}
+	return f.Close()
+}
+
+// stop ends the bench process's own profile; a node's ends by itself.
+func (pr *profiler) stop() {
+	if pr.self && pr.selfFile != nil {
+		pprof.StopCPUProfile()
+		if err := pr.selfFile.Close(); err != nil && pr.err == nil {
+			pr.err = err
+		}
+		pr.selfFile = nil
+	}
+}
+
+// breakdown waits for the profile and splits it by category.
+func (pr *profiler) breakdown() (*CPUBreakdown, error) {
+	<-pr.done
+	if pr.err != nil {
+		return nil, pr.err
+	}
+	f, err := os.Open(pr.file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := categorize(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", pr.file, err)
+	}
+	b.File = pr.file
+	return b, nil
+}
+
+// profileFileName turns a process name into a file name.
+func profileFileName(name string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '-', r == '_':
+			return r
+		}
+		return '-'
+	}, name)
+}
+
+// categoryRow is one category across the profiled processes.
+type categoryRow struct {
+	Category string
+	// Shares holds the category's share of each profiled process's CPU.
+	Shares []float64
+	// MicrosPerTx is the category's CPU per committed transaction summed
+	// over the processes: each process's share of its own CPU per
+	// transaction.
+	MicrosPerTx float64
+}
+
+// cpuByCategory lays the profiles out as a table: the profiled processes,
+// and a row per category, the costliest first.
+func (r *Report) cpuByCategory() (processes []string, rows []categoryRow) {
+	var profiled []ProcessCPU
+	for _, pc := range r.Processes {
+		if pc.Profile != nil {
+			profiled = append(profiled, pc)
+			processes = append(processes, pc.Name)
+		}
+	}
+	index := map[string]int{}
+	for i, pc := range profiled {
+		for _, c := range pc.Profile.Categories {
+			k, ok := index[c.Category]
+			if !ok {
+				k = len(rows)
+				index[c.Category] = k
+				rows = append(rows, categoryRow{Category: c.Category, Shares: make([]float64, len(profiled))})
+			}
+			rows[k].Shares[i] = c.Share
+			rows[k].MicrosPerTx += c.Share * pc.CPUSecondsPerTx * 1e6
+		}
+	}
+	slices.SortStableFunc(rows, func(x, y categoryRow) int {
+		switch {
+		case x.Category == otherCategory:
+			return 1
+		case y.Category == otherCategory:
+			return -1
+		case x.MicrosPerTx > y.MicrosPerTx:
+			return -1
+		case x.MicrosPerTx < y.MicrosPerTx:
+			return 1
+		}
+		return 0
+	})
+	return processes, rows
+}

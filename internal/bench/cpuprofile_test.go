@@ -1,0 +1,140 @@
+package bench
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"net/http"
+	"net/http/httptest"
+	httppprof "net/http/pprof"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/pprof/profile"
+)
+
+// TestCategorizeStacks checks the precedence of categories on stacks
+// written as a profile: the first category in order naming any frame wins.
+func TestCategorizeStacks(t *testing.T) {
+	p := &profile.Profile{
+		SampleType: []*profile.ValueType{{Type: "samples", Unit: "count"}, {Type: "cpu", Unit: "nanoseconds"}},
+		PeriodType: &profile.ValueType{Type: "cpu", Unit: "nanoseconds"},
+		Period:     10_000_000,
+	}
+	fn := map[string]*profile.Function{}
+	stack := func(names ...string) []*profile.Location {
+		var locs []*profile.Location
+		for _, name := range names { // leaf first, as in a profile
+			f, ok := fn[name]
+			if !ok {
+				f = &profile.Function{ID: uint64(len(fn) + 1), Name: name}
+				fn[name] = f
+				p.Function = append(p.Function, f)
+			}
+			loc := &profile.Location{ID: uint64(len(p.Location) + 1), Line: []profile.Line{{Function: f}}}
+			p.Location = append(p.Location, loc)
+			locs = append(locs, loc)
+		}
+		return locs
+	}
+	add := func(ms int64, names ...string) {
+		p.Sample = append(p.Sample, &profile.Sample{Location: stack(names...), Value: []int64{ms / 10, ms * 1e6}})
+	}
+	add(400, "crypto/internal/fips140/sha256.block", "crypto/ecdsa.VerifyASN1", "github.com/chorusledger/chorus/internal/identity.(*Identity).Verify")
+	add(300, "runtime.mallocgc", "github.com/tetratelabs/wazero/internal/engine/wazevo.(*callEngine).Call", "github.com/chorusledger/chorus/internal/contract/wasm.(*Module).Invoke")
+	add(200, "google.golang.org/protobuf/internal/impl.(*MessageInfo).marshal", "google.golang.org/grpc.(*Server).handleStream")
+	add(100, "main.somethingElse")
+
+	var buf bytes.Buffer
+	if err := p.Write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	b, err := categorize(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []CategoryShare{
+		{"signature verification (ECDSA)", 0.4, 0.4},
+		{"contract runtime (WebAssembly)", 0.3, 0.3},
+		{"protobuf", 0.2, 0.2},
+		{otherCategory, 0.1, 0.1},
+	}
+	if b.SampledSeconds != 1 || len(b.Categories) != len(want) {
+		t.Fatalf("breakdown %+v", b)
+	}
+	for i, c := range b.Categories {
+		if c != want[i] {
+			t.Errorf("category %d: %+v, want %+v", i, c, want[i])
+		}
+	}
+}
+
+// TestCategorizeRefusesOtherProfiles: a heap profile is not a CPU profile.
+func TestCategorizeRefusesOtherProfiles(t *testing.T) {
+	p := &profile.Profile{SampleType: []*profile.ValueType{{Type: "inuse_space", Unit: "bytes"}}}
+	var buf bytes.Buffer
+	if err := p.Write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := categorize(&buf); err == nil || !strings.Contains(err.Error(), "not a CPU profile") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// TestProfilerOverHTTP profiles a process through a real /debug/pprof
+// endpoint while it verifies signatures, and finds them in the breakdown.
+func TestProfilerOverHTTP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("profiles for a second")
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/profile", httppprof.Profile)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := sha256.Sum256([]byte("chorus"))
+	sig, err := ecdsa.SignASN1(rand.Reader, key, digest[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	pr := startProfiler(dir, "peer0.org1 example", strings.TrimPrefix(srv.URL, "http://"), false, time.Second)
+	deadline := time.Now().Add(1100 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		if !ecdsa.VerifyASN1(&key.PublicKey, digest[:], sig) {
+			t.Fatal("signature does not verify")
+		}
+	}
+	b, err := pr.breakdown()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.File != filepath.Join(dir, "peer0.org1-example.pprof") {
+		t.Errorf("file %s", b.File)
+	}
+	if _, err := os.Stat(b.File); err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Categories) == 0 || b.Categories[0].Category != "signature verification (ECDSA)" || b.Categories[0].Share < 0.5 {
+		t.Errorf("breakdown %+v", b.Categories)
+	}
+}
+
+// TestProfilerNotServed: a node without operations.profiling says so.
+func TestProfilerNotServed(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	defer srv.Close()
+	pr := startProfiler(t.TempDir(), "orderer0", strings.TrimPrefix(srv.URL, "http://"), false, time.Second)
+	if _, err := pr.breakdown(); err == nil || !strings.Contains(err.Error(), "operations.profiling: true") {
+		t.Fatalf("got %v", err)
+	}
+}
