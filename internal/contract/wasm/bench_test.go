@@ -48,20 +48,30 @@ func BenchmarkInstantiate(b *testing.B) {
 // as a peer endorses it under the standard bench workload: a unique id
 // per call, a ~100-byte asset, one GetState, one PutState and an event.
 func BenchmarkAssetsCreateAsset(b *testing.B) {
-	r := newRuntime(b, Options{})
-	m, err := r.Load(context.Background(), samples.AssetsModule)
-	if err != nil {
-		b.Fatal(err)
+	for _, mode := range []struct {
+		name    string
+		compare bool
+	}{{"reset=written-pages", false}, {"reset=compare-every-page", true}} {
+		b.Run(mode.name, func(b *testing.B) {
+			if !mode.compare && dirtyTrackingProbe() != nil {
+				b.Skipf("the kernel cannot track written pages: %v", dirtyTrackingProbe())
+			}
+			r := newRuntime(b, Options{CompareEveryPage: mode.compare})
+			m, err := r.Load(context.Background(), samples.AssetsModule)
+			if err != nil {
+				b.Fatal(err)
+			}
+			before := m.instances.Load()
+			i := 0
+			for b.Loop() {
+				i++
+				stub := newFakeStub("CreateAsset", fmt.Sprintf("bench-%d", i), "blue", "5", "benchoooooooooooooooooooo", "300")
+				if res := m.Invoke(stub); res.Status != 200 {
+					b.Fatalf("%d %q", res.Status, res.Message)
+				}
+			}
+			b.ReportMetric(float64(m.instances.Load()-before)/float64(i), "instantiations/op")
+			b.ReportMetric(float64(len(m.memory)), "snapshot-bytes")
+		})
 	}
-	before := m.instances.Load()
-	i := 0
-	for b.Loop() {
-		i++
-		stub := newFakeStub("CreateAsset", fmt.Sprintf("bench-%d", i), "blue", "5", "benchoooooooooooooooooooo", "300")
-		if res := m.Invoke(stub); res.Status != 200 {
-			b.Fatalf("%d %q", res.Status, res.Message)
-		}
-	}
-	b.ReportMetric(float64(m.instances.Load()-before)/float64(i), "instantiations/op")
-	b.ReportMetric(float64(len(m.memory)), "snapshot-bytes")
 }

@@ -84,11 +84,17 @@
 //     the invocation and carried to the host functions by the context of
 //     the call into chorus_invoke; it is never shared between invocations.
 //
-// Restoring the memory of a 3 MB Go module costs about 80 µs, most of an
-// invocation's cost on a pooled instance (BenchmarkInvokeGetPut); the
-// sample's CreateAsset costs about 220 µs with its warm-up and 710 µs
-// without (BenchmarkAssetsCreateAsset); creating an instance costs about
-// 3.5 ms (BenchmarkInstantiate).
+// How R2 writes the memory back (ADR 0006): on Linux 6.7 and later, an
+// instance's memory is an anonymous mapping registered with a userfaultfd
+// in asynchronous write-protect mode, so the kernel records which pages an
+// invocation wrote; the reset reads that list (PAGEMAP_SCAN), copies those
+// pages back and protects them again. Elsewhere, or when the kernel
+// refuses, it compares the whole memory with the initial state 4 KiB at a
+// time and copies back the pages that differ (Options.CompareEveryPage
+// forces this). The sample's CreateAsset, a 4 MB Go module, costs about
+// 150 µs with the written pages restored and 205 µs comparing every page
+// (BenchmarkAssetsCreateAsset), 710 µs without its warm-up; creating an
+// instance costs about 3.5 ms (BenchmarkInstantiate).
 //
 // Known gap (spec §6 R2): table.copy and table.init, part of bulk memory
 // which Go needs, are not refused, so a module could change a table

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/chorusledger/chorus/internal/contract"
@@ -59,6 +60,9 @@ type instance struct {
 	// it has run a function since it was last reset.
 	dirty bool
 	stack [1]uint64
+	// tracked is the instance's memory when the kernel records its
+	// written pages; nil when every page is compared.
+	tracked *trackedMemory
 }
 
 // Hash returns the SHA-256 of the module's code as given to Load.
@@ -98,6 +102,7 @@ func (m *Module) start(ctx context.Context) error {
 	for i, g := range inst.globals {
 		m.globals[i] = g.Get()
 	}
+	inst.arm(m)
 	m.release(inst, false)
 	return nil
 }
@@ -129,6 +134,17 @@ func (m *Module) instantiate(ctx context.Context) (*instance, error) {
 	cfg := m.rt.moduleConfig.WithStdout(&inst.console.stdout).WithStderr(&inst.console.stderr)
 	if !first {
 		cfg = cfg.WithStartFunctions()
+	}
+	if m.rt.trackPages {
+		ctx = experimental.WithMemoryAllocator(ctx, experimental.MemoryAllocatorFunc(func(_, max uint64) experimental.LinearMemory {
+			t, err := newTrackedMemory(max)
+			if err != nil {
+				m.rt.logger.Warn("wasm: an instance's memory is reset by comparing every page", "module", m.name, "reason", err)
+				return &heapMemory{}
+			}
+			inst.tracked = t
+			return t
+		}))
 	}
 	mod, err := m.rt.wz.InstantiateModule(ctx, m.compiled, cfg)
 	m.instances.Add(1)
@@ -168,6 +184,7 @@ func (m *Module) instantiate(ctx context.Context) (*instance, error) {
 		return nil, fmt.Errorf("wasm: an instance has %d bytes of memory; the initial state has %d", inst.mem.Size(), want)
 	}
 	inst.reset(m)
+	inst.arm(m)
 	return inst, nil
 }
 
@@ -187,7 +204,21 @@ func (inst *instance) memoryView() []byte {
 // clean in the CPU's caches instead of rewriting them all: measured on
 // CreateAsset, an invocation with its reset took 198 µs instead of 222
 // (BenchmarkAssetsCreateAsset, mean of three runs each).
+//
+// An instance whose memory the kernel tracks (ADR 0006), once armed,
+// restores only the pages the invocation wrote; it falls back to comparing
+// every page if the kernel fails it. A new instance is not armed yet: its
+// first reset compares.
 func (inst *instance) reset(m *Module) {
+	defer inst.resetGlobals(m)
+	if t := inst.tracked; t != nil && t.armed {
+		_, err := t.restore(m.memory)
+		if err == nil {
+			return
+		}
+		m.rt.logger.Warn("wasm: restoring the written pages failed; comparing every page from now on", "module", m.name, "err", err)
+		inst.tracked = nil
+	}
 	b, _ := inst.mem.Read(0, uint32(len(m.memory)))
 	for off := 0; off < len(b); off += resetPageBytes {
 		end := min(off+resetPageBytes, len(b))
@@ -195,11 +226,44 @@ func (inst *instance) reset(m *Module) {
 			copy(b[off:end], m.memory[off:end])
 		}
 	}
+}
+
+func (inst *instance) resetGlobals(m *Module) {
 	for i, g := range inst.globals {
 		g.Set(m.globals[i])
 	}
 	inst.dirty = false
 }
+
+// arm starts recording the pages an instance at its initial state writes,
+// when the kernel tracks its memory.
+func (inst *instance) arm(m *Module) {
+	if inst.tracked == nil {
+		return
+	}
+	if err := inst.tracked.arm(); err != nil {
+		m.rt.logger.Warn("wasm: an instance's memory is reset by comparing every page", "module", m.name, "reason", err)
+		inst.tracked = nil
+	}
+}
+
+// heapMemory is a linear memory on the Go heap, for an instance whose
+// tracked memory could not be made.
+type heapMemory struct{ b []byte }
+
+// Reallocate implements experimental.LinearMemory.
+func (h *heapMemory) Reallocate(size uint64) []byte {
+	if size > uint64(cap(h.b)) {
+		b := make([]byte, size, size+size/4)
+		copy(b, h.b)
+		h.b = b
+	}
+	h.b = h.b[:size]
+	return h.b
+}
+
+// Free implements experimental.LinearMemory.
+func (h *heapMemory) Free() { h.b = nil }
 
 // resetPageBytes is the unit reset compares and restores.
 const resetPageBytes = 4096

@@ -59,6 +59,10 @@ type Options struct {
 	// Logger receives the runtime's messages, and at debug level what
 	// contracts log and print. Nil discards them.
 	Logger *slog.Logger
+	// CompareEveryPage resets instances by comparing their whole memory
+	// with the initial state even where the kernel can tell which pages an
+	// invocation wrote (ADR 0006): for tests and measurements.
+	CompareEveryPage bool
 }
 
 // Runtime runs contract modules: it compiles them once, pools their
@@ -68,6 +72,9 @@ type Runtime struct {
 	timeLimit   time.Duration
 	poolSize    int
 	logger      *slog.Logger
+	// trackPages: instance memories are mappings whose written pages the
+	// kernel records, so a reset restores only those (ADR 0006).
+	trackPages bool
 
 	wz    wazero.Runtime
 	cache wazero.CompilationCache // nil without CacheDir
@@ -129,6 +136,13 @@ func NewRuntime(ctx context.Context, opts Options) (*Runtime, error) {
 	}
 	if r.logger == nil {
 		r.logger = slog.New(slog.DiscardHandler)
+	}
+	if !opts.CompareEveryPage {
+		if err := dirtyTrackingProbe(); err != nil {
+			r.logger.Info("wasm: contract memories are reset by comparing every page: the kernel cannot track written pages", "reason", err)
+		} else {
+			r.trackPages = true
+		}
 	}
 
 	cfg := wazero.NewRuntimeConfig().

@@ -374,6 +374,49 @@ func TestReset(t *testing.T) {
 	}
 }
 
+// TestResetRestoresEveryPage checks, after invocations that write all
+// over the memory, that a reset leaves the whole memory equal to the
+// initial state, whichever way the runtime resets (ADR 0006).
+func TestResetRestoresEveryPage(t *testing.T) {
+	for _, compare := range []bool{false, true} {
+		t.Run(fmt.Sprintf("compareEveryPage=%v", compare), func(t *testing.T) {
+			e := newEnv(t, Options{PoolSize: 1, CompareEveryPage: compare})
+			if !compare && dirtyTrackingProbe() != nil {
+				t.Skipf("the kernel cannot track written pages: %v", dirtyTrackingProbe())
+			}
+			e.submit("putn", "k", "300", "v")
+			calls := [][]string{{"counter"}, {"mapiter"}, {"putn", "p", "400", "value"}, {"range", "k", "l", "0"}, {"echo", strings.Repeat("x", 200_000), "y"}, {"panic"}, {"getput", "k001", "v"}}
+			for i := range 3 {
+				for _, args := range calls {
+					e.invoke(args...)
+					e.m.mu.Lock()
+					if len(e.m.idle) != 1 {
+						e.m.mu.Unlock()
+						continue // the call failed and its instance was discarded
+					}
+					inst := e.m.idle[0]
+					e.m.mu.Unlock()
+					if inst.dirty {
+						inst.reset(e.m)
+					}
+					if tracked := inst.tracked != nil; tracked == compare {
+						t.Fatalf("instance tracked %v with compareEveryPage %v", tracked, compare)
+					}
+					if mem := inst.memoryView(); !bytes.Equal(mem, e.m.memory) {
+						diff := 0
+						for off := 0; off < len(mem); off += 4096 {
+							if !bytes.Equal(mem[off:min(off+4096, len(mem))], e.m.memory[off:min(off+4096, len(mem))]) {
+								diff++
+							}
+						}
+						t.Fatalf("round %d, %q: after reset %d pages differ from the initial state", i, args[0], diff)
+					}
+				}
+			}
+		})
+	}
+}
+
 // TestGrowDiscards checks spec §6 R3: an instance whose memory grew is
 // not reused, though its invocation succeeds.
 func TestGrowDiscards(t *testing.T) {
@@ -521,8 +564,10 @@ func expect(res contract.Response, status int32, payload string) error {
 // invocations.
 func TestTwoEndorsers(t *testing.T) {
 	ch := contracttest.New(t)
+	// One endorser restores the pages the kernel saw written (where it
+	// can), the other compares every page (ADR 0006).
 	a := loadGuest(t, newRuntime(t, Options{PoolSize: 2}))
-	b := loadGuest(t, newRuntime(t, Options{PoolSize: 3}))
+	b := loadGuest(t, newRuntime(t, Options{PoolSize: 3, CompareEveryPage: true}))
 	for _, name := range []string{"guest", "other"} {
 		ch.Install(name, a)
 		ch.Define(name, "")
