@@ -4,8 +4,11 @@ package wasm
 
 import (
 	"bytes"
+	"context"
 	"math/rand/v2"
+	"os"
 	"testing"
+	"time"
 )
 
 // TestTrackedMemory writes scattered pages, more ranges than one scan
@@ -71,5 +74,39 @@ func TestTrackedMemory(t *testing.T) {
 	}
 	if b := tm.Reallocate(5 * pages * osPageSize); b != nil {
 		t.Error("growth beyond the reservation succeeded")
+	}
+}
+
+// TestDiscardedInstancesFreeTheirMemory: instances closed after a panic,
+// a grown memory or a time limit give back their mapping and descriptor.
+// (An instance whose deadline closes it just after its call returned is
+// a race this cannot provoke; instance.close frees its memory for it.)
+func TestDiscardedInstancesFreeTheirMemory(t *testing.T) {
+	if err := dirtyTrackingProbe(); err != nil {
+		t.Skipf("the kernel cannot track written pages: %v", err)
+	}
+	openFiles := func() int {
+		entries, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(entries)
+	}
+	r := newRuntime(t, Options{PoolSize: 1, TimeLimit: 100 * time.Millisecond})
+	before := openFiles()
+	m := loadGuest(t, r)
+	for range 5 {
+		for _, args := range [][]string{{"panic"}, {"grow", "8"}, {"loop"}, {"counter"}} {
+			m.Invoke(newFakeStub(args[0], args[1:]...))
+		}
+	}
+	if created := m.instances.Load(); created < 10 {
+		t.Fatalf("%d instances created, want one per discarded invocation", created)
+	}
+	if err := m.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if after := openFiles(); after > before {
+		t.Errorf("%d files open after the module closed, %d before: instances leaked their userfaultfd", after, before)
 	}
 }

@@ -60,8 +60,9 @@ type instance struct {
 	// it has run a function since it was last reset.
 	dirty bool
 	stack [1]uint64
-	// tracked is the instance's memory when the kernel records its
-	// written pages; nil when every page is compared.
+	// tracked is the instance's memory when it is a mapping whose written
+	// pages the kernel records (nil otherwise); while it is not armed,
+	// resets compare every page.
 	tracked *trackedMemory
 }
 
@@ -154,6 +155,9 @@ func (m *Module) instantiate(ctx context.Context) (*instance, error) {
 		if mod != nil {
 			mod.Close(context.Background())
 		}
+		if inst.tracked != nil {
+			inst.tracked.Free()
+		}
 		return nil, fmt.Errorf("wasm: creating an instance: %s", msg)
 	}
 	inst.console.flush(m, "")
@@ -161,13 +165,13 @@ func (m *Module) instantiate(ctx context.Context) (*instance, error) {
 	inst.mem = mod.ExportedMemory(exportMemory)
 	inst.invoke = mod.ExportedFunction(exportInvoke)
 	if inst.mem == nil || inst.invoke == nil {
-		mod.Close(context.Background())
+		inst.close()
 		return nil, errors.New("wasm: the instance lacks its memory or chorus_invoke")
 	}
 	for _, name := range m.globalNames {
 		g, ok := mod.ExportedGlobal(name).(api.MutableGlobal)
 		if !ok {
-			mod.Close(context.Background())
+			inst.close()
 			return nil, fmt.Errorf("wasm: the instance does not export the mutable global %s", name)
 		}
 		inst.globals = append(inst.globals, g)
@@ -217,7 +221,6 @@ func (inst *instance) reset(m *Module) {
 			return
 		}
 		m.rt.logger.Warn("wasm: restoring the written pages failed; comparing every page from now on", "module", m.name, "err", err)
-		inst.tracked = nil
 	}
 	b, _ := inst.mem.Read(0, uint32(len(m.memory)))
 	for off := 0; off < len(b); off += resetPageBytes {
@@ -243,7 +246,6 @@ func (inst *instance) arm(m *Module) {
 	}
 	if err := inst.tracked.arm(); err != nil {
 		m.rt.logger.Warn("wasm: an instance's memory is reset by comparing every page", "module", m.name, "reason", err)
-		inst.tracked = nil
 	}
 }
 
@@ -268,8 +270,15 @@ func (h *heapMemory) Free() { h.b = nil }
 // resetPageBytes is the unit reset compares and restores.
 const resetPageBytes = 4096
 
+// close closes the instance and frees its memory. wazero frees a tracked
+// memory when it closes the module, except for a module its deadline
+// closed after the call had returned: freeing it here too (Free is
+// idempotent) keeps that instance's mapping and descriptor from leaking.
 func (inst *instance) close() {
 	inst.mod.Close(context.Background())
+	if inst.tracked != nil {
+		inst.tracked.Free()
+	}
 }
 
 // acquire takes an idle instance, or creates one when none is idle and
