@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/chorusledger/chorus/internal/channelconfig"
 	"github.com/chorusledger/chorus/internal/envelope"
@@ -52,6 +53,8 @@ type Server struct {
 	log     *slog.Logger
 	sem     chan struct{}
 	metrics *prometheus.CounterVec
+	// durations times the unary requests, by method.
+	durations *prometheus.HistogramVec
 
 	mu          sync.Mutex
 	conns       map[string]*grpc.ClientConn
@@ -77,7 +80,16 @@ func New(opts Options) *Server {
 			m = are.ExistingCollector.(*prometheus.CounterVec)
 		}
 	}
-	return &Server{opts: opts, log: opts.Logger, sem: make(chan struct{}, opts.Concurrency), metrics: m,
+	d := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "chorus_gateway_request_duration_seconds",
+		Help:    "Time to answer a unary Gateway request (Evaluate, Endorse, Submit, CommitStatus), by method.",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"method"})
+	if err := opts.Registerer.Register(d); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			d = are.ExistingCollector.(*prometheus.HistogramVec)
+		}
+	}
+	return &Server{opts: opts, log: opts.Logger, sem: make(chan struct{}, opts.Concurrency), metrics: m, durations: d,
 		conns: map[string]*grpc.ClientConn{}, broadcaster: map[string]*orderer.BroadcastClient{}}
 }
 
@@ -106,6 +118,12 @@ func (s *Server) admit() (func(), error) {
 
 func (s *Server) count(method string, err error) {
 	s.metrics.WithLabelValues(method, status.Code(err).String()).Inc()
+}
+
+// done counts a unary request and records how long it took.
+func (s *Server) done(method string, start time.Time, err error) {
+	s.count(method, err)
+	s.durations.WithLabelValues(method).Observe(time.Since(start).Seconds())
 }
 
 // detailed builds a status error with ErrorDetail entries.
@@ -151,7 +169,8 @@ func (s *Server) proposalStatus(err error) error {
 // Evaluate runs a query on this peer (or on a peer of the first target
 // organization) without ordering anything.
 func (s *Server) Evaluate(ctx context.Context, req *gatewaypb.EvaluateRequest) (res *gatewaypb.EvaluateResponse, err error) {
-	defer func() { s.count("Evaluate", err) }()
+	start := time.Now()
+	defer func() { s.done("Evaluate", start, err) }()
 	release, err := s.admit()
 	if err != nil {
 		return nil, err
@@ -203,7 +222,8 @@ func contains(list []string, v string) bool {
 // Endorse collects the endorsements the contract's policy requires and
 // returns the prepared (unsigned) transaction.
 func (s *Server) Endorse(ctx context.Context, req *gatewaypb.EndorseRequest) (res *gatewaypb.EndorseResponse, err error) {
-	defer func() { s.count("Endorse", err) }()
+	start := time.Now()
+	defer func() { s.done("Endorse", start, err) }()
 	release, err := s.admit()
 	if err != nil {
 		return nil, err
@@ -413,7 +433,8 @@ func channelTLSRoots(bundle *channelconfig.Bundle) *x509.CertPool {
 
 // Submit sends the client-signed transaction to the ordering service.
 func (s *Server) Submit(ctx context.Context, req *gatewaypb.SubmitRequest) (res *gatewaypb.SubmitResponse, err error) {
-	defer func() { s.count("Submit", err) }()
+	start := time.Now()
+	defer func() { s.done("Submit", start, err) }()
 	release, err := s.admit()
 	if err != nil {
 		return nil, err
@@ -475,7 +496,8 @@ func (s *Server) broadcastClient(bundle *channelconfig.Bundle) *orderer.Broadcas
 // CommitStatus blocks until the transaction commits on this peer and
 // returns its validation code and block.
 func (s *Server) CommitStatus(ctx context.Context, req *gatewaypb.SignedCommitStatusRequest) (res *gatewaypb.CommitStatusResponse, err error) {
-	defer func() { s.count("CommitStatus", err) }()
+	start := time.Now()
+	defer func() { s.done("CommitStatus", start, err) }()
 	release, err := s.admit()
 	if err != nil {
 		return nil, err

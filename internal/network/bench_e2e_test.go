@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,8 +42,9 @@ func TestE2EBenchNetworkUp(t *testing.T) {
 	base := freeBasePort(t, 180)
 	t.Cleanup(func() { chorusCLI(t, "down", "--dir", dir, "--purge") })
 	html := filepath.Join(t.TempDir(), "report.html")
+	profiles := t.TempDir()
 	r := benchJSON(t, "--network-up", "--dir", dir, "--base-port", fmt.Sprint(base),
-		"--duration", "4s", "--warmup", "1s", "--workers", "32", "--html", html)
+		"--duration", "4s", "--warmup", "1s", "--workers", "32", "--html", html, "--profile-dir", profiles)
 	t.Logf("create: %.0f tx/s committed, p50 %.0f ms, p99 %.0f ms, %d failed; bound %.0f tx/s",
 		r.CommittedTPS, r.LatencyMS.P50, r.LatencyMS.P99, r.Failed, r.SignatureBoundTPS)
 	if r.Committed == 0 || r.Failed != 0 || r.Submitted != r.Committed {
@@ -62,6 +65,24 @@ func TestE2EBenchNetworkUp(t *testing.T) {
 	for _, p := range r.Processes {
 		if p.Error != "" || p.CPUSeconds <= 0 {
 			t.Errorf("process %+v", p)
+		}
+		// Every process was profiled over the window; a peer's profile
+		// shows the contract runtime and signature verification.
+		if p.Profile == nil || p.Profile.SampledSeconds <= 0 || len(p.Profile.Categories) == 0 {
+			t.Errorf("%s: no CPU profile: %s", p.Name, p.ProfileError)
+			continue
+		}
+		if _, err := os.Stat(p.Profile.File); err != nil {
+			t.Errorf("%s: %v", p.Name, err)
+		}
+		if p.Role == string(network.RolePeer) {
+			found := map[string]bool{}
+			for _, c := range p.Profile.Categories {
+				found[c.Category] = c.Seconds > 0
+			}
+			if !found["contract runtime (WebAssembly)"] || !found["signature verification (ECDSA)"] {
+				t.Errorf("%s: CPU by category %+v", p.Name, p.Profile.Categories)
+			}
 		}
 	}
 	if r.Settings.SignatureCacheMisses == 0 || r.Settings.BlockCutting == nil || r.Settings.EndorsementPolicy != "AND('Org1MSP.peer','Org2MSP.peer')" {
@@ -115,6 +136,24 @@ func TestE2EBenchWorkloads(t *testing.T) {
 		t.Fatal(err)
 	}
 	peer := n.Nodes(network.RolePeer)[0]
+
+	// Both peers timed the Gateway requests and the proposals they
+	// endorsed for the other organization.
+	for _, p := range n.Nodes(network.RolePeer) {
+		resp, err := http.Get("http://" + p.OpsAddress + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, want := range []string{`chorus_gateway_request_duration_seconds_count{method="Endorse"}`, `chorus_gateway_request_duration_seconds_count{method="CommitStatus"}`,
+			`chorus_gateway_request_duration_seconds_count{method="Evaluate"}`, `chorus_peer_proposal_duration_seconds_count{channel="mychannel",outcome="endorsed"}`} {
+			i := strings.Index(string(body), want+" ")
+			if i < 0 || strings.HasPrefix(string(body[i+len(want)+1:]), "0\n") {
+				t.Errorf("%s: %s missing or zero", p.Name, want)
+			}
+		}
+	}
 	out, err := chorusCLI(t, "ledger", "verify", "--channel", "mychannel", "--admin-address", peer.AdminAddress,
 		"--cert", n.Path(peer.AdminCertFile), "--key", n.Path(peer.AdminKeyFile), "--tls-ca", n.Path(peer.TLSCAFile))
 	if err != nil || !strings.Contains(out, "ledger verified") || !strings.Contains(out, "commit hash at height") {

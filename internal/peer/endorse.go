@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/chorusledger/chorus/internal/channelconfig"
 	"github.com/chorusledger/chorus/internal/contract"
@@ -169,6 +170,7 @@ func (p *Peer) Endorse(sp *peerpb.SignedProposal) (*peerpb.ProposalResponse, err
 // Fabric's endorser does, with a ProposalResponse carrying the status and
 // the reason, not with a gRPC error.
 func (p *Peer) ProcessProposal(ctx context.Context, sp *peerpb.SignedProposal) (*peerpb.ProposalResponse, error) {
+	start := time.Now()
 	res, err := p.Endorse(sp)
 	channelName := ""
 	if prop, perr := envelope.ParseProposal(sp); perr == nil {
@@ -180,6 +182,7 @@ func (p *Peer) ProcessProposal(ctx context.Context, sp *peerpb.SignedProposal) (
 			pe = &ProposalError{Status: 500, Message: err.Error()}
 		}
 		p.metrics.endorsements.WithLabelValues(channelName, "refused").Inc()
+		p.metrics.proposalTime.WithLabelValues(channelName, "refused").Observe(time.Since(start).Seconds())
 		return &peerpb.ProposalResponse{Version: 1, Response: &peerpb.Response{Status: pe.Status, Message: pe.Message}}, nil
 	}
 	outcome := "endorsed"
@@ -187,6 +190,7 @@ func (p *Peer) ProcessProposal(ctx context.Context, sp *peerpb.SignedProposal) (
 		outcome = "contract-error"
 	}
 	p.metrics.endorsements.WithLabelValues(channelName, outcome).Inc()
+	p.metrics.proposalTime.WithLabelValues(channelName, outcome).Observe(time.Since(start).Seconds())
 	return res, nil
 }
 

@@ -311,6 +311,7 @@ type metrics struct {
 	refused      *prometheus.CounterVec
 	commitTime   *prometheus.HistogramVec
 	endorsements *prometheus.CounterVec
+	proposalTime *prometheus.HistogramVec
 }
 
 func newMetrics(r prometheus.Registerer) *metrics {
@@ -325,8 +326,11 @@ func newMetrics(r prometheus.Registerer) *metrics {
 			Help: "Time to validate and commit a block.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}, []string{"channel"}),
 		endorsements: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chorus_peer_proposals_total",
 			Help: "Proposals processed, by outcome."}, []string{"channel", "outcome"}),
+		proposalTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "chorus_peer_proposal_duration_seconds",
+			Help:    "Time to process a proposal (checks, contract, signature), by outcome.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"channel", "outcome"}),
 	}
-	for _, c := range []prometheus.Collector{m.height, m.txs, m.refused, m.commitTime, m.endorsements} {
+	for _, c := range []prometheus.Collector{m.height, m.txs, m.refused, m.commitTime, m.endorsements, m.proposalTime} {
 		if err := r.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if !errors.As(err, &are) {
