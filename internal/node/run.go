@@ -263,8 +263,9 @@ func runPeer(ctx context.Context, cfg *Config, logger *slog.Logger, level *slog.
 	}
 	defer c.close()
 	rt, err := wasm.NewRuntime(ctx, wasm.Options{
-		CacheDir: filepath.Join(cfg.DataDir, "wasm-cache"),
-		Logger:   logger.With("component", "contracts"),
+		CacheDir:         filepath.Join(cfg.DataDir, "wasm-cache"),
+		Logger:           logger.With("component", "contracts"),
+		CompareEveryPage: cfg.Peer.ContractMemoryReset == ContractMemoryResetCompare,
 	})
 	if err != nil {
 		return fmt.Errorf("node: contract runtime: %w", err)
