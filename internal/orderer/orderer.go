@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -18,6 +17,7 @@ import (
 	"github.com/chorusledger/chorus/internal/identity"
 	"github.com/chorusledger/chorus/internal/kv"
 	"github.com/chorusledger/chorus/internal/ledger"
+	"github.com/chorusledger/chorus/internal/node/ops"
 	"github.com/chorusledger/chorus/internal/participation"
 	adminpb "github.com/chorusledger/chorus/proto/chorus/admin"
 	configpb "github.com/chorusledger/chorus/proto/chorus/config"
@@ -83,25 +83,16 @@ type metrics struct {
 }
 
 func newMetrics(r prometheus.Registerer) *metrics {
-	m := &metrics{
-		ordered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chorus_orderer_envelopes_ordered_total",
-			Help: "Envelopes acknowledged SUCCESS by Broadcast."}, []string{"channel"}),
-		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chorus_orderer_envelopes_refused_total",
-			Help: "Envelopes answered with another status by Broadcast."}, []string{"channel", "status"}),
-		height: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "chorus_ledger_height",
-			Help: "Blocks in the channel's ledger on this node."}, []string{"channel"}),
-		isLeader: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "chorus_consensus_is_leader",
-			Help: "1 when this orderer leads the channel's consensus."}, []string{"channel"}),
+	return &metrics{
+		ordered: ops.Register(r, prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chorus_orderer_envelopes_ordered_total",
+			Help: "Envelopes acknowledged SUCCESS by Broadcast."}, []string{"channel"})),
+		refused: ops.Register(r, prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chorus_orderer_envelopes_refused_total",
+			Help: "Envelopes answered with another status by Broadcast."}, []string{"channel", "status"})),
+		height: ops.Register(r, prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "chorus_ledger_height",
+			Help: "Blocks in the channel's ledger on this node."}, []string{"channel"})),
+		isLeader: ops.Register(r, prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "chorus_consensus_is_leader",
+			Help: "1 when this orderer leads the channel's consensus."}, []string{"channel"})),
 	}
-	for _, c := range []prometheus.Collector{m.ordered, m.refused, m.height, m.isLeader} {
-		if err := r.Register(c); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if !errors.As(err, &are) {
-				panic(err)
-			}
-		}
-	}
-	return m
 }
 
 // Orderer serves AtomicBroadcast and channel participation for every

@@ -13,6 +13,7 @@ import (
 	"github.com/chorusledger/chorus/internal/identity"
 	"github.com/chorusledger/chorus/internal/kv"
 	"github.com/chorusledger/chorus/internal/ledger"
+	"github.com/chorusledger/chorus/internal/node/ops"
 	"github.com/chorusledger/chorus/internal/participation"
 	"github.com/chorusledger/chorus/internal/policy"
 	"github.com/chorusledger/chorus/internal/worldstate"
@@ -315,30 +316,21 @@ type metrics struct {
 }
 
 func newMetrics(r prometheus.Registerer) *metrics {
-	m := &metrics{
-		height: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "chorus_ledger_height",
-			Help: "Blocks in the channel's ledger on this node."}, []string{"channel"}),
-		txs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chorus_peer_transactions_total",
-			Help: "Transactions committed, by validation code."}, []string{"channel", "code"}),
-		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chorus_peer_blocks_refused_total",
-			Help: "Blocks refused from an orderer (bad signature, broken chain)."}, []string{"channel"}),
-		commitTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "chorus_peer_block_commit_seconds",
-			Help: "Time to validate and commit a block.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}, []string{"channel"}),
-		endorsements: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chorus_peer_proposals_total",
-			Help: "Proposals processed, by outcome."}, []string{"channel", "outcome"}),
-		proposalTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "chorus_peer_proposal_duration_seconds",
+	return &metrics{
+		height: ops.Register(r, prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "chorus_ledger_height",
+			Help: "Blocks in the channel's ledger on this node."}, []string{"channel"})),
+		txs: ops.Register(r, prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chorus_peer_transactions_total",
+			Help: "Transactions committed, by validation code."}, []string{"channel", "code"})),
+		refused: ops.Register(r, prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chorus_peer_blocks_refused_total",
+			Help: "Blocks refused from an orderer (bad signature, broken chain)."}, []string{"channel"})),
+		commitTime: ops.Register(r, prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "chorus_peer_block_commit_seconds",
+			Help: "Time to validate and commit a block.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}, []string{"channel"})),
+		endorsements: ops.Register(r, prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chorus_peer_proposals_total",
+			Help: "Proposals processed, by outcome."}, []string{"channel", "outcome"})),
+		proposalTime: ops.Register(r, prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "chorus_peer_proposal_duration_seconds",
 			Help:    "Time to process a proposal (checks, contract, signature), by outcome.",
-			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"channel", "outcome"}),
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"channel", "outcome"})),
 	}
-	for _, c := range []prometheus.Collector{m.height, m.txs, m.refused, m.commitTime, m.endorsements, m.proposalTime} {
-		if err := r.Register(c); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if !errors.As(err, &are) {
-				panic(err)
-			}
-		}
-	}
-	return m
 }
 
 // EndorsementPolicy returns the policy that transactions invoking the

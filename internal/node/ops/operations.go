@@ -411,3 +411,22 @@ func isLoopback(a net.Addr) bool {
 	tcp, ok := a.(*net.TCPAddr)
 	return ok && tcp.IP.IsLoopback()
 }
+
+// Register registers c with r and returns the collector r holds under c's
+// description: c itself, or the collector registered before it when two
+// components of one node (or two instances of one) describe the same
+// metrics, so that both count into the one r serves. Any other failure
+// (the same name with other labels or another type) is a programming
+// error, and panics.
+func Register[C prometheus.Collector](r prometheus.Registerer, c C) C {
+	err := r.Register(c)
+	if err == nil {
+		return c
+	}
+	if are, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); ok {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing
+		}
+	}
+	panic(fmt.Sprintf("ops: registering metrics: %v", err))
+}

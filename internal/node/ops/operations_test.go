@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -23,6 +24,7 @@ import (
 	"github.com/chorusledger/chorus/internal/buildinfo"
 	"github.com/chorusledger/chorus/internal/identity"
 	"github.com/chorusledger/chorus/internal/node/transport"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // startOps serves an operations endpoint on 127.0.0.1 until the test ends.
@@ -303,4 +305,23 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestRegister: a second collector with the same description gets the
+// first, so both count into what the registry serves; a conflicting one
+// panics.
+func TestRegister(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	opts := prometheus.CounterOpts{Name: "chorus_test_total", Help: "A test counter."}
+	first := Register(reg, prometheus.NewCounterVec(opts, []string{"channel"}))
+	second := Register(reg, prometheus.NewCounterVec(opts, []string{"channel"}))
+	if first != second {
+		t.Fatal("the second registration did not return the registered collector")
+	}
+	defer func() {
+		if p := recover(); p == nil || !strings.Contains(fmt.Sprint(p), "chorus_test_total") {
+			t.Errorf("a conflicting registration: %v", p)
+		}
+	}()
+	Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "chorus_test_total", Help: "Another."}, []string{"org"}))
 }
