@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/chorusledger/chorus/internal/channelconfig"
 	"github.com/chorusledger/chorus/internal/envelope"
 	"github.com/chorusledger/chorus/internal/identity"
+	"github.com/chorusledger/chorus/internal/node/ops"
 	"github.com/chorusledger/chorus/internal/node/transport"
 	"github.com/chorusledger/chorus/internal/orderer"
 	"github.com/chorusledger/chorus/internal/peer"
@@ -72,23 +74,11 @@ func New(opts Options) *Server {
 	if opts.Registerer == nil {
 		opts.Registerer = prometheus.NewRegistry()
 	}
-	m := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chorus_gateway_requests_total",
-		Help: "Gateway requests, by method and gRPC code."}, []string{"method", "code"})
-	if err := opts.Registerer.Register(m); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			m = are.ExistingCollector.(*prometheus.CounterVec)
-		}
-	}
-	d := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "chorus_gateway_request_duration_seconds",
+	m := ops.Register(opts.Registerer, prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chorus_gateway_requests_total",
+		Help: "Gateway requests, by method and gRPC code."}, []string{"method", "code"}))
+	d := ops.Register(opts.Registerer, prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "chorus_gateway_request_duration_seconds",
 		Help:    "Time to answer a unary Gateway request (Evaluate, Endorse, Submit, CommitStatus), by method.",
-		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"method"})
-	if err := opts.Registerer.Register(d); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			d = are.ExistingCollector.(*prometheus.HistogramVec)
-		}
-	}
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"method"}))
 	return &Server{opts: opts, log: opts.Logger, sem: make(chan struct{}, opts.Concurrency), metrics: m, durations: d,
 		conns: map[string]*grpc.ClientConn{}, broadcaster: map[string]*orderer.BroadcastClient{}}
 }
@@ -120,9 +110,10 @@ func (s *Server) count(method string, err error) {
 	s.metrics.WithLabelValues(method, status.Code(err).String()).Inc()
 }
 
-// done counts a unary request and records how long it took.
-func (s *Server) done(method string, start time.Time, err error) {
-	s.count(method, err)
+// done counts a unary request that started at start and records how long
+// it took; deferred with the address of the request's named error.
+func (s *Server) done(method string, start time.Time, err *error) {
+	s.count(method, *err)
 	s.durations.WithLabelValues(method).Observe(time.Since(start).Seconds())
 }
 
@@ -169,8 +160,7 @@ func (s *Server) proposalStatus(err error) error {
 // Evaluate runs a query on this peer (or on a peer of the first target
 // organization) without ordering anything.
 func (s *Server) Evaluate(ctx context.Context, req *gatewaypb.EvaluateRequest) (res *gatewaypb.EvaluateResponse, err error) {
-	start := time.Now()
-	defer func() { s.done("Evaluate", start, err) }()
+	defer s.done("Evaluate", time.Now(), &err)
 	release, err := s.admit()
 	if err != nil {
 		return nil, err
@@ -184,7 +174,7 @@ func (s *Server) Evaluate(ctx context.Context, req *gatewaypb.EvaluateRequest) (
 		return nil, status.Errorf(codes.InvalidArgument, "failed to unpack transaction proposal: %v", err)
 	}
 	target := s.opts.MSPID
-	if len(req.TargetOrganizations) > 0 && !contains(req.TargetOrganizations, s.opts.MSPID) {
+	if len(req.TargetOrganizations) > 0 && !slices.Contains(req.TargetOrganizations, s.opts.MSPID) {
 		target = req.TargetOrganizations[0]
 	}
 	var response *peerpb.Response
@@ -210,20 +200,10 @@ func (s *Server) Evaluate(ctx context.Context, req *gatewaypb.EvaluateRequest) (
 	return &gatewaypb.EvaluateResponse{Result: response}, nil
 }
 
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
 // Endorse collects the endorsements the contract's policy requires and
 // returns the prepared (unsigned) transaction.
 func (s *Server) Endorse(ctx context.Context, req *gatewaypb.EndorseRequest) (res *gatewaypb.EndorseResponse, err error) {
-	start := time.Now()
-	defer func() { s.done("Endorse", start, err) }()
+	defer s.done("Endorse", time.Now(), &err)
 	release, err := s.admit()
 	if err != nil {
 		return nil, err
@@ -433,8 +413,7 @@ func channelTLSRoots(bundle *channelconfig.Bundle) *x509.CertPool {
 
 // Submit sends the client-signed transaction to the ordering service.
 func (s *Server) Submit(ctx context.Context, req *gatewaypb.SubmitRequest) (res *gatewaypb.SubmitResponse, err error) {
-	start := time.Now()
-	defer func() { s.done("Submit", start, err) }()
+	defer s.done("Submit", time.Now(), &err)
 	release, err := s.admit()
 	if err != nil {
 		return nil, err
@@ -496,8 +475,7 @@ func (s *Server) broadcastClient(bundle *channelconfig.Bundle) *orderer.Broadcas
 // CommitStatus blocks until the transaction commits on this peer and
 // returns its validation code and block.
 func (s *Server) CommitStatus(ctx context.Context, req *gatewaypb.SignedCommitStatusRequest) (res *gatewaypb.CommitStatusResponse, err error) {
-	start := time.Now()
-	defer func() { s.done("CommitStatus", start, err) }()
+	defer s.done("CommitStatus", time.Now(), &err)
 	release, err := s.admit()
 	if err != nil {
 		return nil, err

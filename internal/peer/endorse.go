@@ -176,17 +176,15 @@ func (p *Peer) ProcessProposal(ctx context.Context, sp *peerpb.SignedProposal) (
 	if prop, perr := envelope.ParseProposal(sp); perr == nil {
 		channelName = prop.ChannelID()
 	}
-	if err != nil {
+	outcome := "endorsed"
+	switch {
+	case err != nil:
 		var pe *ProposalError
 		if !errors.As(err, &pe) {
 			pe = &ProposalError{Status: 500, Message: err.Error()}
 		}
-		p.metrics.endorsements.WithLabelValues(channelName, "refused").Inc()
-		p.metrics.proposalTime.WithLabelValues(channelName, "refused").Observe(time.Since(start).Seconds())
-		return &peerpb.ProposalResponse{Version: 1, Response: &peerpb.Response{Status: pe.Status, Message: pe.Message}}, nil
-	}
-	outcome := "endorsed"
-	if res.Response.Status >= 400 {
+		res, outcome = &peerpb.ProposalResponse{Version: 1, Response: &peerpb.Response{Status: pe.Status, Message: pe.Message}}, "refused"
+	case res.Response.Status >= 400:
 		outcome = "contract-error"
 	}
 	p.metrics.endorsements.WithLabelValues(channelName, outcome).Inc()
