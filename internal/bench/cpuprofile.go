@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -94,20 +95,26 @@ func categorize(r io.Reader) (*CPUBreakdown, error) {
 		b.Categories = append(b.Categories, CategoryShare{Category: name, Seconds: round(float64(ns)/1e9, 3), Share: round(share, 4)})
 	}
 	slices.SortFunc(b.Categories, func(x, y CategoryShare) int {
-		switch {
-		case x.Category == otherCategory:
-			return 1
-		case y.Category == otherCategory:
-			return -1
-		case x.Seconds != y.Seconds:
-			if x.Seconds > y.Seconds {
-				return -1
-			}
-			return 1
-		}
-		return strings.Compare(x.Category, y.Category)
+		return costliestFirst(x.Category, y.Category, x.Seconds, y.Seconds)
 	})
 	return b, nil
+}
+
+// costliestFirst orders categories by cost, the costliest first, then by
+// name, with otherCategory last whatever its cost.
+func costliestFirst(xName, yName string, xCost, yCost float64) int {
+	switch {
+	case xName == yName:
+		return 0
+	case xName == otherCategory:
+		return 1
+	case yName == otherCategory:
+		return -1
+	}
+	if o := cmp.Compare(yCost, xCost); o != 0 {
+		return o
+	}
+	return strings.Compare(xName, yName)
 }
 
 func sampleCategory(s *profile.Sample) string {
@@ -270,18 +277,8 @@ func (r *Report) cpuByCategory() (processes []string, rows []categoryRow) {
 			rows[k].MicrosPerTx += c.Share * pc.CPUSecondsPerTx * 1e6
 		}
 	}
-	slices.SortStableFunc(rows, func(x, y categoryRow) int {
-		switch {
-		case x.Category == otherCategory:
-			return 1
-		case y.Category == otherCategory:
-			return -1
-		case x.MicrosPerTx > y.MicrosPerTx:
-			return -1
-		case x.MicrosPerTx < y.MicrosPerTx:
-			return 1
-		}
-		return 0
+	slices.SortFunc(rows, func(x, y categoryRow) int {
+		return costliestFirst(x.Category, y.Category, x.MicrosPerTx, y.MicrosPerTx)
 	})
 	return processes, rows
 }
