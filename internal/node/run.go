@@ -147,6 +147,50 @@ func (s servers) drain(logger *slog.Logger) {
 	}
 }
 
+// newServers makes a node's two gRPC servers over its TLS identity: the
+// main one, where clients may present a certificate, and the admin one,
+// which requires an admin's.
+func newServers(cfg *Config, logger *slog.Logger) (mainSrv, adminSrv *grpc.Server, err error) {
+	clientCAs, err := transport.LoadCertPool(cfg.ClientPortCAFiles()...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("node: client CA files: %w", err)
+	}
+	mainTLS, err := transport.ServerTLS(cfg.TLS.CertFile, cfg.TLS.KeyFile, clientCAs, transport.VerifyClientCertIfGiven, transport.WithLogger(logger))
+	if err != nil {
+		return nil, nil, err
+	}
+	adminCAs, err := transport.LoadCertPool(cfg.Admin.ClientRootCAFiles...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("node: admin.clientRootCAFiles: %w", err)
+	}
+	adminTLS, err := transport.ServerTLS(cfg.TLS.CertFile, cfg.TLS.KeyFile, adminCAs, transport.RequireClientCert, transport.RequireClientOU(AdminOU), transport.WithLogger(logger))
+	if err != nil {
+		return nil, nil, err
+	}
+	mainSrv = grpc.NewServer(append(transport.ServerOptions(), grpc.Creds(credentials.NewTLS(mainTLS)))...)
+	adminSrv = grpc.NewServer(append(transport.ServerOptions(), grpc.Creds(credentials.NewTLS(adminTLS)))...)
+	return mainSrv, adminSrv, nil
+}
+
+// serve runs the main, admin and operations listeners of the node named
+// name, logs that the role started, and waits until ctx ends (nil) or a
+// listener stops (its error). The caller drains.
+func (c *common) serve(ctx context.Context, logger *slog.Logger, mainSrv, adminSrv *grpc.Server, role, name string, channels int) error {
+	serveErr := make(chan error, 3)
+	go func() { serveErr <- mainSrv.Serve(c.listener) }()
+	go func() { serveErr <- adminSrv.Serve(c.admin) }()
+	go func() { serveErr <- c.ops.Serve() }()
+	logger.Info(role+" started", "name", name, "address", c.listener.Addr().String(),
+		"admin", c.admin.Addr().String(), "operations", c.ops.Addr().String(), "channels", channels)
+	select {
+	case <-ctx.Done():
+		logger.Info("draining", "cause", context.Cause(ctx))
+		return nil
+	case err := <-serveErr:
+		return fmt.Errorf("node: a listener stopped: %w", err)
+	}
+}
+
 func runOrderer(ctx context.Context, cfg *Config, logger *slog.Logger, level *slog.LevelVar) error {
 	c, err := setUp(ctx, cfg, logger, level)
 	if err != nil {
@@ -178,45 +222,18 @@ func runOrderer(ctx context.Context, cfg *Config, logger *slog.Logger, level *sl
 	}
 	defer o.Close()
 
-	clientCAs, err := transport.LoadCertPool(cfg.ClientPortCAFiles()...)
-	if err != nil {
-		return fmt.Errorf("node: client CA files: %w", err)
-	}
-	mainTLS, err := transport.ServerTLS(cfg.TLS.CertFile, cfg.TLS.KeyFile, clientCAs, transport.VerifyClientCertIfGiven, transport.WithLogger(logger))
+	mainSrv, adminSrv, err := newServers(cfg, logger)
 	if err != nil {
 		return err
 	}
-	adminCAs, err := transport.LoadCertPool(cfg.Admin.ClientRootCAFiles...)
-	if err != nil {
-		return fmt.Errorf("node: admin.clientRootCAFiles: %w", err)
-	}
-	adminTLS, err := transport.ServerTLS(cfg.TLS.CertFile, cfg.TLS.KeyFile, adminCAs, transport.RequireClientCert, transport.RequireClientOU(AdminOU), transport.WithLogger(logger))
-	if err != nil {
-		return err
-	}
-	mainSrv := grpc.NewServer(append(transport.ServerOptions(), grpc.Creds(credentials.NewTLS(mainTLS)))...)
 	ordererpb.RegisterAtomicBroadcastServer(mainSrv, o)
 	clusterpb.RegisterClusterServer(mainSrv, o.Cluster())
-	adminSrv := grpc.NewServer(append(transport.ServerOptions(), grpc.Creds(credentials.NewTLS(adminTLS)))...)
 	admin := participation.NewService(o, o, requireAdmin)
 	adminpb.RegisterChannelParticipationServer(adminSrv, admin)
 	adminpb.RegisterLedgerQueryServer(adminSrv, admin)
 
 	c.ops.AddReadinessCheck("channels", o.Ready)
-	serveErr := make(chan error, 3)
-	go func() { serveErr <- mainSrv.Serve(c.listener) }()
-	go func() { serveErr <- adminSrv.Serve(c.admin) }()
-	go func() { serveErr <- c.ops.Serve() }()
-	logger.Info("orderer started", "name", cfg.Name, "address", c.listener.Addr().String(),
-		"admin", c.admin.Addr().String(), "operations", c.ops.Addr().String(), "channels", len(o.Channels()))
-
-	var runErr error
-	select {
-	case <-ctx.Done():
-		logger.Info("draining", "cause", context.Cause(ctx))
-	case err := <-serveErr:
-		runErr = fmt.Errorf("node: a listener stopped: %w", err)
-	}
+	runErr := c.serve(ctx, logger, mainSrv, adminSrv, "orderer", cfg.Name, len(o.Channels()))
 	// Drain: refuse new envelopes and end Deliver streams, answer the
 	// envelopes in flight, then stop consensus after the block in hand
 	// (which ends the cluster streams), then the servers.
@@ -288,23 +305,10 @@ func runPeer(ctx context.Context, cfg *Config, logger *slog.Logger, level *slog.
 	}
 	defer p.Close()
 
-	clientCAs, err := transport.LoadCertPool(cfg.ClientPortCAFiles()...)
-	if err != nil {
-		return fmt.Errorf("node: client CA files: %w", err)
-	}
-	mainTLS, err := transport.ServerTLS(cfg.TLS.CertFile, cfg.TLS.KeyFile, clientCAs, transport.VerifyClientCertIfGiven, transport.WithLogger(logger))
+	mainSrv, adminSrv, err := newServers(cfg, logger)
 	if err != nil {
 		return err
 	}
-	adminCAs, err := transport.LoadCertPool(cfg.Admin.ClientRootCAFiles...)
-	if err != nil {
-		return fmt.Errorf("node: admin.clientRootCAFiles: %w", err)
-	}
-	adminTLS, err := transport.ServerTLS(cfg.TLS.CertFile, cfg.TLS.KeyFile, adminCAs, transport.RequireClientCert, transport.RequireClientOU(AdminOU), transport.WithLogger(logger))
-	if err != nil {
-		return err
-	}
-	mainSrv := grpc.NewServer(append(transport.ServerOptions(), grpc.Creds(credentials.NewTLS(mainTLS)))...)
 	peerpb.RegisterEndorserServer(mainSrv, p)
 	gw := gateway.New(gateway.Options{
 		Peer: p, MSPID: cfg.MSPID, Address: cfg.Listen.Address, TLS: c.tlsPair,
@@ -313,27 +317,13 @@ func runPeer(ctx context.Context, cfg *Config, logger *slog.Logger, level *slog.
 	})
 	defer gw.Close()
 	gatewaypb.RegisterGatewayServer(mainSrv, gw)
-	adminSrv := grpc.NewServer(append(transport.ServerOptions(), grpc.Creds(credentials.NewTLS(adminTLS)))...)
 	admin := participation.NewService(p, p, requireAdmin)
 	adminpb.RegisterChannelParticipationServer(adminSrv, admin)
 	adminpb.RegisterLedgerQueryServer(adminSrv, admin)
 	adminpb.RegisterContractPackagesServer(adminSrv, participation.NewPackagesService(p, requireAdmin))
 
 	c.ops.AddReadinessCheck("channels", p.Ready)
-	serveErr := make(chan error, 3)
-	go func() { serveErr <- mainSrv.Serve(c.listener) }()
-	go func() { serveErr <- adminSrv.Serve(c.admin) }()
-	go func() { serveErr <- c.ops.Serve() }()
-	logger.Info("peer started", "name", cfg.Name, "address", c.listener.Addr().String(),
-		"admin", c.admin.Addr().String(), "operations", c.ops.Addr().String(), "channels", len(p.Channels()))
-
-	var runErr error
-	select {
-	case <-ctx.Done():
-		logger.Info("draining", "cause", context.Cause(ctx))
-	case err := <-serveErr:
-		runErr = fmt.Errorf("node: a listener stopped: %w", err)
-	}
+	runErr := c.serve(ctx, logger, mainSrv, adminSrv, "peer", cfg.Name, len(p.Channels()))
 	// Drain: finish the requests in flight (endorsements), then stop
 	// pulling and committing after the block in hand.
 	servers{mainSrv, adminSrv}.drain(logger)
