@@ -131,9 +131,6 @@ type channel struct {
 
 func (c *channel) bundle() *channelconfig.Bundle { return c.config.Load() }
 
-// joinedKey marks a joined channel.
-func joinedKey(ch string) []byte { return []byte("J" + ch) }
-
 // New starts an orderer and every channel it had joined.
 func New(opts Options) (*Orderer, error) {
 	opts.setDefaults()
@@ -150,15 +147,8 @@ func New(opts Options) (*Orderer, error) {
 		signer: opts.Signer, creds: opts.ClusterCreds, dialOpts: opts.DialOptions, log: opts.Logger,
 		endpoints: o.otherEndpoints, verifier: o.blockVerifier, tip: o.tip,
 	}
-	it, err := opts.DB.NewIter([]byte("J"), []byte("K"))
+	names, err := participation.JoinedChannels(opts.DB)
 	if err != nil {
-		return nil, err
-	}
-	var names []string
-	for ok := it.First(); ok; ok = it.Next() {
-		names = append(names, string(it.Key()[1:]))
-	}
-	if err := it.Close(); err != nil {
 		return nil, err
 	}
 	for _, name := range names {
@@ -282,11 +272,7 @@ func (o *Orderer) startChannel(name string, genesis *commonpb.Block) (err error)
 		}
 	}
 	if genesis != nil {
-		b := o.opts.DB.NewBatch()
-		b.Set(joinedKey(name), []byte{1})
-		err := b.Commit(true)
-		b.Close()
-		if err != nil {
+		if err := participation.MarkJoined(o.opts.DB, name); err != nil {
 			return err
 		}
 	}
@@ -473,7 +459,7 @@ func (o *Orderer) Remove(name string) error {
 	for _, prefix := range [][]byte{ledger.KeyPrefix(name), raft.StoragePrefix(name), []byte("o" + name + "\x00")} {
 		b.DeleteRange(prefix, kv.PrefixEnd(prefix))
 	}
-	b.Delete(joinedKey(name))
+	participation.UnmarkJoined(b, name)
 	if err := b.Commit(true); err != nil {
 		return fmt.Errorf("orderer: remove channel %s: %w", name, err)
 	}

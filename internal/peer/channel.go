@@ -18,6 +18,7 @@ import (
 	"github.com/chorusledger/chorus/internal/ledger"
 	"github.com/chorusledger/chorus/internal/node/transport"
 	"github.com/chorusledger/chorus/internal/orderer"
+	"github.com/chorusledger/chorus/internal/participation"
 	"github.com/chorusledger/chorus/internal/worldstate"
 	adminpb "github.com/chorusledger/chorus/proto/chorus/admin"
 	commonpb "github.com/chorusledger/chorus/proto/fabric/common"
@@ -80,11 +81,7 @@ func (p *Peer) startChannel(name string, genesis *commonpb.Block) (err error) {
 		return err
 	}
 	if genesis != nil {
-		b := p.opts.DB.NewBatch()
-		b.Set(joinedKey(name), []byte{1})
-		err := b.Commit(true)
-		b.Close()
-		if err != nil {
+		if err := participation.MarkJoined(p.opts.DB, name); err != nil {
 			return err
 		}
 	}

@@ -81,9 +81,6 @@ type Peer struct {
 	closed   bool
 }
 
-// joinedKey marks a joined channel in the database.
-func joinedKey(ch string) []byte { return []byte("J" + ch) }
-
 // New starts a peer and every channel it had joined.
 func New(opts Options) (*Peer, error) {
 	opts.setDefaults()
@@ -96,15 +93,8 @@ func New(opts Options) (*Peer, error) {
 		return nil, err
 	}
 	p := &Peer{opts: opts, log: opts.Logger, metrics: newMetrics(opts.Registerer), channels: map[string]*channel{}, packages: store, contracts: reg}
-	it, err := opts.DB.NewIter([]byte("J"), []byte("K"))
+	names, err := participation.JoinedChannels(opts.DB)
 	if err != nil {
-		return nil, err
-	}
-	var names []string
-	for ok := it.First(); ok; ok = it.Next() {
-		names = append(names, string(it.Key()[1:]))
-	}
-	if err := it.Close(); err != nil {
 		return nil, err
 	}
 	for _, name := range names {
@@ -219,7 +209,7 @@ func (p *Peer) Remove(name string) error {
 	for _, prefix := range [][]byte{ledger.KeyPrefix(name), worldstate.ChannelPrefix(name)} {
 		b.DeleteRange(prefix, kv.PrefixEnd(prefix))
 	}
-	b.Delete(joinedKey(name))
+	participation.UnmarkJoined(b, name)
 	if err := b.Commit(true); err != nil {
 		return fmt.Errorf("peer: remove channel %s: %w", name, err)
 	}
