@@ -58,6 +58,22 @@ func (f *clientFlags) contract(cmd *cobra.Command, name string) (*client.Contrac
 	return gw.Network(channel).Contract(name), func() { gw.Close() }, ctx, cancel, nil
 }
 
+// call makes one contract call, args being CONTRACT FUNCTION [ARGS...],
+// through the profile's Gateway, and prints its result.
+func (f *clientFlags) call(cmd *cobra.Command, args []string, call func(*client.Contract, context.Context, string, ...string) ([]byte, error)) error {
+	c, closeGW, ctx, cancel, err := f.contract(cmd, args[0])
+	if err != nil {
+		return err
+	}
+	defer closeGW()
+	defer cancel()
+	res, err := call(c, ctx, args[1], args[2:]...)
+	if err != nil {
+		return err
+	}
+	return printResult(cmd, res)
+}
+
 // printResult prints a contract's result, ending the line.
 func printResult(cmd *cobra.Command, res []byte) error {
 	out := cmd.OutOrStdout()
@@ -81,17 +97,7 @@ ordered, and committed, then print the contract's result. On failure print
 the reason (the endorsers' errors, or the validation code) and exit non-zero.`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, closeGW, ctx, cancel, err := f.contract(cmd, args[0])
-			if err != nil {
-				return err
-			}
-			defer closeGW()
-			defer cancel()
-			res, err := c.Submit(ctx, args[1], args[2:]...)
-			if err != nil {
-				return err
-			}
-			return printResult(cmd, res)
+			return f.call(cmd, args, (*client.Contract).Submit)
 		},
 	}
 	f.register(cmd)
@@ -105,17 +111,7 @@ func newEvaluateCmd() *cobra.Command {
 		Short: "Query a contract without ordering; print the result",
 		Args:  cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, closeGW, ctx, cancel, err := f.contract(cmd, args[0])
-			if err != nil {
-				return err
-			}
-			defer closeGW()
-			defer cancel()
-			res, err := c.Evaluate(ctx, args[1], args[2:]...)
-			if err != nil {
-				return err
-			}
-			return printResult(cmd, res)
+			return f.call(cmd, args, (*client.Contract).Evaluate)
 		},
 	}
 	f.register(cmd)
