@@ -99,7 +99,7 @@ func TestExecuteResultDefinition(t *testing.T) {
 	}
 	// The definition read joins the read set, so a later definition
 	// invalidates the transaction, as in Fabric.
-	if got := readKeys(nsRWSet(t, tx, contract.LifecycleName)); !slices.Equal(got, []string{"definitions/probe"}) {
+	if got := readKeys(tx.KV(t, contract.LifecycleName)); !slices.Equal(got, []string{"definitions/probe"}) {
 		t.Errorf("_lifecycle reads %q", got)
 	}
 	ch.Define("probe", "")
@@ -209,11 +209,11 @@ func TestInvokeContractNamespaces(t *testing.T) {
 		"callee": {"k=callee's"},
 		"put":    {"k2=via caller"},
 	} {
-		if got := writes(nsRWSet(t, tx, ns)); !slices.Equal(got, want) {
+		if got := writes(tx.KV(t, ns)); !slices.Equal(got, want) {
 			t.Errorf("writes of %s: %q, want %q", ns, got, want)
 		}
 	}
-	if got := readKeys(nsRWSet(t, tx, contract.LifecycleName)); !slices.Equal(got, []string{"definitions/callee", "definitions/caller", "definitions/put"}) {
+	if got := readKeys(tx.KV(t, contract.LifecycleName)); !slices.Equal(got, []string{"definitions/callee", "definitions/caller", "definitions/put"}) {
 		t.Errorf("definition reads %q", got)
 	}
 	// The callee's event is dropped, as Fabric drops it.
@@ -278,7 +278,7 @@ func TestInvokeContractFailures(t *testing.T) {
 		}
 		if callee == "failing" {
 			// A callee's writes stay even when it fails, as in Fabric.
-			if got := writes(nsRWSet(t, tx, "failing")); !slices.Equal(got, []string{"kept=even so"}) {
+			if got := writes(tx.KV(t, "failing")); !slices.Equal(got, []string{"kept=even so"}) {
 				t.Errorf("writes of the failing callee: %q", got)
 			}
 		}

@@ -6,7 +6,6 @@ import (
 
 	"github.com/chorusledger/chorus/internal/contract"
 	"github.com/chorusledger/chorus/internal/contract/contracttest"
-	"github.com/chorusledger/chorus/internal/envelope"
 	kvrwsetpb "github.com/chorusledger/chorus/proto/fabric/ledger/rwset/kvrwset"
 	peerpb "github.com/chorusledger/chorus/proto/fabric/peer"
 )
@@ -58,21 +57,6 @@ func commitValid(t *testing.T, ch *contracttest.Channel, txs ...*contracttest.Tx
 			t.Fatalf("tx %d: %v", i, code)
 		}
 	}
-}
-
-// nsRWSet returns the read/write set of namespace ns in tx, or nil.
-func nsRWSet(t *testing.T, tx *contracttest.Tx, ns string) *kvrwsetpb.KVRWSet {
-	t.Helper()
-	_, sets, err := envelope.ParseRWSet(tx.RWSetBytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range sets {
-		if s.Namespace == ns {
-			return s.KV
-		}
-	}
-	return nil
 }
 
 // namespaces returns the namespaces of tx's read/write set, in order.

@@ -118,7 +118,7 @@ func TestStubReadsCommittedStateOnly(t *testing.T) {
 	if want := []string{"k=", "new="}; !slices.Equal(reads, want) {
 		t.Errorf("reads %q, want %q", reads, want)
 	}
-	if got, want := writes(nsRWSet(t, tx, "probe")), []string{"k=v3", "new=<del>"}; !slices.Equal(got, want) {
+	if got, want := writes(tx.KV(t, "probe")), []string{"k=v3", "new=<del>"}; !slices.Equal(got, want) {
 		t.Errorf("writes %q, want %q", got, want)
 	}
 	commitValid(t, ch, tx)
@@ -127,7 +127,7 @@ func TestStubReadsCommittedStateOnly(t *testing.T) {
 	if want := []string{"k=v3", "new="}; !slices.Equal(reads, want) {
 		t.Errorf("after commit: reads %q, want %q", reads, want)
 	}
-	if got := readKeys(nsRWSet(t, tx, "probe")); !slices.Equal(got, []string{"k", "new"}) {
+	if got := readKeys(tx.KV(t, "probe")); !slices.Equal(got, []string{"k", "new"}) {
 		t.Errorf("recorded reads %q", got)
 	}
 }
@@ -314,7 +314,7 @@ func TestStubRangeAndCompositeKeys(t *testing.T) {
 
 	// A range from "" is recorded from "\x01", as Fabric's shims send it.
 	qtx := mustInvoke(t, ch, "store", "0")
-	rq := nsRWSet(t, qtx, "store").GetRangeQueriesInfo()
+	rq := qtx.KV(t, "store").GetRangeQueriesInfo()
 	if len(rq) != 1 || rq[0].GetStartKey() != "\x01" || rq[0].GetEndKey() != "" || !rq[0].GetItrExhausted() || len(rq[0].GetRawReads().GetKvReads()) != 4 {
 		t.Errorf("range recorded as %v, want start \\x01, end \"\", exhausted, 4 reads", rq)
 	}
@@ -375,7 +375,7 @@ func TestStubHistory(t *testing.T) {
 		}
 	}
 	// History reads are not recorded, as in Fabric.
-	if r := readKeys(nsRWSet(t, htx, "probe")); len(r) != 0 {
+	if r := readKeys(htx.KV(t, "probe")); len(r) != 0 {
 		t.Errorf("history recorded reads %q", r)
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/chorusledger/chorus/internal/kv"
 	"github.com/chorusledger/chorus/internal/worldstate"
 	rwsetpb "github.com/chorusledger/chorus/proto/fabric/ledger/rwset"
+	kvrwsetpb "github.com/chorusledger/chorus/proto/fabric/ledger/rwset/kvrwset"
 	peerpb "github.com/chorusledger/chorus/proto/fabric/peer"
 )
 
@@ -58,6 +59,22 @@ type Tx struct {
 	Result     *contract.Result
 	RWSet      *rwsetpb.TxReadWriteSet
 	RWSetBytes []byte
+}
+
+// KV returns the key-value read/write set of namespace ns in tx, or nil
+// when tx touched no key of ns.
+func (tx *Tx) KV(t testing.TB, ns string) *kvrwsetpb.KVRWSet {
+	t.Helper()
+	_, sets, err := envelope.ParseRWSet(tx.RWSetBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range sets {
+		if s.Namespace == ns {
+			return s.KV
+		}
+	}
+	return nil
 }
 
 // New returns an empty channel with _lifecycle registered. The database is

@@ -18,8 +18,6 @@ import (
 
 	"github.com/chorusledger/chorus/internal/contract"
 	"github.com/chorusledger/chorus/internal/contract/contracttest"
-	"github.com/chorusledger/chorus/internal/envelope"
-	kvrwsetpb "github.com/chorusledger/chorus/proto/fabric/ledger/rwset/kvrwset"
 	peerpb "github.com/chorusledger/chorus/proto/fabric/peer"
 )
 
@@ -87,21 +85,6 @@ func (e *env) submit(args ...string) *contracttest.Tx {
 	return tx
 }
 
-// kvRWSet returns the read/write set of namespace ns in tx.
-func kvRWSet(t *testing.T, tx *contracttest.Tx, ns string) *kvrwsetpb.KVRWSet {
-	t.Helper()
-	_, sets, err := envelope.ParseRWSet(tx.RWSetBytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range sets {
-		if s.Namespace == ns {
-			return s.KV
-		}
-	}
-	return nil
-}
-
 func TestState(t *testing.T) {
 	e := newEnv(t, Options{})
 	e.submit("put", "k1", "v1")
@@ -115,7 +98,7 @@ func TestState(t *testing.T) {
 	if string(tx.Result.Payload) != "v1" {
 		t.Fatalf("getput returned %q", tx.Result.Payload)
 	}
-	kv := kvRWSet(t, tx, "guest")
+	kv := tx.KV(t, "guest")
 	if len(kv.Reads) != 1 || kv.Reads[0].Key != "k1" || kv.Reads[0].Version == nil {
 		t.Errorf("reads %v", kv.Reads)
 	}
@@ -124,7 +107,7 @@ func TestState(t *testing.T) {
 	}
 
 	for _, args := range [][]string{{"del", "k1"}, {"put", "k1", ""}} {
-		kv := kvRWSet(t, e.invoke(args...), "guest")
+		kv := e.invoke(args...).KV(t, "guest")
 		if len(kv.Writes) != 1 || !kv.Writes[0].IsDelete {
 			t.Errorf("%q: writes %v, want a delete", args, kv.Writes)
 		}
@@ -176,7 +159,7 @@ func TestRange(t *testing.T) {
 		!strings.HasSuffix(got, `"r249"=x;`) {
 		t.Errorf("range r..s: %.200q...", got)
 	}
-	if kv := kvRWSet(t, tx, "guest"); len(kv.RangeQueriesInfo) != 1 || kv.RangeQueriesInfo[0].StartKey != "r" {
+	if kv := tx.KV(t, "guest"); len(kv.RangeQueriesInfo) != 1 || kv.RangeQueriesInfo[0].StartKey != "r" {
 		t.Errorf("range queries recorded: %v", kv.GetRangeQueriesInfo())
 	}
 	// An empty start skips composite keys, as Fabric's shims do.
@@ -244,7 +227,7 @@ func TestEventAndInvokeContract(t *testing.T) {
 	if got := string(tx.Result.Payload); got != "200||" {
 		t.Errorf("invoke other: %q", got)
 	}
-	if kv := kvRWSet(t, tx, "other"); len(kv.GetWrites()) != 2 || kv.Writes[0].Key != "o000" {
+	if kv := tx.KV(t, "other"); len(kv.GetWrites()) != 2 || kv.Writes[0].Key != "o000" {
 		t.Errorf("writes of other: %v", kv.GetWrites())
 	}
 	e.submit("invoke", "other", "put", "ok", "yes")
