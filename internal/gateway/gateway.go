@@ -157,6 +157,19 @@ func (s *Server) proposalStatus(err error) error {
 	return detailed(code, pe.Message, s.localDetail(pe.Message))
 }
 
+// parseProposal parses the signed proposal of an Evaluate or Endorse
+// request, answering InvalidArgument when there is none or it is malformed.
+func parseProposal(sp *peerpb.SignedProposal) (*envelope.Proposal, error) {
+	if sp == nil {
+		return nil, status.Error(codes.InvalidArgument, "a signed proposal is required")
+	}
+	prop, err := envelope.ParseProposal(sp)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "failed to unpack transaction proposal: %v", err)
+	}
+	return prop, nil
+}
+
 // Evaluate runs a query on this peer (or on a peer of the first target
 // organization) without ordering anything.
 func (s *Server) Evaluate(ctx context.Context, req *gatewaypb.EvaluateRequest) (res *gatewaypb.EvaluateResponse, err error) {
@@ -166,12 +179,9 @@ func (s *Server) Evaluate(ctx context.Context, req *gatewaypb.EvaluateRequest) (
 		return nil, err
 	}
 	defer release()
-	if req.GetProposedTransaction() == nil {
-		return nil, status.Error(codes.InvalidArgument, "a signed proposal is required")
-	}
-	prop, err := envelope.ParseProposal(req.ProposedTransaction)
+	prop, err := parseProposal(req.GetProposedTransaction())
 	if err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "failed to unpack transaction proposal: %v", err)
+		return nil, err
 	}
 	target := s.opts.MSPID
 	if len(req.TargetOrganizations) > 0 && !slices.Contains(req.TargetOrganizations, s.opts.MSPID) {
@@ -209,12 +219,9 @@ func (s *Server) Endorse(ctx context.Context, req *gatewaypb.EndorseRequest) (re
 		return nil, err
 	}
 	defer release()
-	if req.GetProposedTransaction() == nil {
-		return nil, status.Error(codes.InvalidArgument, "a signed proposal is required")
-	}
-	prop, err := envelope.ParseProposal(req.ProposedTransaction)
+	prop, err := parseProposal(req.GetProposedTransaction())
 	if err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "failed to unpack transaction proposal: %v", err)
+		return nil, err
 	}
 	channel := prop.ChannelID()
 	bundle, err := s.opts.Peer.Bundle(channel)
