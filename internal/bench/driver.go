@@ -138,40 +138,40 @@ func (d *driver) run(ctx context.Context, p phase) *phaseResult {
 		return true
 	}
 
-	if p.rate <= 0 {
-		for w := range p.workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				rng := rand.New(rand.NewPCG(uint64(w), uint64(pr.start.UnixNano())))
-				for seq := uint64(0); ; seq++ {
-					due := time.Since(pr.start)
-					send, measured := admit(due)
-					if !send || !exec(w, seq, rng, due, measured) {
-						return
-					}
+	// next gives a worker its next transaction: when it is due, whether it
+	// is measured, and whether there is one. In a closed loop it is due
+	// now; at a fixed rate it comes from the schedule below.
+	type slot struct {
+		due      time.Duration
+		measured bool
+	}
+	var slots chan slot
+	next := func() (slot, bool) {
+		due := time.Since(pr.start)
+		send, measured := admit(due)
+		return slot{due, measured}, send
+	}
+	if p.rate > 0 {
+		slots = make(chan slot, p.workers)
+		next = func() (slot, bool) {
+			s, ok := <-slots
+			return s, ok
+		}
+	}
+	for w := range p.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), uint64(pr.start.UnixNano())))
+			for seq := uint64(0); ; seq++ {
+				s, ok := next()
+				if !ok || !exec(w, seq, rng, s.due, s.measured) {
+					return
 				}
-			}()
-		}
-	} else {
-		type slot struct {
-			due      time.Duration
-			measured bool
-		}
-		slots := make(chan slot, p.workers)
-		for w := range p.workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				rng := rand.New(rand.NewPCG(uint64(w), uint64(pr.start.UnixNano())))
-				for seq := uint64(0); ; seq++ {
-					s, ok := <-slots
-					if !ok || !exec(w, seq, rng, s.due, s.measured) {
-						return
-					}
-				}
-			}()
-		}
+			}
+		}()
+	}
+	if p.rate > 0 {
 		interval := time.Duration(float64(time.Second) / p.rate)
 		timer := time.NewTimer(0)
 	schedule:
