@@ -110,12 +110,22 @@ func (f *adminFlags) context(cmd *cobra.Command) (context.Context, context.Cance
 	return context.WithTimeout(cmd.Context(), f.timeout)
 }
 
-func (f *adminFlags) dial(ctx context.Context) (adminpb.ChannelParticipationClient, func(), error) {
+// dial connects to the admin API's channel participation service.
+func (f *adminFlags) dial() (adminpb.ChannelParticipationClient, func(), error) {
 	conn, err := f.conn()
 	if err != nil {
 		return nil, nil, err
 	}
 	return adminpb.NewChannelParticipationClient(conn), func() { conn.Close() }, nil
+}
+
+// ledgerQuery connects to the admin API's ledger queries.
+func (f *adminFlags) ledgerQuery() (adminpb.LedgerQueryClient, func(), error) {
+	conn, err := f.conn()
+	if err != nil {
+		return nil, nil, err
+	}
+	return adminpb.NewLedgerQueryClient(conn), func() { conn.Close() }, nil
 }
 
 func newChannelJoinCmd() *cobra.Command {
@@ -136,7 +146,7 @@ func newChannelJoinCmd() *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
 			defer cancel()
-			client, closeConn, err := f.dial(ctx)
+			client, closeConn, err := f.dial()
 			if err != nil {
 				return err
 			}
@@ -165,7 +175,7 @@ func newChannelListCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
 			defer cancel()
-			client, closeConn, err := f.dial(ctx)
+			client, closeConn, err := f.dial()
 			if err != nil {
 				return err
 			}
@@ -201,7 +211,7 @@ func newChannelRemoveCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
 			defer cancel()
-			client, closeConn, err := f.dial(ctx)
+			client, closeConn, err := f.dial()
 			if err != nil {
 				return err
 			}

@@ -90,12 +90,12 @@ func verifyOnline(cmd *cobra.Command, f *adminFlags, channel, output string) err
 	}
 	ctx, cancel := f.context(cmd)
 	defer cancel()
-	conn, err := f.conn()
+	q, closeConn, err := f.ledgerQuery()
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	rep, err := adminpb.NewLedgerQueryClient(conn).VerifyLedger(ctx, &adminpb.VerifyLedgerRequest{Channel: channel})
+	defer closeConn()
+	rep, err := q.VerifyLedger(ctx, &adminpb.VerifyLedgerRequest{Channel: channel})
 	if err != nil {
 		return err
 	}

@@ -29,12 +29,12 @@ principals that were missing.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := f.context(cmd)
 			defer cancel()
-			conn, err := f.conn()
+			q, closeConn, err := f.ledgerQuery()
 			if err != nil {
 				return err
 			}
-			defer conn.Close()
-			st, err := adminpb.NewLedgerQueryClient(conn).TransactionStatus(ctx, &adminpb.TransactionStatusRequest{Channel: channel, TxId: args[0]})
+			defer closeConn()
+			st, err := q.TransactionStatus(ctx, &adminpb.TransactionStatusRequest{Channel: channel, TxId: args[0]})
 			if err != nil {
 				return err
 			}
@@ -70,12 +70,12 @@ func newBlockCmd() *cobra.Command {
 			}
 			ctx, cancel := f.context(cmd)
 			defer cancel()
-			conn, err := f.conn()
+			q, closeConn, err := f.ledgerQuery()
 			if err != nil {
 				return err
 			}
-			defer conn.Close()
-			b, err := adminpb.NewLedgerQueryClient(conn).GetBlock(ctx, &adminpb.GetBlockRequest{Channel: channel, Number: n})
+			defer closeConn()
+			b, err := q.GetBlock(ctx, &adminpb.GetBlockRequest{Channel: channel, Number: n})
 			if err != nil {
 				return err
 			}
