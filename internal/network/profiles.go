@@ -7,20 +7,9 @@ import (
 	"path/filepath"
 
 	"go.yaml.in/yaml/v3"
-)
 
-// Profile is a client's connection profile (DESIGN §10): who the client is
-// and which Gateway peer it talks to. Paths are relative to the profile's
-// own directory.
-type Profile struct {
-	MSPID           string `json:"mspId"`
-	CertPath        string `json:"certPath"`
-	KeyPath         string `json:"keyPath"`
-	Endpoint        string `json:"endpoint"`
-	TLSRootCertPath string `json:"tlsRootCertPath"`
-	ServerName      string `json:"serverName"`
-	Channel         string `json:"channel"`
-}
+	"github.com/chorusledger/chorus/sdk/client"
+)
 
 // ProfilePath is where the profile of an organization's client (or admin)
 // is written.
@@ -85,7 +74,9 @@ func (n *Network) writeProfiles() error {
 			if admin {
 				cert, key = org.AdminCert, org.AdminKey
 			}
-			p := Profile{
+			// The format sdk/client reads (DESIGN §10), paths relative to
+			// the profile's directory.
+			p := client.Profile{
 				MSPID: org.MSPID, CertPath: rel(cert), KeyPath: rel(key),
 				Endpoint: gatewayPeer.Address, TLSRootCertPath: rel(org.TLSCACert),
 				ServerName: gatewayPeer.TLSServerName, Channel: n.Spec.Channel,
