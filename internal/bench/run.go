@@ -50,8 +50,8 @@ type Target struct {
 
 // fsyncPolicy is what this build syncs; nothing in a node's configuration
 // changes it.
-const fsyncPolicy = "peers: one synced Pebble batch per block (block, state, history, indexes); " +
-	"orderers: Raft log synced before every acknowledgement, blocks recovered from it"
+const fsyncPolicy = "peers: each block's segment file synced, then one synced Pebble batch (locator, state, history, indexes); " +
+	"orderers: Raft log synced before every acknowledgement, each block's segment synced, its index recovered from the log"
 
 // Run drives the target with cfg's load and reports what it measured.
 // It fails only when the run could not take place (bad settings, no

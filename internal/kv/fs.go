@@ -9,6 +9,13 @@ import (
 // FS is the filesystem a database lives on.
 type FS = vfs.FS
 
+// File is an open file of an FS.
+type File = vfs.File
+
+// WriteCategory labels the writes of files that are not Pebble's in the
+// filesystem's disk statistics.
+const WriteCategory vfs.DiskWriteCategory = "chorus"
+
 // MemFS is an in-memory filesystem that can simulate a power cut.
 type MemFS = vfs.MemFS
 

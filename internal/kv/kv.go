@@ -46,7 +46,10 @@ type Options struct {
 
 // DB is an open database.
 type DB struct {
-	pdb *pebble.DB
+	pdb      *pebble.DB
+	fs       FS
+	dir      string
+	readOnly bool
 }
 
 // Open opens (creating if needed) the database in dir.
@@ -93,7 +96,7 @@ func Open(dir string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kv: open %s: %w", dir, err)
 	}
-	db := &DB{pdb: pdb}
+	db := &DB{pdb: pdb, fs: fs, dir: dir, readOnly: opts.ReadOnly}
 	if err := db.checkSchema(opts.ReadOnly); err != nil {
 		pdb.Close()
 		return nil, fmt.Errorf("kv: open %s: %w", dir, err)
@@ -121,6 +124,19 @@ func (db *DB) checkSchema(readOnly bool) error {
 	}
 	return nil
 }
+
+// FS is the filesystem the database lives on.
+func (db *DB) FS() FS { return db.fs }
+
+// Dir is the database's directory. Pebble ignores names it did not
+// write, so subsystems may keep their own files in subdirectories of it
+// (the ledger's block segments live in Dir/blocks); a copy of the
+// directory is then a copy of the whole node's storage.
+func (db *DB) Dir() string { return db.dir }
+
+// ReadOnly reports whether the database was opened read-only; subsystems
+// keeping files beside it must not change them either.
+func (db *DB) ReadOnly() bool { return db.readOnly }
 
 // Close closes the database. Iterators and snapshots must be closed first.
 func (db *DB) Close() error {

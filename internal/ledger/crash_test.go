@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -64,19 +65,23 @@ func (w flushWriter) WriteTo(*kv.Batch) error { return w.db.Flush() }
 // image must take the next append.
 //
 // Sync points observed with Pebble v2 (sequence numbers vary):
-//   - an ordinary block: one, the WAL ("NNNNNN.log", sync-data) that makes
-//     its batch durable;
-//   - block 3, whose append flushes the memtable first (flushWriter): the
-//     old WAL (synced as it is retired), the database directory ("db", for
-//     the new WAL), the new sstable ("NNNNNN.sst", sync-data), the
-//     directory again, the MANIFEST ("MANIFEST-NNNNNN", sync) - all at
-//     height 3 - and then the new WAL with the batch: height 4;
-//   - block 6, a 2.5 MB batch (more than half of Pebble's 4 MiB memtable,
-//     so a "flushable batch"): the WAL with the batch (height 7), then the
-//     rotation Pebble performs after it: that WAL synced again as it is
-//     retired, and the directory for the new WAL, both at height 7;
-//   - the background flush of block 6's batch writes an sstable whose sync
-//     may land inside a later append (before that block's WAL sync).
+//   - an ordinary block: two, its segment ("NNNNNNNN.blk", sync-data),
+//     at height k, then the WAL ("NNNNNN.log", sync-data) that makes its
+//     batch durable;
+//   - block 0, which creates the first segment: before those two, the
+//     segment's directory ("mychannel"), the "blocks" directory above it
+//     and the database directory ("db"), all at height 0;
+//   - block 3, whose append flushes the memtable first (flushWriter):
+//     after its segment sync, the old WAL (synced as it is retired), the
+//     database directory (for the new WAL), the new sstable
+//     ("NNNNNN.sst", sync-data), the directory again, the MANIFEST
+//     ("MANIFEST-NNNNNN", sync) - all at height 3 - and then the new WAL
+//     with the batch: height 4;
+//   - blocks 6 (2.5 MB) and 7, which do not fit in the segment before
+//     theirs (segments are limited to 1 MiB here) and each start a new
+//     one: the three directory syncs again, then the segment and the WAL.
+//     An image taken after such a segment exists but before the WAL sync
+//     reopens at height k with the new segment removed.
 //
 // The test logs the full list.
 func TestCrashAtEverySyncPoint(t *testing.T) {
@@ -101,6 +106,7 @@ func TestCrashAtEverySyncPoint(t *testing.T) {
 	hooks := &kv.SyncHooks{FS: mem, Before: take(false), After: take(true)}
 	db := openMemDB(t, hooks)
 	l := openLedger(t, db)
+	l.files.maxBytes = 1 << 20
 	c := newChain(t, newTestSigner(t, "OrdererMSP"))
 
 	const flushBlock, bigBlock = 3, 6
@@ -122,6 +128,12 @@ func TestCrashAtEverySyncPoint(t *testing.T) {
 		armed.Store(true)
 		peerAppend(t, l, b, writers...)
 		armed.Store(false)
+	}
+	if segs, err := l.files.list(); err != nil || !slices.Equal(segs, []uint32{0, 1, 2}) {
+		t.Fatalf("segments after the appends: %v (%v), want 0, 1 and 2", segs, err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
 	}
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
@@ -227,6 +239,17 @@ func checkCrashImage(t *testing.T, p crashPoint, blocks []*commonpb.Block) uint6
 		} else if err != nil && !errors.Is(err, kv.ErrNotFound) {
 			t.Fatal(err)
 		}
+	}
+	// Segments after the last indexed block's are gone.
+	segs, err := l.files.list()
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case h == 0 && len(segs) > 0:
+		t.Fatalf("%v: an empty ledger kept segments %v", p, segs)
+	case h > 0 && (len(segs) == 0 || segs[len(segs)-1] != storedLocator(t, db, h-1).segment):
+		t.Fatalf("%v: segments %v, but the last block is in segment %d", p, segs, storedLocator(t, db, h-1).segment)
 	}
 	if h < uint64(len(blocks)) {
 		if err := l.Append(blocks[h], AppendOptions{FillCommitHash: true, Writers: []BatchWriter{stateWriter(h)}}); err != nil {

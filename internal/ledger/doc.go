@@ -71,7 +71,8 @@
 //
 //	P ‖ "i"                    → chorus.ledger.v1.ChainInfo{format_version, height,
 //	                             current and previous block hash, commit hash}
-//	P ‖ "n" ‖ uint64be(number) → the block, marshalled as given to Append
+//	P ‖ "n" ‖ uint64be(number) → the block's locator in its segment file
+//	                             (or, as written by earlier builds, the block)
 //	P ‖ "h" ‖ block hash       → uint64be(number)
 //	P ‖ "t" ‖ transaction id   → chorus.ledger.v1.TxRecord{block, tx number,
 //	                             validation code, reason} of the FIRST
@@ -80,30 +81,46 @@
 // Neighbours: the world state uses "c" ‖ channel ‖ 0x00 ‖ ..., the Raft
 // storage "r" ‖ channel ‖ 0x00 ‖ ...; kv reserves keys starting with 0x00.
 // Channels lists the channels present by skipping from one channel's range
-// to the next. A block is stored exactly as given (signed parts are kept
-// as the bytes that were signed; Block messages hold them as bytes, so a
-// deterministic marshal reproduces them). Transactions whose envelope does
-// not decode as far as a transaction id are not indexed. On an orderer,
-// which validates nothing, records carry NOT_VALIDATED.
+// to the next. Transactions whose envelope does not decode as far as a
+// transaction id are not indexed. On an orderer, which validates nothing,
+// records carry NOT_VALIDATED.
+//
+// # Block bodies
+//
+// Block bodies are records in append-only segment files inside the
+// database's directory, blocks/<channel>/NNNNNNNN.blk, a new segment
+// after 64 MiB (ADR 0007). A record is uint32be(length) ‖ uint32be(CRC-32C)
+// ‖ the block; the locator under the block's key is 0xFF ‖ uint32be(segment)
+// ‖ uint64be(offset) ‖ uint32be(length). A block is stored exactly as
+// given (signed parts are kept as the bytes that were signed; Block
+// messages hold them as bytes, so a deterministic marshal reproduces
+// them). A value under a block key that does not start with 0xFF (which
+// no marshalled block can) is a block stored inline by an earlier build,
+// and reads as it is.
 //
 // # Append, recovery and crashes
 //
 // Append checks that the block continues the chain (number = height,
 // previous hash = hash of the last block, data hash = SHA-256 of the
-// envelopes, filter length), computes the commit hash if asked, and writes
-// the block, its hash index entry, the transaction index entries, the new
+// envelopes, filter length), computes the commit hash if asked, appends
+// the block to its segment and syncs it, and then writes the block's
+// locator, its hash index entry, the transaction index entries, the new
 // chain info and the writes of AppendOptions.Writers (the world state's
 // update for the block) into ONE kv batch committed with sync. So a node
-// killed at any instant restarts with either the whole block and its state
-// changes or none of them: the chain height is exactly the last block whose
-// batch reached the write-ahead log's sync. Nothing needs repair at Open,
-// which only reads the chain info and checks it against the last block
-// (ErrCorrupt when they disagree, ErrNewerFormat for a newer chain info
-// format). The in-memory height and info change only after the commit
-// returns; if a commit fails the ledger refuses further appends
-// (ErrFailed) until reopened, since it cannot know whether the batch
+// killed at any instant restarts with either the whole block and its
+// state changes or none of them: the chain height is exactly the last
+// block whose batch reached the write-ahead log's sync, and a locator is
+// never durable before the bytes it points at. The only repair at Open is
+// forgetting segment bytes no block points at (the append position is set
+// just past the last block's record, later segments are removed); Open
+// also checks the chain info against the last block, read through its
+// record's checksum (ErrCorrupt when they disagree, ErrNewerFormat for a
+// newer chain info format). The in-memory height and info change only
+// after the commit returns; if a write or commit fails the ledger refuses
+// further appends (ErrFailed) until reopened, since it cannot know what
 // became durable. TestCrashAtEverySyncPoint cuts power before and after
-// every sync Pebble performs during appends and checks this.
+// every sync (segment, directories, Pebble) during appends, segment
+// changes included, and checks this.
 //
 // # Verification
 //

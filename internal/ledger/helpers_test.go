@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -11,6 +12,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -312,3 +314,70 @@ func buildLedger(t testing.TB, l *Ledger, c *chain, n, txs int) {
 
 // verifyAll checks everything, signatures included.
 var verifyAll = VerifyOptions{Verifier: x509Verifier, MinSignatures: 1}
+
+// storedBlock returns block num of the test channel as stored: read
+// through its locator from its segment, or the inline value.
+func storedBlock(t testing.TB, db *kv.DB, num uint64) []byte {
+	t.Helper()
+	s := newSegments(db, testChannel)
+	defer s.close()
+	v, err := db.Get(newKeys(testChannel).block(num))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := s.resolve(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.Clone(raw)
+}
+
+// storedLocator returns the locator of block num of the test channel.
+func storedLocator(t testing.TB, db *kv.DB, num uint64) locator {
+	t.Helper()
+	v, err := db.Get(newKeys(testChannel).block(num))
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc, err := decodeLocator(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
+}
+
+// writeSegment writes p at off in segment n of the test channel and syncs.
+func writeSegment(t testing.TB, db *kv.DB, n uint32, off int64, p []byte) {
+	t.Helper()
+	s := newSegments(db, testChannel)
+	f, err := db.FS().OpenReadWrite(db.FS().PathJoin(s.dir, segmentName(n)), kv.WriteCategory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(p, off); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// record returns raw framed as a segment record, with a correct checksum.
+func record(raw []byte) []byte {
+	out := binary.BigEndian.AppendUint32(nil, uint32(len(raw)))
+	out = binary.BigEndian.AppendUint32(out, crc32.Checksum(raw, castagnoli))
+	return append(out, raw...)
+}
+
+// rewriteStoredBlock replaces block num's bytes in its segment record with
+// raw, of the same length, and a checksum to match: damage done on
+// purpose, which only the ledger's hashes and signatures can catch.
+func rewriteStoredBlock(t testing.TB, db *kv.DB, num uint64, raw []byte) {
+	t.Helper()
+	loc := storedLocator(t, db, num)
+	if int(loc.length) != len(raw) {
+		t.Fatalf("rewrite of block %d: %d bytes for a record of %d", num, len(raw), loc.length)
+	}
+	writeSegment(t, db, loc.segment, int64(loc.offset), record(raw))
+}

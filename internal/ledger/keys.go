@@ -14,7 +14,7 @@ import (
 // and continues with a one-byte kind:
 //
 //	P ‖ "i"                     → ledgerpb.ChainInfo (height, last two block hashes, last commit hash)
-//	P ‖ "n" ‖ uint64be(number)  → the block, marshalled as given to Append
+//	P ‖ "n" ‖ uint64be(number)  → the block's locator in its segment (segments.go)
 //	P ‖ "h" ‖ SHA-256 header    → uint64be(number)
 //	P ‖ "t" ‖ transaction id    → ledgerpb.TxRecord of the first transaction with that id
 //

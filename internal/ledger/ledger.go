@@ -80,6 +80,8 @@ type Ledger struct {
 	appendMu sync.Mutex // serialises Append and Close
 	failed   error      // set when a commit failed; guarded by appendMu
 
+	files *segments // the block bodies
+
 	tip atomic.Pointer[tip]
 }
 
@@ -99,7 +101,7 @@ func Open(db *kv.DB, channel string) (*Ledger, error) {
 	if err := checkChannel(channel); err != nil {
 		return nil, err
 	}
-	l := &Ledger{db: db, channel: channel, keys: newKeys(channel)}
+	l := &Ledger{db: db, channel: channel, keys: newKeys(channel), files: newSegments(db, channel)}
 	info, err := l.load()
 	if err != nil {
 		return nil, fmt.Errorf("ledger: open channel %s: %w", channel, err)
@@ -119,8 +121,10 @@ func (l *Ledger) load() (Info, error) {
 		PreviousBlockHash: ci.PreviousBlockHash,
 		CommitHash:        ci.CommitHash,
 	}
-	// Everything of a block commits in one batch, so nothing needs
-	// repair after a crash; these checks catch damage, not crashes.
+	// Everything of a block in the database commits in one batch, after
+	// its segment record is synced, so the only repair after a crash is
+	// forgetting segment bytes that no block points at (position); the
+	// other checks catch damage, not crashes.
 	if _, err := l.db.Get(l.keys.block(info.Height)); err == nil {
 		if info.Height == 0 {
 			return Info{}, fmt.Errorf("%w: the chain info is missing, yet block 0 is stored", ErrCorrupt)
@@ -130,13 +134,25 @@ func (l *Ledger) load() (Info, error) {
 		return Info{}, err
 	}
 	if info.Height == 0 {
-		return info, nil
+		return info, l.files.position(nil)
 	}
-	raw, err := l.db.Get(l.keys.block(info.Height - 1))
+	v, err := l.db.Get(l.keys.block(info.Height - 1))
 	if errors.Is(err, kv.ErrNotFound) {
 		return Info{}, fmt.Errorf("%w: chain info says height %d but block %d is missing", ErrCorrupt, info.Height, info.Height-1)
 	} else if err != nil {
 		return Info{}, err
+	}
+	var last *locator
+	if isLocator(v) {
+		loc, err := decodeLocator(v)
+		if err != nil {
+			return Info{}, fmt.Errorf("last block %d: %w", info.Height-1, err)
+		}
+		last = &loc
+	}
+	raw, err := l.files.resolve(v)
+	if err != nil {
+		return Info{}, fmt.Errorf("last block %d: %w", info.Height-1, err)
 	}
 	b, err := UnmarshalBlock(raw)
 	if err != nil {
@@ -145,7 +161,7 @@ func (l *Ledger) load() (Info, error) {
 	if h := HeaderHash(b.Header); !bytes.Equal(h, info.CurrentBlockHash) {
 		return Info{}, fmt.Errorf("%w: chain info says block %d hashes to %x, it hashes to %x", ErrCorrupt, info.Height-1, info.CurrentBlockHash, h)
 	}
-	return info, nil
+	return info, l.files.position(last)
 }
 
 // readChainInfo returns the stored chain info, or the empty chain's.
@@ -212,7 +228,12 @@ func (l *Ledger) Append(block *commonpb.Block, opts AppendOptions) error {
 	if err != nil {
 		return fmt.Errorf("ledger: append block %d to channel %s: %w", info.Height-1, l.channel, err)
 	}
-	if err := l.commit(stored, raw, info, opts); err != nil {
+	loc, err := l.files.append(raw)
+	if err != nil {
+		l.failed = err
+		return fmt.Errorf("ledger: append block %d to channel %s: %w", info.Height-1, l.channel, err)
+	}
+	if err := l.commit(stored, loc.encode(), info, opts); err != nil {
 		return err
 	}
 	if opts.FillCommitHash {
@@ -293,14 +314,16 @@ func (l *Ledger) prepare(block *commonpb.Block, cur Info, opts AppendOptions) (*
 	}, nil
 }
 
-func (l *Ledger) commit(block *commonpb.Block, raw []byte, info Info, opts AppendOptions) error {
+// commit writes the block's locator, indexes, chain info and the writers'
+// writes in one batch.
+func (l *Ledger) commit(block *commonpb.Block, loc []byte, info Info, opts AppendOptions) error {
 	num := block.Header.Number
 	wrap := func(err error) error {
 		return fmt.Errorf("ledger: append block %d to channel %s: %w", num, l.channel, err)
 	}
 	b := l.db.NewBatch()
 	defer b.Close()
-	b.Set(l.keys.block(num), raw)
+	b.Set(l.keys.block(num), loc)
 	b.Set(l.keys.hash(info.CurrentBlockHash), binary.BigEndian.AppendUint64(nil, num))
 	if err := l.indexTxs(b, block, opts.Reasons); err != nil {
 		return wrap(err)
@@ -388,7 +411,11 @@ func (l *Ledger) BlockBytes(num uint64) ([]byte, error) {
 	if h := l.Height(); num >= h {
 		return nil, fmt.Errorf("ledger: channel %s: block %d: %w (height %d)", l.channel, num, ErrNotFound, h)
 	}
-	raw, err := l.db.Get(l.keys.block(num))
+	v, err := l.db.Get(l.keys.block(num))
+	if err != nil {
+		return nil, fmt.Errorf("ledger: channel %s: read block %d: %w", l.channel, num, err)
+	}
+	raw, err := l.files.resolve(v)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: channel %s: read block %d: %w", l.channel, num, err)
 	}
@@ -473,7 +500,12 @@ func (l *Ledger) Blocks(from uint64) iter.Seq2[*commonpb.Block, error] {
 				yield(nil, fmt.Errorf("ledger: channel %s: %w: block %d is missing", l.channel, ErrCorrupt, next))
 				return
 			}
-			b, err := UnmarshalBlock(it.Value())
+			raw, err := l.files.resolve(it.Value())
+			if err != nil {
+				yield(nil, fmt.Errorf("ledger: channel %s: block %d: %w", l.channel, num, err))
+				return
+			}
+			b, err := UnmarshalBlock(raw)
 			if err != nil {
 				yield(nil, fmt.Errorf("ledger: channel %s: block %d: %w", l.channel, num, err))
 				return
@@ -537,7 +569,8 @@ func (c *Cursor) Next(ctx context.Context) (*commonpb.Block, error) {
 }
 
 // Close stops the ledger: appends fail with ErrClosed and waiters wake
-// with it. Reads keep working while the kv.DB stays open. Close does not
+// with it, and the segment files are closed. Reads keep working while the
+// kv.DB stays open (opening the segments they need again). Close does not
 // close the kv.DB, which the ledger does not own.
 func (l *Ledger) Close() error {
 	l.appendMu.Lock()
@@ -548,6 +581,9 @@ func (l *Ledger) Close() error {
 	}
 	l.tip.Store(&tip{info: t.info, closed: true, next: make(chan struct{})})
 	close(t.next)
+	if err := l.files.close(); err != nil {
+		return fmt.Errorf("ledger: close channel %s: %w", l.channel, err)
+	}
 	return nil
 }
 
@@ -556,5 +592,5 @@ func (l *Ledger) Close() error {
 func (l *Ledger) Verify(opts VerifyOptions) (*Report, error) {
 	snap := l.db.NewSnapshot()
 	defer snap.Close()
-	return Verify(snap, l.channel, opts)
+	return verify(snap, l.files, l.channel, opts)
 }

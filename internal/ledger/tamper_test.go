@@ -60,8 +60,8 @@ func resign(t *testing.T, b *commonpb.Block, md *commonpb.Metadata, obm *commonp
 }
 
 // TestVerifyNamesFlippedByte damages one stored block at a time by flipping
-// a single byte of its stored value in a chosen field, rewrites it through
-// kv, and checks that Verify names that block and the check that guards
+// a single byte of its stored bytes in a chosen field, rewrites its
+// segment record with a checksum to match (deliberate damage), and checks that Verify names that block and the check that guards
 // the field.
 func TestVerifyNamesFlippedByte(t *testing.T) {
 	fs := kv.NewCrashableMemFS()
@@ -140,11 +140,7 @@ func TestVerifyNamesFlippedByte(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			db := openMemDB(t, kv.CrashClone(fs))
 			defer db.Close()
-			key := newKeys(testChannel).block(tc.block)
-			raw, err := db.Get(key)
-			if err != nil {
-				t.Fatal(err)
-			}
+			raw := storedBlock(t, db, tc.block)
 			var damaged []byte
 			switch m := tc.mutate.(type) {
 			case nil:
@@ -176,12 +172,8 @@ func TestVerifyNamesFlippedByte(t *testing.T) {
 					pos = i
 				}
 			}
-			b := db.NewBatch()
-			b.Set(key, damaged)
-			if err := b.Commit(true); err != nil {
-				t.Fatal(err)
-			}
-			_, err = Verify(db, testChannel, tc.opts)
+			rewriteStoredBlock(t, db, tc.block, damaged)
+			_, err := Verify(db, testChannel, tc.opts)
 			var ve *VerifyError
 			if !errors.As(err, &ve) {
 				t.Fatalf("byte %d of block %d flipped: Verify gave %v", pos, tc.block, err)

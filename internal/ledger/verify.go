@@ -98,6 +98,7 @@ type checker struct {
 	opts    VerifyOptions
 	channel string
 	idx     kv.Reader // nil for loose blocks
+	files   *segments // the stored chain's block bodies; nil for loose blocks
 	keys    keys
 	rep     *Report
 
@@ -303,7 +304,11 @@ func (c *checker) indexes(num uint64, hash []byte, data [][]byte, filter []byte)
 func (c *checker) checkEarlier(num uint64, i int, id string, rec *ledgerpb.TxRecord, data [][]byte) error {
 	earlier := data
 	if rec.BlockNumber != num {
-		raw, err := c.idx.Get(c.keys.block(rec.BlockNumber))
+		v, err := c.idx.Get(c.keys.block(rec.BlockNumber))
+		var raw []byte
+		if err == nil {
+			raw, err = c.files.resolve(v)
+		}
 		if err != nil {
 			return c.fail(num, CheckTxIndex, "transaction %d (%s) is indexed at block %d, which cannot be read: %v", i, id, rec.BlockNumber, err)
 		}
@@ -347,15 +352,31 @@ func codeName(c int32) string {
 // a *VerifyError naming the block and the check; the Report counts what
 // was checked until then.
 //
-// r should be a snapshot (or a database nobody writes) so that the walk
-// sees one state; Ledger.Verify takes one.
-func Verify(r kv.Reader, channel string, opts VerifyOptions) (*Report, error) {
+// Verify reads the chain from a snapshot of db, so it may run while
+// blocks are appended; Ledger.Verify does the same for an open ledger.
+// A block whose segment record is missing, truncated or fails its
+// checksum fails the decode check.
+func Verify(db *kv.DB, channel string, opts VerifyOptions) (*Report, error) {
+	if err := checkChannel(channel); err != nil {
+		return nil, err
+	}
+	snap := db.NewSnapshot()
+	defer snap.Close()
+	files := newSegments(db, channel)
+	defer files.close()
+	return verify(snap, files, channel, opts)
+}
+
+// verify walks the chain in r (a snapshot), reading block bodies through
+// files. Segments are append-only, so what a snapshot's locators point at
+// does not change under it.
+func verify(r kv.Reader, files *segments, channel string, opts VerifyOptions) (*Report, error) {
 	if err := checkChannel(channel); err != nil {
 		return nil, err
 	}
 	k := newKeys(channel)
 	rep := &Report{Channel: channel}
-	c := &checker{opts: opts, channel: channel, idx: r, keys: k, rep: rep}
+	c := &checker{opts: opts, channel: channel, idx: r, files: files, keys: k, rep: rep}
 	ci, err := readChainInfo(r, k)
 	if err != nil {
 		return rep, c.failErr(0, CheckChainInfo, err)
@@ -378,7 +399,11 @@ func Verify(r kv.Reader, channel string, opts VerifyOptions) (*Report, error) {
 		case num != next:
 			return rep, c.fail(next, CheckMissing, "block is missing (the next stored is block %d)", num)
 		}
-		b, err := UnmarshalBlock(it.Value())
+		raw, err := files.resolve(it.Value())
+		if err != nil {
+			return rep, c.failErr(num, CheckDecode, err)
+		}
+		b, err := UnmarshalBlock(raw)
 		if err != nil {
 			return rep, c.failErr(num, CheckDecode, err)
 		}

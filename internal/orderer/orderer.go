@@ -463,6 +463,9 @@ func (o *Orderer) Remove(name string) error {
 	if err := b.Commit(true); err != nil {
 		return fmt.Errorf("orderer: remove channel %s: %w", name, err)
 	}
+	if err := ledger.RemoveBlockFiles(o.opts.DB, name); err != nil {
+		return fmt.Errorf("orderer: remove channel %s: %w", name, err)
+	}
 	o.log.Info("channel removed", "channel", name)
 	return nil
 }

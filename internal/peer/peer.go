@@ -213,6 +213,9 @@ func (p *Peer) Remove(name string) error {
 	if err := b.Commit(true); err != nil {
 		return fmt.Errorf("peer: remove channel %s: %w", name, err)
 	}
+	if err := ledger.RemoveBlockFiles(p.opts.DB, name); err != nil {
+		return fmt.Errorf("peer: remove channel %s: %w", name, err)
+	}
 	p.log.Info("channel removed", "channel", name)
 	return nil
 }
