@@ -48,7 +48,7 @@ type Config struct {
 	MaxInflightMsgs int
 	// SnapshotIntervalBytes of applied entries trigger a snapshot (default 16 MiB).
 	SnapshotIntervalBytes uint64
-	// SnapshotCatchUpEntries are kept in the log after a snapshot (default 64).
+	// SnapshotCatchUpEntries are kept in the log after a snapshot (default 4).
 	SnapshotCatchUpEntries uint64
 	// Logger receives raft's own messages; nil discards them.
 	Logger *slog.Logger
@@ -71,7 +71,7 @@ func (c *Config) setDefaults() {
 		c.SnapshotIntervalBytes = 16 << 20
 	}
 	if c.SnapshotCatchUpEntries == 0 {
-		c.SnapshotCatchUpEntries = 64
+		c.SnapshotCatchUpEntries = 4
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
