@@ -394,13 +394,13 @@ func TestSchema(t *testing.T) {
 		"CHORUS_LISTEN_OPERATIONSADDRESS", "CHORUS_IDENTITY_CERTFILE", "CHORUS_TLS_CLIENTROOTCAFILES",
 		"CHORUS_ADMIN_CLIENTROOTCAFILES", "CHORUS_OPERATIONS_TLS", "CHORUS_OPERATIONS_PROFILING", "CHORUS_LOG_LEVEL", "CHORUS_LOG_FORMAT",
 		"CHORUS_ORDERER_MAXINFLIGHTPERSTREAM", "CHORUS_ORDERER_MAXINFLIGHTTOTAL", "CHORUS_PEER_GATEWAYCONCURRENCY",
-		"CHORUS_PEER_COMMITSTATUSTIMEOUT", "CHORUS_STORAGE_CACHEMIB", "CHORUS_PEER_CONTRACTMEMORYRESET",
+		"CHORUS_PEER_COMMITSTATUSTIMEOUT", "CHORUS_STORAGE_CACHEMIB", "CHORUS_STORAGE_MEMTABLEMIB", "CHORUS_PEER_CONTRACTMEMORYRESET",
 	} {
 		if !slices.Contains(envs, want) {
 			t.Errorf("no field for %s", want)
 		}
 	}
-	if len(envs) != 28 {
+	if len(envs) != 29 {
 		t.Errorf("%d fields: %v", len(envs), envs)
 	}
 }
@@ -415,5 +415,27 @@ func TestSuggest(t *testing.T) {
 		if got := suggest(tc.in, []string{"address", "adminAddress", "mspID", "clientRootCAFiles", "name", "role"}); got != tc.want {
 			t.Errorf("suggest(%q) = %q, want %q", tc.in, got, tc.want)
 		}
+	}
+}
+
+func TestMemTableBytes(t *testing.T) {
+	for _, tc := range []struct {
+		role Role
+		mib  int
+		want uint64
+	}{
+		{RolePeer, 0, 8 << 20},
+		{RoleOrderer, 0, 64 << 20},
+		{RolePeer, 32, 32 << 20},
+		{RoleOrderer, 16, 16 << 20},
+	} {
+		if got := (StorageConfig{MemTableMiB: tc.mib}).memTableBytes(tc.role); got != tc.want {
+			t.Errorf("%s with storage.memTableMiB %d: %d bytes, want %d", tc.role, tc.mib, got, tc.want)
+		}
+	}
+	c := Default()
+	c.Storage.MemTableMiB = -1
+	if !slices.ContainsFunc(c.validate(), func(e *FieldError) bool { return e.Path == "storage.memTableMiB" }) {
+		t.Fatal("a negative storage.memTableMiB is accepted")
 	}
 }

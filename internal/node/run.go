@@ -85,7 +85,11 @@ func setUp(ctx context.Context, cfg *Config, logger *slog.Logger, level *slog.Le
 	if c.tlsPair, err = transport.LoadKeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile, logger); err != nil {
 		return nil, fmt.Errorf("node: tls: %w", err)
 	}
-	if c.db, err = kv.Open(filepath.Join(cfg.DataDir, "db"), kv.Options{Logger: logger, CacheBytes: int64(cfg.Storage.CacheMiB) << 20}); err != nil {
+	if c.db, err = kv.Open(filepath.Join(cfg.DataDir, "db"), kv.Options{
+		Logger:        logger,
+		CacheBytes:    int64(cfg.Storage.CacheMiB) << 20,
+		MemTableBytes: cfg.Storage.memTableBytes(cfg.Role),
+	}); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	registry, err := ops.NewRegistry()
