@@ -28,13 +28,7 @@ func TestSegmentsRollAndReopen(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	l.Close()
-	db.Close()
-
-	db = openMemDB(t, fs)
-	defer db.Close()
-	l = openLedger(t, db)
-	defer l.Close()
+	db, l = reopen(t, fs, db, l)
 	if l.Height() != uint64(len(want)) {
 		t.Fatalf("height %d after reopening, want %d", l.Height(), len(want))
 	}
@@ -61,6 +55,19 @@ func TestSegmentsRollAndReopen(t *testing.T) {
 	if len(after) > len(segs)+1 {
 		t.Fatalf("segments %v after one more block, before %v", after, segs)
 	}
+}
+
+// reopen closes l and db and opens them again on fs, to be closed when
+// the test ends.
+func reopen(t *testing.T, fs kv.FS, db *kv.DB, l *Ledger) (*kv.DB, *Ledger) {
+	t.Helper()
+	l.Close()
+	db.Close()
+	db = openMemDB(t, fs)
+	t.Cleanup(func() { db.Close() })
+	l = openLedger(t, db)
+	t.Cleanup(func() { l.Close() })
+	return db, l
 }
 
 // TestSegmentDamage damages segment files the way a disk or a careless
@@ -173,13 +180,8 @@ func TestInlineBlocksStillRead(t *testing.T) {
 	if err := b.Commit(true); err != nil {
 		t.Fatal(err)
 	}
-	l.Close()
 	// What the old build left: no segment is referenced any more.
-	db.Close()
-	db = openMemDB(t, fs)
-	defer db.Close()
-	l = openLedger(t, db)
-	defer l.Close()
+	db, l = reopen(t, fs, db, l)
 	if segs, _ := l.files.list(); len(segs) != 0 {
 		t.Fatalf("segments %v kept although no block is in one", segs)
 	}
