@@ -29,6 +29,12 @@ import (
 // contribute nothing. The block must carry a transaction filter with one
 // byte per transaction, and every valid endorser transaction must decode.
 func CommitHash(prev []byte, block *commonpb.Block) ([]byte, error) {
+	return commitHash(prev, block, nil)
+}
+
+// commitHash is CommitHash with the block's writes hash given, when the
+// caller computed it while validating (nil: computed from the block).
+func commitHash(prev []byte, block *commonpb.Block, wh []byte) ([]byte, error) {
 	if block.GetHeader() == nil {
 		return nil, errors.New("ledger: commit hash: block has no header")
 	}
@@ -37,9 +43,13 @@ func CommitHash(prev []byte, block *commonpb.Block) ([]byte, error) {
 	if len(filter) != len(data) {
 		return nil, fmt.Errorf("ledger: commit hash of block %d: transaction filter has %d entries for %d transactions", block.Header.Number, len(filter), len(data))
 	}
-	wh, err := writesHash(data, filter)
-	if err != nil {
-		return nil, fmt.Errorf("ledger: commit hash of block %d: %w", block.Header.Number, err)
+	if wh == nil {
+		var err error
+		if wh, err = writesHash(data, filter); err != nil {
+			return nil, fmt.Errorf("ledger: commit hash of block %d: %w", block.Header.Number, err)
+		}
+	} else if len(wh) != sha256.Size {
+		return nil, fmt.Errorf("ledger: commit hash of block %d: a writes hash of %d bytes", block.Header.Number, len(wh))
 	}
 	h := sha256.New()
 	h.Write(prev)
@@ -51,8 +61,18 @@ func CommitHash(prev []byte, block *commonpb.Block) ([]byte, error) {
 	return h.Sum(nil), nil
 }
 
+// BlockWritesHash returns the writes hash that CommitHash computes for a
+// block carrying its transaction filter, decoding its valid transactions.
+func BlockWritesHash(block *commonpb.Block) ([]byte, error) {
+	data, filter := block.GetData().GetData(), TxFilter(block)
+	if len(filter) != len(data) {
+		return nil, fmt.Errorf("ledger: writes hash: transaction filter has %d entries for %d transactions", len(filter), len(data))
+	}
+	return writesHash(data, filter)
+}
+
 func writesHash(data [][]byte, filter []byte) ([]byte, error) {
-	h := sha256.New()
+	var wh WritesHash
 	for i, raw := range data {
 		if peerpb.TxValidationCode(filter[i]) != peerpb.TxValidationCode_VALID {
 			continue
@@ -68,20 +88,43 @@ func writesHash(data [][]byte, filter []byte) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("valid transaction %d (%s): %w", i, env.TxID(), err)
 		}
-		for _, ns := range tx.NsRWSets {
-			for _, w := range ns.KV.GetWrites() {
-				writeLP(h, []byte(ns.Namespace))
-				writeLP(h, []byte(w.Key))
-				if w.IsDelete {
-					h.Write([]byte{1})
-				} else {
-					h.Write([]byte{0})
-				}
-				writeLP(h, w.Value)
+		wh.Add(tx.NsRWSets)
+	}
+	return wh.Sum(), nil
+}
+
+// WritesHash accumulates the writes hash of a block (see CommitHash) for
+// a committer that has already decoded its transactions while validating
+// them: Add the read/write sets of each VALID endorser transaction in
+// block order, then pass Sum in AppendOptions.WritesHash, and Append need
+// not decode the block again. The zero value is ready to use.
+type WritesHash struct{ h hash.Hash }
+
+// Add adds the KV writes of one valid endorser transaction.
+func (w *WritesHash) Add(nsRWSets []envelope.NsRWSet) {
+	if w.h == nil {
+		w.h = sha256.New()
+	}
+	for _, ns := range nsRWSets {
+		for _, kw := range ns.KV.GetWrites() {
+			writeLP(w.h, []byte(ns.Namespace))
+			writeLP(w.h, []byte(kw.Key))
+			if kw.IsDelete {
+				w.h.Write([]byte{1})
+			} else {
+				w.h.Write([]byte{0})
 			}
+			writeLP(w.h, kw.Value)
 		}
 	}
-	return h.Sum(nil), nil
+}
+
+// Sum returns the writes hash of what was added.
+func (w *WritesHash) Sum() []byte {
+	if w.h == nil {
+		w.h = sha256.New()
+	}
+	return w.h.Sum(nil)
 }
 
 func writeLP(h hash.Hash, b []byte) {

@@ -4,7 +4,13 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
+	"slices"
+	"strings"
 	"testing"
+
+	"github.com/chorusledger/chorus/internal/envelope"
+	"github.com/chorusledger/chorus/internal/kv"
 
 	commonpb "github.com/chorusledger/chorus/proto/fabric/common"
 	peerpb "github.com/chorusledger/chorus/proto/fabric/peer"
@@ -90,4 +96,57 @@ func TestCommitHashErrors(t *testing.T) {
 	if _, err := CommitHash(nil, &commonpb.Block{}); err == nil {
 		t.Fatal("a block without header")
 	}
+}
+
+// TestAppendWithWritesHash appends the same blocks to two ledgers, one
+// computing the writes hash itself and one given it as a validator would
+// (WritesHash fed each valid transaction's read/write sets): the commit
+// hashes are equal, and a writes hash of the wrong size is refused.
+func TestAppendWithWritesHash(t *testing.T) {
+	la := openLedger(t, openMemDB(t, kv.NewCrashableMemFS()))
+	lb := openLedger(t, openMemDB(t, kv.NewCrashableMemFS()))
+	c := newChain(t, newTestSigner(t, "OrdererMSP"))
+	genesis := c.genesis()
+	peerAppend(t, la, genesis)
+	peerAppend(t, lb, cloneForAppend(genesis))
+	for range 3 {
+		envs := c.txs(4, 0)
+		codes := []peerpb.TxValidationCode{peerpb.TxValidationCode_VALID, peerpb.TxValidationCode_MVCC_READ_CONFLICT, peerpb.TxValidationCode_VALID, peerpb.TxValidationCode_VALID}
+		b := c.next(envs, codes)
+		var wh WritesHash
+		for i, env := range envs {
+			if codes[i] != peerpb.TxValidationCode_VALID {
+				continue
+			}
+			e, err := envelope.ParseEnvelope(env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tx, err := envelope.ParseEndorserTransaction(e.Payload.Data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wh.Add(tx.NsRWSets)
+		}
+		peerAppend(t, la, b)
+		if err := lb.Append(cloneForAppend(b), AppendOptions{FillCommitHash: true, WritesHash: wh.Sum()}); err != nil {
+			t.Fatal(err)
+		}
+		if a, b := la.Info().CommitHash, lb.Info().CommitHash; !bytes.Equal(a, b) {
+			t.Fatalf("commit hash %x computed, %x from the given writes hash", a, b)
+		}
+	}
+	if _, err := lb.Verify(verifyAll); err != nil {
+		t.Fatal(err)
+	}
+	err := lb.Append(c.next(c.txs(1, 0), []peerpb.TxValidationCode{peerpb.TxValidationCode_VALID}), AppendOptions{FillCommitHash: true, WritesHash: []byte{1, 2, 3}})
+	if !errors.Is(err, ErrInvalidBlock) || !strings.Contains(err.Error(), "writes hash of 3 bytes") {
+		t.Fatalf("a 3-byte writes hash: %v", err)
+	}
+}
+
+// cloneForAppend copies what Append changes (the metadata), so that one
+// block can be appended to two ledgers.
+func cloneForAppend(b *commonpb.Block) *commonpb.Block {
+	return &commonpb.Block{Header: b.Header, Data: b.Data, Metadata: &commonpb.BlockMetadata{Metadata: slices.Clone(b.GetMetadata().GetMetadata())}}
 }

@@ -55,6 +55,10 @@ type AppendOptions struct {
 	// commit hash already in the block is stored as it is (and Verify
 	// checks it).
 	FillCommitHash bool
+	// WritesHash, with FillCommitHash, is the block's writes hash as the
+	// caller computed it while validating (WritesHash.Sum); nil makes
+	// Append decode the block's valid transactions to compute it.
+	WritesHash []byte
 	// Reasons[i], when non-empty, says why transaction i is invalid; it is
 	// kept in the transaction's record. Nil, or one entry per
 	// transaction; a reason for a VALID transaction is refused.
@@ -289,7 +293,7 @@ func (l *Ledger) prepare(block *commonpb.Block, cur Info, opts AppendOptions) (*
 		if len(filter) != len(data) {
 			return fail(ErrInvalidBlock, "a commit hash needs the transaction filter, and the block has none")
 		}
-		ch, err := CommitHash(cur.CommitHash, block)
+		ch, err := commitHash(cur.CommitHash, block, opts.WritesHash)
 		if err != nil {
 			return fail(ErrInvalidBlock, "%v", err)
 		}

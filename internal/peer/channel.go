@@ -365,7 +365,7 @@ func (c *channel) commitBlock(b *commonpb.Block, prep *Prepared) error {
 	if res.Updates != nil {
 		writers = append(writers, res.Updates)
 	}
-	if err := c.ledger.Append(stored, ledger.AppendOptions{FillCommitHash: true, Reasons: res.Reasons, Writers: writers}); err != nil {
+	if err := c.ledger.Append(stored, ledger.AppendOptions{FillCommitHash: true, WritesHash: res.WritesHash, Reasons: res.Reasons, Writers: writers}); err != nil {
 		return err
 	}
 	if res.Config != nil && b.Header.Number > 0 {

@@ -17,6 +17,7 @@ import (
 	"github.com/chorusledger/chorus/internal/envelope"
 	"github.com/chorusledger/chorus/internal/identity"
 	"github.com/chorusledger/chorus/internal/kv"
+	"github.com/chorusledger/chorus/internal/ledger"
 	"github.com/chorusledger/chorus/internal/policy"
 	"github.com/chorusledger/chorus/internal/worldstate"
 	configpb "github.com/chorusledger/chorus/proto/chorus/config"
@@ -154,6 +155,9 @@ type ValidationResult struct {
 	// Updates holds the writes of the valid transactions, to be written
 	// with the block (it is a ledger.BatchWriter).
 	Updates *worldstate.BlockUpdates
+	// WritesHash is the writes hash of the block's commit hash, over the
+	// valid endorser transactions (ledger.AppendOptions.WritesHash).
+	WritesHash []byte
 	// Config is the new channel configuration when the block is a valid
 	// config block, nil otherwise. The committer builds the next Bundle
 	// from it; the next block must be prepared with that Bundle.
@@ -541,6 +545,7 @@ func (v *Validator) Finish(p *Prepared, state kv.Reader, defs Definitions, txSee
 		resolved:  make(map[string]nsPolicy),
 		redefined: make(map[string]int),
 	}
+	var writes ledger.WritesHash
 	for i := range p.txs {
 		t := &p.txs[i]
 		code, reason := t.code, t.reason
@@ -557,10 +562,14 @@ func (v *Validator) Finish(p *Prepared, state kv.Reader, defs Definitions, txSee
 			}
 		}
 		res.Codes[i], res.TxIDs[i] = code, t.txID
-		if code != peerpb.TxValidationCode_VALID {
+		switch {
+		case code != peerpb.TxValidationCode_VALID:
 			res.Reasons[i] = reason
+		case !t.isConfig:
+			writes.Add(t.nsRWSets)
 		}
 	}
+	res.WritesHash = writes.Sum()
 	return res, nil
 }
 

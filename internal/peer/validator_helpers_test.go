@@ -1,6 +1,7 @@
 package peer_test
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
@@ -252,6 +253,19 @@ func (f *validatorFixture) validate(block *commonpb.Block, bundle *channelconfig
 	res, err := f.v.Validate(block, bundle, f.db, f.definitions(), vfSeen(seen...))
 	if err != nil {
 		f.t.Fatalf("Validate: %v", err)
+	}
+	// The writes hash the validator hands the ledger is the one the
+	// ledger (and ledger verify) computes from the block and its filter.
+	withFilter := &commonpb.Block{Header: block.Header, Data: block.Data, Metadata: &commonpb.BlockMetadata{}}
+	if err := ledger.SetTxFilter(withFilter, res.Codes); err != nil {
+		f.t.Fatal(err)
+	}
+	want, err := ledger.BlockWritesHash(withFilter)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if !bytes.Equal(res.WritesHash, want) {
+		f.t.Fatalf("block %d: the validator's writes hash %x, the block's %x", block.Header.Number, res.WritesHash, want)
 	}
 	return res
 }
