@@ -63,14 +63,14 @@ func (e *SignatureError) Unwrap() error { return e.Err }
 // term, index}} and whose one signature covers value ‖ signature_header ‖
 // HeaderBytes(header), the signature header naming the signer with a fresh
 // 24-byte nonce. The header must be final: SignBlock refuses a block whose
-// data hash does not match its data.
+// data hash does not match its data (an error wrapping ErrDataHash).
 func SignBlock(block *commonpb.Block, signer Signer, lastConfig, term, index uint64) error {
 	if block.GetHeader() == nil {
 		return errors.New("ledger: sign block: no header")
 	}
 	data := block.GetData().GetData()
 	if !bytes.Equal(block.Header.DataHash, DataHash(data)) {
-		return fmt.Errorf("ledger: sign block %d: data hash does not match the transactions", block.Header.Number)
+		return fmt.Errorf("ledger: sign block %d: %w: the header does not match the transactions", block.Header.Number, ErrDataHash)
 	}
 	cm, err := envelope.Marshal(&ledgerpb.ConsenterMetadata{
 		FormatVersion:  ConsenterMetadataVersion,

@@ -141,8 +141,8 @@ func TestVerifyBlockSignaturesMalformed(t *testing.T) {
 func TestSignBlockRefusesWrongDataHash(t *testing.T) {
 	b := NewBlock(1, nil, [][]byte{[]byte("tx")})
 	b.Data.Data = append(b.Data.Data, []byte("smuggled"))
-	if err := SignBlock(b, newTestSigner(t, "OrdererMSP"), 0, 0, 0); err == nil {
-		t.Fatal("signed a block whose data hash is wrong")
+	if err := SignBlock(b, newTestSigner(t, "OrdererMSP"), 0, 0, 0); !errors.Is(err, ErrDataHash) {
+		t.Fatalf("signing a block whose data hash is wrong: %v, want ErrDataHash", err)
 	}
 }
 

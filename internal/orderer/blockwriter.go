@@ -105,35 +105,44 @@ func (w *blockWriter) Apply(e raft.Entry) error {
 		return fmt.Errorf("orderer: channel %s: entry %d is not a block: %v", w.channel, e.Index, err)
 	}
 	info := w.ledger.Info()
-	extends := b.Header.Number == info.Height &&
-		bytes.Equal(b.Header.PreviousHash, info.CurrentBlockHash) &&
-		bytes.Equal(b.Header.DataHash, ledger.DataHash(b.Data.Data))
-	if !extends {
+	if b.Header.Number != info.Height || !bytes.Equal(b.Header.PreviousHash, info.CurrentBlockHash) {
 		w.log.Debug("skipping stale block", "channel", w.channel, "number", b.Header.Number, "height", info.Height, "index", e.Index)
-		rec := appliedRecord{index: e.Index, lastConfig: w.rec.lastConfig}
-		if err := w.writeRecord(rec); err != nil {
-			return err
-		}
-		w.onSkip(b)
-		return nil
+		return w.skip(b, e)
 	}
 	rec := appliedRecord{index: e.Index, lastConfig: w.rec.lastConfig}
 	if w.isConfig(b) {
 		rec.lastConfig = b.Header.Number
 	}
 	b.Metadata = &commonpb.BlockMetadata{Metadata: make([][]byte, 5)}
-	if err := ledger.SignBlock(b, w.signer, rec.lastConfig, e.Term, e.Index); err != nil {
+	// SignBlock checks the data hash (and the ledger again at Append): an
+	// entry whose header does not match its transactions, which only a
+	// faulty leader could propose, is skipped by every orderer alike.
+	if err := ledger.SignBlock(b, w.signer, rec.lastConfig, e.Term, e.Index); errors.Is(err, ledger.ErrDataHash) {
+		w.log.Warn("skipping a block whose data hash does not match its transactions", "channel", w.channel, "number", b.Header.Number, "index", e.Index)
+		return w.skip(b, e)
+	} else if err != nil {
 		return fmt.Errorf("orderer: channel %s: sign block %d: %w", w.channel, b.Header.Number, err)
 	}
-	// The block need not be synced on its own: it is an entry of the Raft
+	// The batch need not be synced: the block is an entry of the Raft
 	// log, already durable on a quorum, and the next synced Raft write
-	// makes this batch durable too. A crash before that loses the block
-	// and its applied index together, and raft delivers the entry again.
+	// makes this batch durable too. A crash before that loses the block's
+	// index and its applied index together, and raft delivers the entry
+	// again. (The ledger syncs the block's segment record itself, so an
+	// index never outlives the bytes it points at.)
 	if err := w.ledger.Append(b, ledger.AppendOptions{NoSync: true, Writers: []ledger.BatchWriter{appliedWriter{w.key, rec}}}); err != nil {
 		return fmt.Errorf("orderer: channel %s: %w", w.channel, err)
 	}
 	w.rec = rec
 	w.onBlock(b)
+	return nil
+}
+
+// skip records that entry e was applied without appending its block.
+func (w *blockWriter) skip(b *commonpb.Block, e raft.Entry) error {
+	if err := w.writeRecord(appliedRecord{index: e.Index, lastConfig: w.rec.lastConfig}); err != nil {
+		return err
+	}
+	w.onSkip(b)
 	return nil
 }
 
