@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/chorusledger/chorus/sdk/contract/abi"
@@ -35,6 +36,33 @@ type host interface {
 	setResponse(status int32, msg string, payload []byte) int64
 }
 
+// hostCall names a host call in error messages. It is formatted only when
+// a message needs it: formatting the name of every GetState and PutState
+// with fmt cost a Go contract compiled to WebAssembly more than the host
+// calls themselves.
+type hostCall struct {
+	fn, key string // fn(key), the key quoted
+	text    string // the whole name, when it is not of that form
+	step    string // a step of the call, after a colon
+}
+
+func call(fn, key string) hostCall { return hostCall{fn: fn, key: key} }
+func named(text string) hostCall   { return hostCall{text: text} }
+
+// then names a step of the call: "GetStateByRange(...): iterator_close".
+func (c hostCall) then(step string) hostCall { c.step = step; return c }
+
+func (c hostCall) String() string {
+	s := c.text
+	if s == "" {
+		s = c.fn + "(" + strconv.Quote(c.key) + ")"
+	}
+	if c.step != "" {
+		s += ": " + c.step
+	}
+	return s
+}
+
 // errAbsent is returned by result for a return value of -1.
 var errAbsent = errors.New("absent")
 
@@ -42,7 +70,7 @@ var errAbsent = errors.New("absent")
 // it takes the bytes left pending and returns them (empty, not nil, when
 // none), returns errAbsent for -1, or returns the host's failure, whose
 // message it takes, as an error.
-func result(h host, op string, r int64) ([]byte, error) {
+func result(h host, op hostCall, r int64) ([]byte, error) {
 	switch abi.Classify(r) {
 	case abi.Success:
 		return take(h, op, r)
@@ -58,7 +86,7 @@ func result(h host, op string, r int64) ([]byte, error) {
 }
 
 // take copies the n pending bytes of the host call op into a new slice.
-func take(h host, op string, n int64) ([]byte, error) {
+func take(h host, op hostCall, n int64) ([]byte, error) {
 	if !abi.CheckLen(n) {
 		return nil, fmt.Errorf("contract: %s: the host announced %d bytes", op, n)
 	}
@@ -82,7 +110,7 @@ func serve(h host, handler Handler) int32 {
 				resp = Error(fmt.Sprintf("contract panicked: %v", v))
 			}
 		}()
-		b, err := result(h, "args", h.args())
+		b, err := result(h, named("args"), h.args())
 		if err != nil && err != errAbsent {
 			return Error(err.Error())
 		}
@@ -134,7 +162,7 @@ func (s *hostStub) GetFunctionAndParameters() (string, []string) {
 
 // mustString reads a string the host always has; its absence is a broken
 // host, which the router turns into a 500 Response.
-func (s *hostStub) mustString(op string, r int64) string {
+func (s *hostStub) mustString(op hostCall, r int64) string {
 	b, err := result(s.h, op, r)
 	if err == errAbsent {
 		err = fmt.Errorf("contract: %s: the host has none", op)
@@ -147,14 +175,14 @@ func (s *hostStub) mustString(op string, r int64) string {
 
 func (s *hostStub) GetTxID() string {
 	if s.txID == "" {
-		s.txID = s.mustString("tx_id", s.h.txID())
+		s.txID = s.mustString(named("tx_id"), s.h.txID())
 	}
 	return s.txID
 }
 
 func (s *hostStub) GetChannelID() string {
 	if s.channelID == "" {
-		s.channelID = s.mustString("channel_id", s.h.channelID())
+		s.channelID = s.mustString(named("channel_id"), s.h.channelID())
 	}
 	return s.channelID
 }
@@ -164,7 +192,7 @@ func (s *hostStub) GetTxTimestamp() (time.Time, error) {
 	if r >= 0 {
 		return time.Unix(0, r).UTC(), nil
 	}
-	_, err := result(s.h, "tx_timestamp", r)
+	_, err := result(s.h, named("tx_timestamp"), r)
 	if err == errAbsent {
 		err = errors.New("contract: tx_timestamp: the host has none")
 	}
@@ -173,7 +201,7 @@ func (s *hostStub) GetTxTimestamp() (time.Time, error) {
 
 func (s *hostStub) GetCreator() ([]byte, error) {
 	if s.creator == nil {
-		b, err := result(s.h, "creator", s.h.creator())
+		b, err := result(s.h, named("creator"), s.h.creator())
 		if err == errAbsent {
 			return nil, errors.New("contract: creator: the host has none")
 		}
@@ -187,7 +215,7 @@ func (s *hostStub) GetCreator() ([]byte, error) {
 
 func (s *hostStub) GetMSPID() (string, error) {
 	if s.mspID == "" {
-		b, err := result(s.h, "creator_msp_id", s.h.creatorMSPID())
+		b, err := result(s.h, named("creator_msp_id"), s.h.creatorMSPID())
 		if err == errAbsent {
 			return "", errors.New("contract: creator_msp_id: the host has none")
 		}
@@ -200,7 +228,7 @@ func (s *hostStub) GetMSPID() (string, error) {
 }
 
 func (s *hostStub) GetState(key string) ([]byte, error) {
-	b, err := result(s.h, fmt.Sprintf("GetState(%q)", key), s.h.getState(key))
+	b, err := result(s.h, call("GetState", key), s.h.getState(key))
 	if err == errAbsent {
 		return nil, nil
 	}
@@ -208,7 +236,7 @@ func (s *hostStub) GetState(key string) ([]byte, error) {
 }
 
 // status interprets the return value of a host call that returns 0.
-func (s *hostStub) status(op string, r int64) error {
+func (s *hostStub) status(op hostCall, r int64) error {
 	_, err := result(s.h, op, r)
 	if err == errAbsent {
 		return fmt.Errorf("contract: %s: unexpected return value -1", op)
@@ -217,15 +245,15 @@ func (s *hostStub) status(op string, r int64) error {
 }
 
 func (s *hostStub) PutState(key string, value []byte) error {
-	return s.status(fmt.Sprintf("PutState(%q)", key), s.h.putState(key, value))
+	return s.status(call("PutState", key), s.h.putState(key, value))
 }
 
 func (s *hostStub) DelState(key string) error {
-	return s.status(fmt.Sprintf("DelState(%q)", key), s.h.delState(key))
+	return s.status(call("DelState", key), s.h.delState(key))
 }
 
 // iteratorID interprets the return value of range_open or history_open.
-func (s *hostStub) iteratorID(op string, r int64) (int32, error) {
+func (s *hostStub) iteratorID(op hostCall, r int64) (int32, error) {
 	if r >= 0 {
 		if r > math.MaxInt32 {
 			return 0, fmt.Errorf("contract: %s: iterator id %d out of range", op, r)
@@ -244,7 +272,7 @@ func (s *hostStub) GetStateByRange(startKey, endKey string) (StateQueryIterator,
 	if err != nil {
 		return nil, err
 	}
-	return s.openRange(fmt.Sprintf("GetStateByRange(%q, %q)", startKey, endKey), start, end, 0)
+	return s.openRange(named(fmt.Sprintf("GetStateByRange(%q, %q)", startKey, endKey)), start, end, 0)
 }
 
 func (s *hostStub) GetStateByPartialCompositeKey(objectType string, keys []string) (StateQueryIterator, error) {
@@ -252,10 +280,10 @@ func (s *hostStub) GetStateByPartialCompositeKey(objectType string, keys []strin
 	if err != nil {
 		return nil, err
 	}
-	return s.openRange(fmt.Sprintf("GetStateByPartialCompositeKey(%q, %q)", objectType, keys), start, end, abi.FlagCompositeBounds)
+	return s.openRange(named(fmt.Sprintf("GetStateByPartialCompositeKey(%q, %q)", objectType, keys)), start, end, abi.FlagCompositeBounds)
 }
 
-func (s *hostStub) openRange(op, start, end string, flags int32) (StateQueryIterator, error) {
+func (s *hostStub) openRange(op hostCall, start, end string, flags int32) (StateQueryIterator, error) {
 	id, err := s.iteratorID(op, s.h.rangeOpen(start, end, flags))
 	if err != nil {
 		return nil, err
@@ -289,7 +317,7 @@ func (s *hostStub) SplitCompositeKey(compositeKey string) (string, []string, err
 }
 
 func (s *hostStub) GetHistoryForKey(key string) (HistoryQueryIterator, error) {
-	op := fmt.Sprintf("GetHistoryForKey(%q)", key)
+	op := call("GetHistoryForKey", key)
 	id, err := s.iteratorID(op, s.h.historyOpen(key))
 	if err != nil {
 		return nil, err
@@ -318,11 +346,11 @@ func (s *hostStub) SetEvent(name string, payload []byte) error {
 	if name == "" {
 		return errors.New("contract: SetEvent: the event name is empty")
 	}
-	return s.status(fmt.Sprintf("SetEvent(%q)", name), s.h.setEvent(name, payload))
+	return s.status(call("SetEvent", name), s.h.setEvent(name, payload))
 }
 
 func (s *hostStub) InvokeContract(name string, args [][]byte) Response {
-	op := fmt.Sprintf("InvokeContract(%q)", name)
+	op := call("InvokeContract", name)
 	b, err := result(s.h, op, s.h.invokeContract(name, abi.AppendList(nil, args)))
 	if err == errAbsent {
 		err = fmt.Errorf("contract: %s: unexpected return value -1", op)
@@ -341,7 +369,7 @@ func (s *hostStub) InvokeContract(name string, args [][]byte) Response {
 // in batches; it implements StateQueryIterator and HistoryQueryIterator.
 type batchIterator[T any] struct {
 	s    *hostStub
-	op   string
+	op   hostCall
 	id   int32
 	next func() ([]T, error) // the next batch, or errAbsent when done
 
@@ -392,5 +420,5 @@ func (it *batchIterator[T]) Close() error {
 		return nil
 	}
 	it.closed, it.buf = true, nil
-	return it.s.status(it.op+": iterator_close", it.s.h.iteratorClose(it.id))
+	return it.s.status(it.op.then("iterator_close"), it.s.h.iteratorClose(it.id))
 }

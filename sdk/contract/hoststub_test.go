@@ -395,7 +395,7 @@ func TestHostStubProtocolErrors(t *testing.T) {
 
 	// A failure of any length is classified, none panics.
 	for _, r := range []int64{math.MinInt64, -math.MaxInt32 - 3} {
-		if _, err := result(h, "op", r); err == nil {
+		if _, err := result(h, named("op"), r); err == nil {
 			t.Errorf("result(%d) succeeded", r)
 		}
 	}
@@ -658,5 +658,31 @@ func TestServe(t *testing.T) {
 	h.fail["set_response"] = "too big"
 	if rc := serve(h, router); rc != 1 {
 		t.Errorf("a refused response: rc %d, want 1", rc)
+	}
+}
+
+// TestHostCallNames checks that host calls are named in messages as they
+// were when formatted eagerly with fmt's %q.
+func TestHostCallNames(t *testing.T) {
+	for _, tc := range []struct {
+		c    hostCall
+		want string
+	}{
+		{call("GetState", `a"b`), fmt.Sprintf("GetState(%q)", `a"b`)},
+		{call("PutState", "\x00asset\x00k\x00"), fmt.Sprintf("PutState(%q)", "\x00asset\x00k\x00")},
+		{call("SetEvent", "é\n"), fmt.Sprintf("SetEvent(%q)", "é\n")},
+		{named("tx_id"), "tx_id"},
+		{named(`GetStateByRange("a", "b")`).then("iterator_close"), `GetStateByRange("a", "b"): iterator_close`},
+		{call("GetHistoryForKey", "k").then("iterator_close"), `GetHistoryForKey("k"): iterator_close`},
+	} {
+		if got := tc.c.String(); got != tc.want {
+			t.Errorf("%#v names itself %q, want %q", tc.c, got, tc.want)
+		}
+	}
+	h := newFakeHost("Fn")
+	h.fail["get_state"] = "boom"
+	_, err := stubOver(h).GetState("k\"1")
+	if err == nil || err.Error() != `contract: GetState("k\"1"): boom` {
+		t.Errorf("a failed GetState: %v", err)
 	}
 }

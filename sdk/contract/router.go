@@ -240,6 +240,18 @@ func unsupported(t reflect.Type) error {
 	return nil
 }
 
+// valueAs returns x as a Value of type t, a type of x's kind: x itself
+// when t is x's type, else converted. reflect.New costs a contract
+// compiled to WebAssembly a pointer-type lookup and string concatenation
+// on every call; this costs nothing for the plain types.
+func valueAs[T any](x T, t reflect.Type) reflect.Value {
+	v := reflect.ValueOf(x)
+	if v.Type() != t {
+		v = v.Convert(t)
+	}
+	return v
+}
+
 func newParam(t reflect.Type) (param, error) {
 	switch {
 	case t.Kind() == reflect.Pointer && t.Implements(textUnmarshalerType):
@@ -261,9 +273,7 @@ func newParam(t reflect.Type) (param, error) {
 	switch k := t.Kind(); {
 	case k == reflect.String:
 		return param{convert: func(arg []byte) (reflect.Value, error) {
-			v := reflect.New(t).Elem()
-			v.SetString(string(arg))
-			return v, nil
+			return valueAs(string(arg), t), nil
 		}}, nil
 	case k == reflect.Slice && t.Elem().Kind() == reflect.Uint8:
 		return param{convert: func(arg []byte) (reflect.Value, error) {
@@ -277,9 +287,7 @@ func newParam(t reflect.Type) (param, error) {
 			if err != nil {
 				return reflect.Value{}, err
 			}
-			v := reflect.New(t).Elem()
-			v.SetBool(b)
-			return v, nil
+			return valueAs(b, t), nil
 		}}, nil
 	case k >= reflect.Int && k <= reflect.Int64:
 		bits := t.Bits()
@@ -292,9 +300,7 @@ func newParam(t reflect.Type) (param, error) {
 			if err != nil {
 				return reflect.Value{}, err
 			}
-			v := reflect.New(t).Elem()
-			v.SetInt(n)
-			return v, nil
+			return valueAs(n, t), nil
 		}}, nil
 	case k >= reflect.Uint && k <= reflect.Uint64:
 		bits := t.Bits()
