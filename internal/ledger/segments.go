@@ -47,6 +47,10 @@ const (
 	segmentSuffix      = ".blk"
 	blocksDirName      = "blocks"
 	defaultSegmentSize = 64 << 20
+	// maxOpenSegments bounds the segments kept open for reading: a peer
+	// catching up reads every segment once, and a long chain has
+	// thousands.
+	maxOpenSegments = 8
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -98,7 +102,8 @@ type segments struct {
 	maxBytes int64
 
 	mu      sync.Mutex
-	readers map[uint32]kv.File // open for reading, by segment number
+	readers map[uint32]*segmentReader // open for reading, by segment number
+	tick    uint64                    // counts reader uses, for eviction
 
 	w    kv.File // the segment being appended to, once opened
 	wseg uint32
@@ -113,7 +118,7 @@ func newSegments(db *kv.DB, channel string) *segments {
 		dir:      fs.PathJoin(db.Dir(), blocksDirName, channelDirName(channel)),
 		readOnly: db.ReadOnly(),
 		maxBytes: defaultSegmentSize,
-		readers:  map[uint32]kv.File{},
+		readers:  map[uint32]*segmentReader{},
 	}
 }
 
@@ -296,10 +301,12 @@ func (s *segments) resolve(v []byte) ([]byte, error) {
 
 // read returns the block of a record, checking its length and checksum.
 func (s *segments) read(loc locator) ([]byte, error) {
-	f, err := s.reader(loc.segment)
+	r, err := s.acquire(loc.segment)
 	if err != nil {
 		return nil, err
 	}
+	defer s.release(loc.segment, r)
+	f := r.f
 	name := segmentName(loc.segment)
 	if loc.length > defaultSegmentSize {
 		// A damaged locator must not make us allocate gigabytes.
@@ -329,31 +336,75 @@ func (s *segments) read(loc locator) ([]byte, error) {
 	return body, nil
 }
 
-func (s *segments) reader(n uint32) (kv.File, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if f, ok := s.readers[n]; ok {
-		return f, nil
-	}
-	f, err := s.fs.Open(s.fs.PathJoin(s.dir, segmentName(n)))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%w: block segment %s is missing from %s", ErrCorrupt, segmentName(n), s.dir)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("open block segment: %w", err)
-	}
-	s.readers[n] = f
-	return f, nil
+// segmentReader is a segment open for reading, shared by the reads in
+// progress; an evicted one is closed when its last read ends.
+type segmentReader struct {
+	f    kv.File
+	refs int
+	used uint64
 }
 
-// close closes every open file. Later reads open what they need again.
+// acquire returns segment n open for reading; release it after the read.
+func (s *segments) acquire(n uint32) (*segmentReader, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.readers[n]
+	if r == nil {
+		f, err := s.fs.Open(s.fs.PathJoin(s.dir, segmentName(n)))
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w: block segment %s is missing from %s", ErrCorrupt, segmentName(n), s.dir)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("open block segment: %w", err)
+		}
+		r = &segmentReader{f: f}
+		s.readers[n] = r
+		s.evictLocked(n)
+	}
+	s.tick++
+	r.refs++
+	r.used = s.tick
+	return r, nil
+}
+
+func (s *segments) release(n uint32, r *segmentReader) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r.refs--
+	if r.refs == 0 && s.readers[n] != r {
+		r.f.Close() // evicted while in use
+	}
+}
+
+// evictLocked forgets the least recently used readers beyond
+// maxOpenSegments, keeping segment keep, and closes those not in use.
+func (s *segments) evictLocked(keep uint32) {
+	for len(s.readers) > maxOpenSegments {
+		var victim uint32
+		var oldest *segmentReader
+		for n, r := range s.readers {
+			if n != keep && (oldest == nil || r.used < oldest.used) {
+				victim, oldest = n, r
+			}
+		}
+		delete(s.readers, victim)
+		if oldest.refs == 0 {
+			oldest.f.Close()
+		}
+	}
+}
+
+// close closes every open file (a reader in use, when its read ends).
+// Later reads open what they need again.
 func (s *segments) close() error {
 	err := s.closeWriter()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for n, f := range s.readers {
-		err = errors.Join(err, f.Close())
+	for n, r := range s.readers {
 		delete(s.readers, n)
+		if r.refs == 0 {
+			err = errors.Join(err, r.f.Close())
+		}
 	}
 	return err
 }

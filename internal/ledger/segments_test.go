@@ -1,9 +1,12 @@
 package ledger
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/chorusledger/chorus/internal/kv"
@@ -233,5 +236,56 @@ func TestChannelDirName(t *testing.T) {
 		if got := channelDirName(in); got != want {
 			t.Errorf("channelDirName(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestSegmentReadersBounded reads the blocks of many segments from
+// several goroutines at once: every read returns the stored bytes, and no
+// more than maxOpenSegments segments stay open.
+func TestSegmentReadersBounded(t *testing.T) {
+	db := openMemDB(t, kv.NewCrashableMemFS())
+	defer db.Close()
+	l := openLedger(t, db)
+	defer l.Close()
+	l.files.maxBytes = 4 << 10 // about one block per segment
+	buildLedger(t, l, newChain(t, newTestSigner(t, "OrdererMSP")), 40, 3)
+	segs, _ := l.files.list()
+	if len(segs) < 4*maxOpenSegments {
+		t.Fatalf("%d segments; the test needs many more than %d", len(segs), maxOpenSegments)
+	}
+	want := make([][]byte, l.Height())
+	for i := range want {
+		want[i] = storedBlock(t, db, uint64(i))
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range 3 * len(want) {
+				num := uint64((k*7 + g*13) % len(want))
+				raw, err := l.BlockBytes(num)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if !bytes.Equal(raw, want[num]) {
+					errs <- fmt.Errorf("block %d reads back different bytes", num)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	l.files.mu.Lock()
+	open := len(l.files.readers)
+	l.files.mu.Unlock()
+	if open > maxOpenSegments {
+		t.Fatalf("%d segments open, at most %d wanted", open, maxOpenSegments)
 	}
 }
