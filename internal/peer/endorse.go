@@ -47,10 +47,23 @@ type Simulation struct {
 // is the channel policy the creator must satisfy (Writers to endorse,
 // Readers to evaluate).
 func (p *Peer) Simulate(sp *peerpb.SignedProposal, accessPolicy string) (*Simulation, error) {
+	prop, err := parseProposal(sp)
+	if err != nil {
+		return nil, err
+	}
+	return p.simulate(sp, prop, accessPolicy)
+}
+
+func parseProposal(sp *peerpb.SignedProposal) (*envelope.Proposal, error) {
 	prop, err := envelope.ParseProposal(sp)
 	if err != nil {
 		return nil, refuseProposal(400, "malformed proposal: %v", err)
 	}
+	return prop, nil
+}
+
+// simulate is Simulate of a proposal already parsed.
+func (p *Peer) simulate(sp *peerpb.SignedProposal, prop *envelope.Proposal, accessPolicy string) (*Simulation, error) {
 	ch, err := p.channel(prop.ChannelID())
 	if err != nil {
 		return nil, refuseProposal(404, "%v", err)
@@ -142,7 +155,16 @@ func (p *Peer) Simulate(sp *peerpb.SignedProposal, accessPolicy string) (*Simula
 // return. A failed contract gives a response with its status and message
 // and no endorsement.
 func (p *Peer) Endorse(sp *peerpb.SignedProposal) (*peerpb.ProposalResponse, error) {
-	sim, err := p.Simulate(sp, channelconfig.PolicyWriters)
+	prop, err := parseProposal(sp)
+	if err != nil {
+		return nil, err
+	}
+	return p.endorse(sp, prop)
+}
+
+// endorse is Endorse of a proposal already parsed.
+func (p *Peer) endorse(sp *peerpb.SignedProposal, prop *envelope.Proposal) (*peerpb.ProposalResponse, error) {
+	sim, err := p.simulate(sp, prop, channelconfig.PolicyWriters)
 	if err != nil {
 		return nil, err
 	}
@@ -171,10 +193,12 @@ func (p *Peer) Endorse(sp *peerpb.SignedProposal) (*peerpb.ProposalResponse, err
 // the reason, not with a gRPC error.
 func (p *Peer) ProcessProposal(ctx context.Context, sp *peerpb.SignedProposal) (*peerpb.ProposalResponse, error) {
 	start := time.Now()
-	res, err := p.Endorse(sp)
+	var res *peerpb.ProposalResponse
 	channelName := ""
-	if prop, perr := envelope.ParseProposal(sp); perr == nil {
+	prop, err := parseProposal(sp)
+	if err == nil {
 		channelName = prop.ChannelID()
+		res, err = p.endorse(sp, prop)
 	}
 	outcome := "endorsed"
 	switch {
