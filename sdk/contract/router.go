@@ -365,34 +365,42 @@ func (r *Router) Functions() []string {
 
 // FunctionName returns the function that the first argument arg0 of an
 // invocation names: arg0 after its last ':', if any.
-func FunctionName(arg0 string) string {
-	if i := strings.LastIndexByte(arg0, ':'); i >= 0 {
-		return arg0[i+1:]
+func FunctionName(arg0 string) string { return afterLastColon(arg0) }
+
+func afterLastColon[T string | []byte](s T) T {
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] == ':' {
+			return s[i+1:]
+		}
 	}
-	return arg0
+	return s
 }
 
 // Invoke calls the transaction function that stub's first argument names,
 // as NewRouter describes.
 func (r *Router) Invoke(stub Stub) (resp Response) {
 	args := stub.GetArgs()
-	var name string
+	var fn []byte // the function name, after any "Contract:" prefix
 	if len(args) > 0 {
-		name = FunctionName(string(args[0]))
+		fn = afterLastColon(args[0])
 		args = args[1:]
 	}
-	if name == "" {
+	if len(fn) == 0 {
 		return Error("no function given; " + r.has())
 	}
-	f := r.byName[name]
+	f := r.byName[string(fn)] // no copy of the name for the lookup
 	if f == nil {
-		return Error(fmt.Sprintf("unknown function %q; %s", name, r.has()))
+		return Error(fmt.Sprintf("unknown function %q; %s", fn, r.has()))
 	}
+	name := f.name
 	if len(args) != len(f.params) {
 		return Error(f.countError(len(args)))
 	}
 	in := make([]reflect.Value, 1+len(args))
-	in[0] = reflect.ValueOf(NewContext(stub))
+	// A Value of the interface type itself: Call then assigns it without
+	// checking, method by method, that the dynamic type implements it.
+	ctx := NewContext(stub)
+	in[0] = reflect.ValueOf(&ctx).Elem()
 	for i, p := range f.params {
 		v, err := p.convert(args[i])
 		if err != nil {

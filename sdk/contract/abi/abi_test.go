@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -223,4 +224,21 @@ func FuzzDecodeResponse(f *testing.F) {
 			t.Fatalf("re-encoded % x, was % x", re, b)
 		}
 	})
+}
+
+// TestDecodeNamesTheTruncatedField checks the field names a truncated
+// input's error gives, which are put together only on failure.
+func TestDecodeNamesTheTruncatedField(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+	}{
+		{"\x01\x00", "truncated list item count"},
+		{"\x02\x00\x00\x00\x04\x00\x00\x00abcd\x05\x00", "truncated list item length"},
+		{"\x01\x00\x00\x00\x05\x00\x00\x00abc", "list item of 5 bytes with 3 left"},
+	} {
+		_, err := abi.DecodeList([]byte(tc.in))
+		if !errors.Is(err, abi.ErrMalformed) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("DecodeList(%q) = %v, want an error naming %q", tc.in, err, tc.want)
+		}
+	}
 }
