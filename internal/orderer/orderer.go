@@ -108,6 +108,10 @@ type Orderer struct {
 	metrics  *metrics
 	inflight chan struct{}
 
+	// joinMu serialises Join and Remove: a channel being removed
+	// (its keys, then its block files) is not joined again meanwhile.
+	joinMu sync.Mutex
+
 	mu       sync.RWMutex
 	channels map[string]*channel
 	closed   bool
@@ -174,6 +178,8 @@ func (o *Orderer) channel(name string) *channel {
 // is given. It fails unless the block is a valid genesis block naming this
 // orderer's TLS key among the consenters.
 func (o *Orderer) Join(genesis *commonpb.Block) (*adminpb.ChannelInfo, error) {
+	o.joinMu.Lock()
+	defer o.joinMu.Unlock()
 	if genesis.GetHeader().GetNumber() != 0 {
 		return nil, fmt.Errorf("orderer: join: block %d is not a genesis block", genesis.GetHeader().GetNumber())
 	}
@@ -446,6 +452,8 @@ func (o *Orderer) Ledger(name string) (*ledger.Ledger, bool) {
 // Remove stops taking part in a channel and deletes its blocks and
 // consensus state from this orderer.
 func (o *Orderer) Remove(name string) error {
+	o.joinMu.Lock()
+	defer o.joinMu.Unlock()
 	o.mu.Lock()
 	ch, ok := o.channels[name]
 	delete(o.channels, name)

@@ -76,6 +76,10 @@ type Peer struct {
 	packages  *packageStore
 	contracts *contract.Registry
 
+	// joinMu serialises Join and Remove: a channel being removed
+	// (its keys, then its block files) is not joined again meanwhile.
+	joinMu sync.Mutex
+
 	mu       sync.RWMutex
 	channels map[string]*channel
 	closed   bool
@@ -154,6 +158,8 @@ func (p *Peer) channel(name string) (*channel, error) {
 // Join joins the channel whose genesis block is given: the peer's
 // organization must be one of its application organizations.
 func (p *Peer) Join(genesis *commonpb.Block) (*adminpb.ChannelInfo, error) {
+	p.joinMu.Lock()
+	defer p.joinMu.Unlock()
 	if genesis.GetHeader().GetNumber() != 0 {
 		return nil, fmt.Errorf("peer: join: block %d is not a genesis block", genesis.GetHeader().GetNumber())
 	}
@@ -196,6 +202,8 @@ func (p *Peer) Channels() []*adminpb.ChannelInfo {
 
 // Remove stops serving a channel and deletes its ledger and state here.
 func (p *Peer) Remove(name string) error {
+	p.joinMu.Lock()
+	defer p.joinMu.Unlock()
 	p.mu.Lock()
 	ch, ok := p.channels[name]
 	delete(p.channels, name)
