@@ -12,6 +12,7 @@ import (
 	"github.com/chorusledger/chorus/internal/ledger"
 	commonpb "github.com/chorusledger/chorus/proto/fabric/common"
 	ordererpb "github.com/chorusledger/chorus/proto/fabric/orderer"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -28,8 +29,8 @@ func (o *Orderer) Deliver(stream ordererpb.AtomicBroadcast_DeliverServer) error 
 		if err != nil {
 			return err
 		}
-		st, err := o.deliverOne(stream.Context(), req, func(b *commonpb.Block) error {
-			return stream.Send(&ordererpb.DeliverResponse{Type: &ordererpb.DeliverResponse_Block{Block: b}})
+		st, err := o.deliverOne(stream.Context(), req, func(raw []byte) error {
+			return stream.Send(blockResponse(raw))
 		})
 		if err != nil {
 			return err
@@ -40,9 +41,27 @@ func (o *Orderer) Deliver(stream ordererpb.AtomicBroadcast_DeliverServer) error 
 	}
 }
 
+// deliverBlockField is the field number of DeliverResponse.block.
+var deliverBlockField = (&ordererpb.DeliverResponse{}).ProtoReflect().Descriptor().Fields().ByName("block").Number()
+
+// blockResponse is a DeliverResponse carrying a block exactly as the
+// ledger stored it. The stored bytes are a marshalled Block, so the field
+// DeliverResponse.block is their tag and length followed by them; set as
+// the message's unknown fields, they are sent as they are, and the
+// receiver decodes a DeliverResponse holding the block. The block is
+// neither decoded nor encoded again on its way out, once per stream.
+func blockResponse(raw []byte) *ordererpb.DeliverResponse {
+	b := make([]byte, 0, protowire.SizeTag(deliverBlockField)+protowire.SizeBytes(len(raw)))
+	b = protowire.AppendTag(b, deliverBlockField, protowire.BytesType)
+	b = protowire.AppendBytes(b, raw)
+	resp := &ordererpb.DeliverResponse{}
+	resp.ProtoReflect().SetUnknown(b)
+	return resp
+}
+
 // deliverOne serves one seek request, returning the final status; an error
 // means the stream broke.
-func (o *Orderer) deliverOne(ctx context.Context, req *commonpb.Envelope, send func(*commonpb.Block) error) (commonpb.Status, error) {
+func (o *Orderer) deliverOne(ctx context.Context, req *commonpb.Envelope, send func(raw []byte) error) (commonpb.Status, error) {
 	env, err := envelope.ParseEnvelopeMessage(req)
 	if err != nil {
 		o.log.Debug("deliver: malformed request", "err", err)
@@ -82,8 +101,9 @@ func (o *Orderer) deliverOne(ctx context.Context, req *commonpb.Envelope, send f
 	return st, err
 }
 
-// serveSeek streams the blocks a SeekInfo asks for from l.
-func serveSeek(ctx context.Context, l *ledger.Ledger, seek *ordererpb.SeekInfo, send func(*commonpb.Block) error) (commonpb.Status, error) {
+// serveSeek streams the blocks a SeekInfo asks for from l, each as it is
+// stored.
+func serveSeek(ctx context.Context, l *ledger.Ledger, seek *ordererpb.SeekInfo, send func(raw []byte) error) (commonpb.Status, error) {
 	height := l.Height()
 	start, err := seekNumber(seek.Start, height, false)
 	if err != nil {
@@ -108,11 +128,11 @@ func serveSeek(ctx context.Context, l *ledger.Ledger, seek *ordererpb.SeekInfo, 
 			}
 			return commonpb.Status_SERVICE_UNAVAILABLE, nil
 		}
-		b, err := l.Block(n)
+		raw, err := l.BlockBytes(n)
 		if err != nil {
 			return commonpb.Status_INTERNAL_SERVER_ERROR, nil
 		}
-		if err := send(b); err != nil {
+		if err := send(raw); err != nil {
 			return 0, err
 		}
 		if n == stop || n == math.MaxUint64 {
