@@ -106,11 +106,13 @@
 // the block to its segment and syncs it, and then writes the block's
 // locator, its hash index entry, the transaction index entries, the new
 // chain info and the writes of AppendOptions.Writers (the world state's
-// update for the block) into ONE kv batch committed with sync. So a node
-// killed at any instant restarts with either the whole block and its
+// update for the block) into ONE kv batch committed with sync (unless
+// AppendOptions.NoSync: an orderer, whose blocks are durable in its Raft
+// log, lets the batch become durable with its next synced write). So a
+// node killed at any instant restarts with either the whole block and its
 // state changes or none of them: the chain height is exactly the last
-// block whose batch reached the write-ahead log's sync, and a locator is
-// never durable before the bytes it points at. The only repair at Open is
+// block whose batch reached the write-ahead log, and a locator is never
+// durable before the bytes it points at, synced or not. The only repair at Open is
 // forgetting segment bytes no block points at (the append position is set
 // just past the last block's record, later segments are removed); Open
 // also checks the chain info against the last block, read through its

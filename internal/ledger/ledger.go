@@ -108,6 +108,7 @@ func Open(db *kv.DB, channel string) (*Ledger, error) {
 	l := &Ledger{db: db, channel: channel, keys: newKeys(channel), files: newSegments(db, channel)}
 	info, err := l.load()
 	if err != nil {
+		l.files.close()
 		return nil, fmt.Errorf("ledger: open channel %s: %w", channel, err)
 	}
 	l.tip.Store(&tip{info: info, next: make(chan struct{})})
@@ -203,17 +204,19 @@ func (l *Ledger) Info() Info { return l.tip.Load().info.clone() }
 // Append checks that block continues the chain (its number is the height,
 // its previous hash is the last block's hash, its data hash matches its
 // transactions, a transaction filter if present has one entry per
-// transaction), fills its commit hash if opts asks, and commits in one
-// synced kv batch: the block as given, its hash index, an index entry for
-// every transaction id not indexed before (the first occurrence wins), the
-// chain info, and the writes of opts.Writers. Height and Info change only
-// once the batch is durable. With FillCommitHash, the caller's block
-// receives the commit hash too, once the commit succeeded.
+// transaction), fills its commit hash if opts asks, appends the block as
+// given to its segment file and syncs it, and commits in one kv batch
+// (synced unless opts.NoSync): the block's locator, its hash index, an
+// index entry for every transaction id not indexed before (the first
+// occurrence wins), the chain info, and the writes of opts.Writers.
+// Height and Info change only once the batch is committed (durable,
+// unless NoSync). With FillCommitHash, the caller's block receives the
+// commit hash too, once the commit succeeded.
 //
 // Append must not be called concurrently with itself; the ledger
-// serialises such calls. If the commit itself fails, the ledger refuses
-// further appends (ErrFailed) until reopened, because it cannot know
-// whether the batch became durable.
+// serialises such calls. If writing the segment or committing fails, the
+// ledger refuses further appends (ErrFailed) until reopened, because it
+// cannot know what became durable.
 func (l *Ledger) Append(block *commonpb.Block, opts AppendOptions) error {
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()
@@ -574,8 +577,8 @@ func (c *Cursor) Next(ctx context.Context) (*commonpb.Block, error) {
 
 // Close stops the ledger: appends fail with ErrClosed and waiters wake
 // with it, and the segment files are closed. Reads keep working while the
-// kv.DB stays open (opening the segments they need again). Close does not
-// close the kv.DB, which the ledger does not own.
+// kv.DB stays open, each opening the segment it needs and closing it
+// again. Close does not close the kv.DB, which the ledger does not own.
 func (l *Ledger) Close() error {
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()

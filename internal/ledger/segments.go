@@ -104,6 +104,7 @@ type segments struct {
 	mu      sync.Mutex
 	readers map[uint32]*segmentReader // open for reading, by segment number
 	tick    uint64                    // counts reader uses, for eviction
+	closed  bool                      // after close, readers are not kept
 
 	w    kv.File // the segment being appended to, once opened
 	wseg uint32
@@ -358,6 +359,10 @@ func (s *segments) acquire(n uint32) (*segmentReader, error) {
 			return nil, fmt.Errorf("open block segment: %w", err)
 		}
 		r = &segmentReader{f: f}
+		if s.closed {
+			r.refs++ // closed by its release: nothing keeps it
+			return r, nil
+		}
 		s.readers[n] = r
 		s.evictLocked(n)
 	}
@@ -372,7 +377,7 @@ func (s *segments) release(n uint32, r *segmentReader) {
 	defer s.mu.Unlock()
 	r.refs--
 	if r.refs == 0 && s.readers[n] != r {
-		r.f.Close() // evicted while in use
+		r.f.Close() // evicted while in use, or opened after close
 	}
 }
 
@@ -395,11 +400,12 @@ func (s *segments) evictLocked(keep uint32) {
 }
 
 // close closes every open file (a reader in use, when its read ends).
-// Later reads open what they need again.
+// Later reads open the segment they need and close it when done.
 func (s *segments) close() error {
 	err := s.closeWriter()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.closed = true
 	for n, r := range s.readers {
 		delete(s.readers, n)
 		if r.refs == 0 {
@@ -422,4 +428,43 @@ func RemoveBlockFiles(db *kv.DB, channel string) error {
 		return fmt.Errorf("ledger: remove block segments of channel %s: %w", channel, err)
 	}
 	return nil
+}
+
+// RemoveOrphanBlockFiles deletes the segment directories of channels that
+// have no ledger in db: what a node stopped between deleting a channel's
+// keys and its files (RemoveBlockFiles) leaves behind. It returns the
+// directories removed. A node calls it once at start, before opening its
+// channels.
+func RemoveOrphanBlockFiles(db *kv.DB) ([]string, error) {
+	if db.ReadOnly() {
+		return nil, nil
+	}
+	fs := db.FS()
+	root := fs.PathJoin(db.Dir(), blocksDirName)
+	names, err := fs.List(root)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ledger: list %s: %w", root, err)
+	}
+	channels, err := Channels(db)
+	if err != nil {
+		return nil, err
+	}
+	keep := make(map[string]bool, len(channels))
+	for _, ch := range channels {
+		keep[channelDirName(ch)] = true
+	}
+	var removed []string
+	for _, name := range names {
+		if keep[name] {
+			continue
+		}
+		if err := fs.RemoveAll(fs.PathJoin(root, name)); err != nil {
+			return removed, fmt.Errorf("ledger: remove orphan block segments %s: %w", name, err)
+		}
+		removed = append(removed, name)
+	}
+	return removed, nil
 }

@@ -246,7 +246,6 @@ func TestSegmentReadersBounded(t *testing.T) {
 	db := openMemDB(t, kv.NewCrashableMemFS())
 	defer db.Close()
 	l := openLedger(t, db)
-	defer l.Close()
 	l.files.maxBytes = 4 << 10 // about one block per segment
 	buildLedger(t, l, newChain(t, newTestSigner(t, "OrdererMSP")), 40, 3)
 	segs, _ := l.files.list()
@@ -287,5 +286,49 @@ func TestSegmentReadersBounded(t *testing.T) {
 	l.files.mu.Unlock()
 	if open > maxOpenSegments {
 		t.Fatalf("%d segments open, at most %d wanted", open, maxOpenSegments)
+	}
+	// After Close reads still work, and keep nothing open.
+	l.Close()
+	for i := range want {
+		if raw, err := l.BlockBytes(uint64(i)); err != nil || !bytes.Equal(raw, want[i]) {
+			t.Fatalf("block %d after Close: %v", i, err)
+		}
+	}
+	l.files.mu.Lock()
+	open = len(l.files.readers)
+	l.files.mu.Unlock()
+	if open != 0 {
+		t.Fatalf("%d segments kept open after Close", open)
+	}
+}
+
+// TestRemoveOrphanBlockFiles leaves a channel's segments without its keys,
+// as a node stopped in the middle of removing the channel would, and
+// checks that only those are swept.
+func TestRemoveOrphanBlockFiles(t *testing.T) {
+	db := openMemDB(t, kv.NewCrashableMemFS())
+	defer db.Close()
+	for _, ch := range []string{testChannel, "gone"} {
+		l, err := Open(db, ch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		peerAppend(t, l, newChain(t, newTestSigner(t, "OrdererMSP")).genesis())
+		l.Close()
+	}
+	b := db.NewBatch()
+	b.DeleteRange(KeyPrefix("gone"), kv.PrefixEnd(KeyPrefix("gone")))
+	if err := b.Commit(true); err != nil {
+		t.Fatal(err)
+	}
+	removed, err := RemoveOrphanBlockFiles(db)
+	if err != nil || !slices.Equal(removed, []string{"gone"}) {
+		t.Fatalf("removed %v (%v), want [gone]", removed, err)
+	}
+	if segs, _ := newSegments(db, testChannel).list(); len(segs) != 1 {
+		t.Fatalf("the live channel's segments: %v", segs)
+	}
+	if rep, err := openLedger(t, db).Verify(verifyAll); err != nil || rep.Blocks != 1 {
+		t.Fatalf("the live channel after the sweep: %v", err)
 	}
 }

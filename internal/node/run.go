@@ -17,6 +17,7 @@ import (
 	"github.com/chorusledger/chorus/internal/gateway"
 	"github.com/chorusledger/chorus/internal/identity"
 	"github.com/chorusledger/chorus/internal/kv"
+	"github.com/chorusledger/chorus/internal/ledger"
 	"github.com/chorusledger/chorus/internal/node/ops"
 	"github.com/chorusledger/chorus/internal/node/transport"
 	"github.com/chorusledger/chorus/internal/orderer"
@@ -91,6 +92,11 @@ func setUp(ctx context.Context, cfg *Config, logger *slog.Logger, level *slog.Le
 		MemTableBytes: cfg.Storage.memTableBytes(cfg.Role),
 	}); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
+	}
+	if removed, err := ledger.RemoveOrphanBlockFiles(c.db); err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	} else if len(removed) > 0 {
+		logger.Warn("removed the block files of channels removed before a stop", "directories", removed)
 	}
 	registry, err := ops.NewRegistry()
 	if err != nil {
