@@ -415,6 +415,18 @@ func (l *Ledger) indexTxs(b *kv.Batch, block *commonpb.Block, reasons []string) 
 // BlockBytes returns block num exactly as stored, or an error wrapping
 // ErrNotFound when num is not below Height.
 func (l *Ledger) BlockBytes(num uint64) ([]byte, error) {
+	buf, err := l.BlockBytesWithHeadroom(num)
+	if err != nil {
+		return nil, err
+	}
+	return buf[BlockHeadroom:], nil
+}
+
+// BlockBytesWithHeadroom is BlockBytes in a buffer that holds BlockHeadroom
+// bytes before the block, free for the caller to overwrite: the block is
+// buf[BlockHeadroom:]. Deliver writes a message header there, so that a
+// block goes out without being copied.
+func (l *Ledger) BlockBytesWithHeadroom(num uint64) ([]byte, error) {
 	if h := l.Height(); num >= h {
 		return nil, fmt.Errorf("ledger: channel %s: block %d: %w (height %d)", l.channel, num, ErrNotFound, h)
 	}
@@ -422,11 +434,14 @@ func (l *Ledger) BlockBytes(num uint64) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ledger: channel %s: read block %d: %w", l.channel, num, err)
 	}
-	raw, err := l.files.resolve(v)
+	if !isLocator(v) { // inline, as earlier builds stored blocks
+		return append(make([]byte, BlockHeadroom, BlockHeadroom+len(v)), v...), nil
+	}
+	buf, err := l.files.resolveWithHeadroom(v)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: channel %s: read block %d: %w", l.channel, num, err)
 	}
-	return raw, nil
+	return buf, nil
 }
 
 // Block returns block num, or an error wrapping ErrNotFound when num is

@@ -290,6 +290,20 @@ func (s *segments) closeWriter() error {
 // resolve returns the block a stored value holds: read from its segment
 // when the value is a locator, the value itself when it is an inline block.
 func (s *segments) resolve(v []byte) ([]byte, error) {
+	buf, err := s.resolveWithHeadroom(v)
+	if err != nil || !isLocator(v) {
+		return buf, err
+	}
+	return buf[BlockHeadroom:], nil
+}
+
+// BlockHeadroom is how many bytes come before the block in the buffer
+// Ledger.BlockBytesWithHeadroom returns.
+const BlockHeadroom = recordHeaderSize
+
+// resolveWithHeadroom is resolve with BlockHeadroom free bytes before the
+// block, for a locator; an inline value is returned as it is.
+func (s *segments) resolveWithHeadroom(v []byte) ([]byte, error) {
 	if !isLocator(v) {
 		return v, nil
 	}
@@ -297,11 +311,12 @@ func (s *segments) resolve(v []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.read(loc)
+	return s.readRecord(loc)
 }
 
-// read returns the block of a record, checking its length and checksum.
-func (s *segments) read(loc locator) ([]byte, error) {
+// readRecord returns a whole record, header and block, checking its
+// length and checksum.
+func (s *segments) readRecord(loc locator) ([]byte, error) {
 	r, err := s.acquire(loc.segment)
 	if err != nil {
 		return nil, err
@@ -334,7 +349,7 @@ func (s *segments) read(loc locator) ([]byte, error) {
 	if want, got := binary.BigEndian.Uint32(buf[4:]), crc32.Checksum(body, castagnoli); got != want {
 		return nil, fmt.Errorf("%w: block segment %s: the record at offset %d fails its checksum (CRC-32C %08x, recorded %08x)", ErrCorrupt, name, loc.offset, got, want)
 	}
-	return body, nil
+	return buf, nil
 }
 
 // segmentReader is a segment open for reading, shared by the reads in

@@ -332,3 +332,33 @@ func TestRemoveOrphanBlockFiles(t *testing.T) {
 		t.Fatalf("the live channel after the sweep: %v", err)
 	}
 }
+
+// TestBlockBytesWithHeadroom checks that the block follows BlockHeadroom
+// free bytes, for a block in a segment and for one stored inline.
+func TestBlockBytesWithHeadroom(t *testing.T) {
+	db := openMemDB(t, kv.NewCrashableMemFS())
+	defer db.Close()
+	l := openLedger(t, db)
+	defer l.Close()
+	buildLedger(t, l, newChain(t, newTestSigner(t, "OrdererMSP")), 2, 3)
+	b := db.NewBatch()
+	b.Set(l.keys.block(1), storedBlock(t, db, 1)) // block 1 inline
+	if err := b.Commit(true); err != nil {
+		t.Fatal(err)
+	}
+	for num := range l.Height() {
+		buf, err := l.BlockBytesWithHeadroom(num)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(buf[BlockHeadroom:], storedBlock(t, db, num)) {
+			t.Fatalf("block %d does not follow the headroom", num)
+		}
+		for i := range BlockHeadroom {
+			buf[i] = 0xee // the caller may overwrite it
+		}
+		if raw, _ := l.BlockBytes(num); !bytes.Equal(raw, storedBlock(t, db, num)) {
+			t.Fatalf("block %d changed after its headroom was written", num)
+		}
+	}
+}

@@ -29,8 +29,8 @@ func (o *Orderer) Deliver(stream ordererpb.AtomicBroadcast_DeliverServer) error 
 		if err != nil {
 			return err
 		}
-		st, err := o.deliverOne(stream.Context(), req, func(raw []byte) error {
-			return stream.Send(blockResponse(raw))
+		st, err := o.deliverOne(stream.Context(), req, func(buf []byte) error {
+			return stream.Send(blockResponse(buf))
 		})
 		if err != nil {
 			return err
@@ -45,23 +45,31 @@ func (o *Orderer) Deliver(stream ordererpb.AtomicBroadcast_DeliverServer) error 
 var deliverBlockField = (&ordererpb.DeliverResponse{}).ProtoReflect().Descriptor().Fields().ByName("block").Number()
 
 // blockResponse is a DeliverResponse carrying a block exactly as the
-// ledger stored it. The stored bytes are a marshalled Block, so the field
-// DeliverResponse.block is their tag and length followed by them; set as
-// the message's unknown fields, they are sent as they are, and the
-// receiver decodes a DeliverResponse holding the block. The block is
-// neither decoded nor encoded again on its way out, once per stream.
-func blockResponse(raw []byte) *ordererpb.DeliverResponse {
-	b := make([]byte, 0, protowire.SizeTag(deliverBlockField)+protowire.SizeBytes(len(raw)))
-	b = protowire.AppendTag(b, deliverBlockField, protowire.BytesType)
-	b = protowire.AppendBytes(b, raw)
+// ledger stored it: buf[ledger.BlockHeadroom:] (buf as
+// Ledger.BlockBytesWithHeadroom returns it). The stored bytes are a
+// marshalled Block, so the field DeliverResponse.block is their tag and
+// length followed by them; written into the headroom in front of the
+// block and set as the message's unknown fields, they are sent as they
+// are, and the receiver decodes a DeliverResponse holding the block. The
+// block is neither decoded, nor copied, nor encoded again on its way out.
+func blockResponse(buf []byte) *ordererpb.DeliverResponse {
+	raw := buf[ledger.BlockHeadroom:]
+	hdr := protowire.AppendVarint(protowire.AppendTag(nil, deliverBlockField, protowire.BytesType), uint64(len(raw)))
+	var field []byte
+	if len(hdr) <= ledger.BlockHeadroom {
+		field = buf[ledger.BlockHeadroom-len(hdr):]
+		copy(field, hdr)
+	} else { // blocks of 2^49 bytes and more; never in practice
+		field = append(hdr, raw...)
+	}
 	resp := &ordererpb.DeliverResponse{}
-	resp.ProtoReflect().SetUnknown(b)
+	resp.ProtoReflect().SetUnknown(field)
 	return resp
 }
 
 // deliverOne serves one seek request, returning the final status; an error
 // means the stream broke.
-func (o *Orderer) deliverOne(ctx context.Context, req *commonpb.Envelope, send func(raw []byte) error) (commonpb.Status, error) {
+func (o *Orderer) deliverOne(ctx context.Context, req *commonpb.Envelope, send func(buf []byte) error) (commonpb.Status, error) {
 	env, err := envelope.ParseEnvelopeMessage(req)
 	if err != nil {
 		o.log.Debug("deliver: malformed request", "err", err)
@@ -102,8 +110,8 @@ func (o *Orderer) deliverOne(ctx context.Context, req *commonpb.Envelope, send f
 }
 
 // serveSeek streams the blocks a SeekInfo asks for from l, each as it is
-// stored.
-func serveSeek(ctx context.Context, l *ledger.Ledger, seek *ordererpb.SeekInfo, send func(raw []byte) error) (commonpb.Status, error) {
+// stored, with headroom (Ledger.BlockBytesWithHeadroom).
+func serveSeek(ctx context.Context, l *ledger.Ledger, seek *ordererpb.SeekInfo, send func(buf []byte) error) (commonpb.Status, error) {
 	height := l.Height()
 	start, err := seekNumber(seek.Start, height, false)
 	if err != nil {
@@ -128,11 +136,11 @@ func serveSeek(ctx context.Context, l *ledger.Ledger, seek *ordererpb.SeekInfo, 
 			}
 			return commonpb.Status_SERVICE_UNAVAILABLE, nil
 		}
-		raw, err := l.BlockBytes(n)
+		buf, err := l.BlockBytesWithHeadroom(n)
 		if err != nil {
 			return commonpb.Status_INTERNAL_SERVER_ERROR, nil
 		}
-		if err := send(raw); err != nil {
+		if err := send(buf); err != nil {
 			return 0, err
 		}
 		if n == stop || n == math.MaxUint64 {

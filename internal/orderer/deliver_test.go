@@ -6,7 +6,6 @@ import (
 
 	"github.com/chorusledger/chorus/internal/envelope"
 	"github.com/chorusledger/chorus/internal/ledger"
-	commonpb "github.com/chorusledger/chorus/proto/fabric/common"
 	ordererpb "github.com/chorusledger/chorus/proto/fabric/orderer"
 	"google.golang.org/protobuf/proto"
 )
@@ -22,7 +21,8 @@ func TestBlockResponseWire(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := proto.MarshalOptions{Deterministic: true}.Marshal(blockResponse(raw))
+	buf := append(make([]byte, ledger.BlockHeadroom), raw...)
+	got, err := proto.MarshalOptions{Deterministic: true}.Marshal(blockResponse(buf))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func TestBlockResponseWire(t *testing.T) {
 		t.Fatalf("decodes to %v, want %v", back.GetBlock(), b)
 	}
 	// Empty blocks too.
-	empty, _ := envelope.Marshal(&commonpb.Block{})
+	empty := make([]byte, ledger.BlockHeadroom)
 	if got, _ := proto.Marshal(blockResponse(empty)); len(got) != 2 || got[0] != 0x12 || got[1] != 0 {
 		t.Fatalf("an empty block: %x", got)
 	}
