@@ -434,8 +434,8 @@ func (c *Config) validate() []*FieldError {
 		v.fail("log.format", "%q is not a log format (want json, text or auto)", c.Log.Format)
 	}
 	v.positive("storage.cacheMiB", c.Storage.CacheMiB)
-	if c.Storage.MemTableMiB < 0 {
-		v.fail("storage.memTableMiB", "must not be negative, got %d", c.Storage.MemTableMiB)
+	if c.Storage.MemTableMiB < 0 || c.Storage.MemTableMiB >= 4096 {
+		v.fail("storage.memTableMiB", "must be from 0 (the role's default) to 4095, got %d", c.Storage.MemTableMiB)
 	}
 	switch c.Role {
 	case RoleOrderer:

@@ -433,9 +433,11 @@ func TestMemTableBytes(t *testing.T) {
 			t.Errorf("%s with storage.memTableMiB %d: %d bytes, want %d", tc.role, tc.mib, got, tc.want)
 		}
 	}
-	c := Default()
-	c.Storage.MemTableMiB = -1
-	if !slices.ContainsFunc(c.validate(), func(e *FieldError) bool { return e.Path == "storage.memTableMiB" }) {
-		t.Fatal("a negative storage.memTableMiB is accepted")
+	for _, bad := range []int{-1, 4096} {
+		c := Default()
+		c.Storage.MemTableMiB = bad
+		if !slices.ContainsFunc(c.validate(), func(e *FieldError) bool { return e.Path == "storage.memTableMiB" }) {
+			t.Fatalf("storage.memTableMiB %d is accepted", bad)
+		}
 	}
 }

@@ -243,7 +243,7 @@ func (c *chain) blockWritten(b *commonpb.Block) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.inflight) == 0 && len(c.waiters) == 0 {
-		return // a follower nobody sent envelopes to: nothing to hash for
+		return // nothing in flight or waited for (a follower nobody sends to, an idle leader)
 	}
 	for _, env := range b.Data.Data {
 		h := sha256.Sum256(env)

@@ -51,7 +51,8 @@ var deliverBlockField = (&ordererpb.DeliverResponse{}).ProtoReflect().Descriptor
 // length followed by them; written into the headroom in front of the
 // block and set as the message's unknown fields, they are sent as they
 // are, and the receiver decodes a DeliverResponse holding the block. The
-// block is neither decoded, nor copied, nor encoded again on its way out.
+// block is neither decoded, nor copied by us, nor encoded again on its
+// way out (gRPC copies it once into its send buffer).
 func blockResponse(buf []byte) *ordererpb.DeliverResponse {
 	raw := buf[ledger.BlockHeadroom:]
 	hdr := protowire.AppendVarint(protowire.AppendTag(nil, deliverBlockField, protowire.BytesType), uint64(len(raw)))

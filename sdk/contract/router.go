@@ -243,7 +243,7 @@ func unsupported(t reflect.Type) error {
 // valueAs returns x as a Value of type t, a type of x's kind: x itself
 // when t is x's type, else converted. reflect.New costs a contract
 // compiled to WebAssembly a pointer-type lookup and string concatenation
-// on every call; this costs nothing for the plain types.
+// on every call; this costs at most the boxing of x for the plain types.
 func valueAs[T any](x T, t reflect.Type) reflect.Value {
 	v := reflect.ValueOf(x)
 	if v.Type() != t {
