@@ -147,17 +147,17 @@ func (l *Ledger) load() (Info, error) {
 	} else if err != nil {
 		return Info{}, err
 	}
-	var last *locator
+	var last *locator // nil when the last block is inline
+	raw := v
 	if isLocator(v) {
 		loc, err := decodeLocator(v)
+		if err == nil {
+			raw, err = l.files.readRecord(loc)
+		}
 		if err != nil {
 			return Info{}, fmt.Errorf("last block %d: %w", info.Height-1, err)
 		}
-		last = &loc
-	}
-	raw, err := l.files.resolve(v)
-	if err != nil {
-		return Info{}, fmt.Errorf("last block %d: %w", info.Height-1, err)
+		raw, last = raw[BlockHeadroom:], &loc
 	}
 	b, err := UnmarshalBlock(raw)
 	if err != nil {
@@ -437,7 +437,7 @@ func (l *Ledger) BlockBytesWithHeadroom(num uint64) ([]byte, error) {
 	if !isLocator(v) { // inline, as earlier builds stored blocks
 		return append(make([]byte, BlockHeadroom, BlockHeadroom+len(v)), v...), nil
 	}
-	buf, err := l.files.resolveWithHeadroom(v)
+	buf, err := l.files.record(v)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: channel %s: read block %d: %w", l.channel, num, err)
 	}

@@ -111,12 +111,15 @@ type segments struct {
 	woff int64
 }
 
+// blocksRoot is the directory holding every channel's segment directory.
+func blocksRoot(db *kv.DB) string { return db.FS().PathJoin(db.Dir(), blocksDirName) }
+
 func newSegments(db *kv.DB, channel string) *segments {
 	fs := db.FS()
 	return &segments{
 		fs:       fs,
 		root:     db.Dir(),
-		dir:      fs.PathJoin(db.Dir(), blocksDirName, channelDirName(channel)),
+		dir:      fs.PathJoin(blocksRoot(db), channelDirName(channel)),
 		readOnly: db.ReadOnly(),
 		maxBytes: defaultSegmentSize,
 		readers:  map[uint32]*segmentReader{},
@@ -290,23 +293,23 @@ func (s *segments) closeWriter() error {
 // resolve returns the block a stored value holds: read from its segment
 // when the value is a locator, the value itself when it is an inline block.
 func (s *segments) resolve(v []byte) ([]byte, error) {
-	buf, err := s.resolveWithHeadroom(v)
-	if err != nil || !isLocator(v) {
-		return buf, err
-	}
-	return buf[BlockHeadroom:], nil
-}
-
-// BlockHeadroom is how many bytes come before the block in the buffer
-// Ledger.BlockBytesWithHeadroom returns.
-const BlockHeadroom = recordHeaderSize
-
-// resolveWithHeadroom is resolve with BlockHeadroom free bytes before the
-// block, for a locator; an inline value is returned as it is.
-func (s *segments) resolveWithHeadroom(v []byte) ([]byte, error) {
 	if !isLocator(v) {
 		return v, nil
 	}
+	rec, err := s.record(v)
+	if err != nil {
+		return nil, err
+	}
+	return rec[BlockHeadroom:], nil
+}
+
+// BlockHeadroom is how many bytes come before the block in the buffer
+// Ledger.BlockBytesWithHeadroom returns: a record's header.
+const BlockHeadroom = recordHeaderSize
+
+// record returns the whole record a locator names: BlockHeadroom bytes of
+// header, then the block.
+func (s *segments) record(v []byte) ([]byte, error) {
 	loc, err := decodeLocator(v)
 	if err != nil {
 		return nil, err
@@ -374,12 +377,10 @@ func (s *segments) acquire(n uint32) (*segmentReader, error) {
 			return nil, fmt.Errorf("open block segment: %w", err)
 		}
 		r = &segmentReader{f: f}
-		if s.closed {
-			r.refs++ // closed by its release: nothing keeps it
-			return r, nil
+		if !s.closed { // else kept by nobody: its release closes it
+			s.readers[n] = r
+			s.evictLocked(n)
 		}
-		s.readers[n] = r
-		s.evictLocked(n)
 	}
 	s.tick++
 	r.refs++
@@ -432,8 +433,8 @@ func (s *segments) close() error {
 
 // RemoveBlockFiles deletes a channel's block segments from db's directory.
 // A node removing a channel calls it after the channel's keys are deleted;
-// should it not get that far, opening the channel again at height 0 removes
-// them.
+// should it not get that far, RemoveOrphanBlockFiles removes them at the
+// next start.
 func RemoveBlockFiles(db *kv.DB, channel string) error {
 	if err := checkChannel(channel); err != nil {
 		return err
@@ -454,8 +455,7 @@ func RemoveOrphanBlockFiles(db *kv.DB) ([]string, error) {
 	if db.ReadOnly() {
 		return nil, nil
 	}
-	fs := db.FS()
-	root := fs.PathJoin(db.Dir(), blocksDirName)
+	fs, root := db.FS(), blocksRoot(db)
 	names, err := fs.List(root)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil

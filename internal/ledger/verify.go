@@ -367,13 +367,10 @@ func Verify(db *kv.DB, channel string, opts VerifyOptions) (*Report, error) {
 	return verify(snap, files, channel, opts)
 }
 
-// verify walks the chain in r (a snapshot), reading block bodies through
-// files. Segments are append-only, so what a snapshot's locators point at
-// does not change under it.
+// verify walks the chain of a valid channel name in r (a snapshot),
+// reading block bodies through files. Segments are append-only, so what a
+// snapshot's locators point at does not change under it.
 func verify(r kv.Reader, files *segments, channel string, opts VerifyOptions) (*Report, error) {
-	if err := checkChannel(channel); err != nil {
-		return nil, err
-	}
 	k := newKeys(channel)
 	rep := &Report{Channel: channel}
 	c := &checker{opts: opts, channel: channel, idx: r, files: files, keys: k, rep: rep}
