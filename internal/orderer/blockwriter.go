@@ -32,7 +32,10 @@ type appliedRecord struct {
 	lastConfig uint64
 }
 
-func appliedKey(channel string) []byte { return append([]byte("o"+channel), 0, 'a') }
+// statePrefix begins every key of the orderer's own state for channel.
+func statePrefix(channel string) []byte { return append([]byte("o"+channel), 0) }
+
+func appliedKey(channel string) []byte { return append(statePrefix(channel), 'a') }
 
 func (a appliedRecord) encode() []byte {
 	b := binary.BigEndian.AppendUint64(nil, a.index)

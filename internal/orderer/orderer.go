@@ -88,8 +88,7 @@ func newMetrics(r prometheus.Registerer) *metrics {
 			Help: "Envelopes acknowledged SUCCESS by Broadcast."}, []string{"channel"})),
 		refused: ops.Register(r, prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chorus_orderer_envelopes_refused_total",
 			Help: "Envelopes answered with another status by Broadcast."}, []string{"channel", "status"})),
-		height: ops.Register(r, prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "chorus_ledger_height",
-			Help: "Blocks in the channel's ledger on this node."}, []string{"channel"})),
+		height: ops.LedgerHeight(r),
 		isLeader: ops.Register(r, prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "chorus_consensus_is_leader",
 			Help: "1 when this orderer leads the channel's consensus."}, []string{"channel"})),
 	}
@@ -462,19 +461,8 @@ func (o *Orderer) Remove(name string) error {
 		return fmt.Errorf("orderer: remove: %w %s", ErrUnknownChannel, name)
 	}
 	o.stopChannel(ch)
-	b := o.opts.DB.NewBatch()
-	defer b.Close()
-	for _, prefix := range [][]byte{ledger.KeyPrefix(name), raft.StoragePrefix(name), []byte("o" + name + "\x00")} {
-		b.DeleteRange(prefix, kv.PrefixEnd(prefix))
-	}
-	participation.UnmarkJoined(b, name)
-	if err := b.Commit(true); err != nil {
+	if err := participation.DeleteChannel(o.opts.DB, o.log, name, raft.StoragePrefix(name), statePrefix(name)); err != nil {
 		return fmt.Errorf("orderer: remove channel %s: %w", name, err)
-	}
-	// The channel is gone once its keys are; files left behind are swept
-	// at the next start (ledger.RemoveOrphanBlockFiles).
-	if err := ledger.RemoveBlockFiles(o.opts.DB, name); err != nil {
-		o.log.Warn("channel removed; its block files remain until the next start", "channel", name, "err", err)
 	}
 	o.log.Info("channel removed", "channel", name)
 	return nil

@@ -1,6 +1,11 @@
 package participation
 
-import "github.com/chorusledger/chorus/internal/kv"
+import (
+	"log/slog"
+
+	"github.com/chorusledger/chorus/internal/kv"
+	"github.com/chorusledger/chorus/internal/ledger"
+)
 
 // A node marks each channel it has joined in its database with one key,
 // "J" ‖ channel name, so that a restarted orderer or peer starts the same
@@ -34,4 +39,25 @@ func JoinedChannels(db *kv.DB) ([]string, error) {
 		return nil, err
 	}
 	return names, nil
+}
+
+// DeleteChannel deletes a removed channel's data from db: its ledger keys,
+// the keys under each of the node's own prefixes for it, and its joined
+// mark, in one synced batch; then its block files. The channel is gone
+// once the batch commits, so a failure to delete the files is logged and
+// left to the sweep at the next start (ledger.RemoveOrphanBlockFiles).
+func DeleteChannel(db *kv.DB, log *slog.Logger, channel string, prefixes ...[]byte) error {
+	b := db.NewBatch()
+	defer b.Close()
+	for _, prefix := range append([][]byte{ledger.KeyPrefix(channel)}, prefixes...) {
+		b.DeleteRange(prefix, kv.PrefixEnd(prefix))
+	}
+	UnmarkJoined(b, channel)
+	if err := b.Commit(true); err != nil {
+		return err
+	}
+	if err := ledger.RemoveBlockFiles(db, channel); err != nil {
+		log.Warn("channel removed; its block files remain until the next start", "channel", channel, "err", err)
+	}
+	return nil
 }

@@ -212,19 +212,8 @@ func (p *Peer) Remove(name string) error {
 		return fmt.Errorf("peer: remove: %w %s", ErrUnknownChannel, name)
 	}
 	ch.stop()
-	b := p.opts.DB.NewBatch()
-	defer b.Close()
-	for _, prefix := range [][]byte{ledger.KeyPrefix(name), worldstate.ChannelPrefix(name)} {
-		b.DeleteRange(prefix, kv.PrefixEnd(prefix))
-	}
-	participation.UnmarkJoined(b, name)
-	if err := b.Commit(true); err != nil {
+	if err := participation.DeleteChannel(p.opts.DB, p.log, name, worldstate.ChannelPrefix(name)); err != nil {
 		return fmt.Errorf("peer: remove channel %s: %w", name, err)
-	}
-	// The channel is gone once its keys are; files left behind are swept
-	// at the next start (ledger.RemoveOrphanBlockFiles).
-	if err := ledger.RemoveBlockFiles(p.opts.DB, name); err != nil {
-		p.log.Warn("channel removed; its block files remain until the next start", "channel", name, "err", err)
 	}
 	p.log.Info("channel removed", "channel", name)
 	return nil
@@ -320,8 +309,7 @@ type metrics struct {
 
 func newMetrics(r prometheus.Registerer) *metrics {
 	return &metrics{
-		height: ops.Register(r, prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "chorus_ledger_height",
-			Help: "Blocks in the channel's ledger on this node."}, []string{"channel"})),
+		height: ops.LedgerHeight(r),
 		txs: ops.Register(r, prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chorus_peer_transactions_total",
 			Help: "Transactions committed, by validation code."}, []string{"channel", "code"})),
 		refused: ops.Register(r, prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chorus_peer_blocks_refused_total",

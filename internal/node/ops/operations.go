@@ -430,3 +430,10 @@ func Register[C prometheus.Collector](r prometheus.Registerer, c C) C {
 	}
 	panic(fmt.Sprintf("ops: registering metrics: %v", err))
 }
+
+// LedgerHeight registers in r, and returns, the gauge chorus_ledger_height
+// that peers and orderers alike set for each channel they hold.
+func LedgerHeight(r prometheus.Registerer) *prometheus.GaugeVec {
+	return Register(r, prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "chorus_ledger_height",
+		Help: "Blocks in the channel's ledger on this node."}, []string{"channel"}))
+}
