@@ -200,11 +200,12 @@ func TestInlineBlocksStillRead(t *testing.T) {
 	}
 }
 
-// TestRemoveBlockFiles removes a channel's segments and only its own.
-func TestRemoveBlockFiles(t *testing.T) {
+// dbWithGenesis returns a database in memory holding a genesis block in
+// each of the channels.
+func dbWithGenesis(t *testing.T, channels ...string) *kv.DB {
+	t.Helper()
 	db := openMemDB(t, kv.NewCrashableMemFS())
-	defer db.Close()
-	for _, ch := range []string{testChannel, "other"} {
+	for _, ch := range channels {
 		l, err := Open(db, ch)
 		if err != nil {
 			t.Fatal(err)
@@ -212,6 +213,13 @@ func TestRemoveBlockFiles(t *testing.T) {
 		peerAppend(t, l, newChain(t, newTestSigner(t, "OrdererMSP")).genesis())
 		l.Close()
 	}
+	return db
+}
+
+// TestRemoveBlockFiles removes a channel's segments and only its own.
+func TestRemoveBlockFiles(t *testing.T) {
+	db := dbWithGenesis(t, testChannel, "other")
+	defer db.Close()
 	if err := RemoveBlockFiles(db, testChannel); err != nil {
 		t.Fatal(err)
 	}
@@ -281,10 +289,12 @@ func TestSegmentReadersBounded(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	l.files.mu.Lock()
-	open := len(l.files.readers)
-	l.files.mu.Unlock()
-	if open > maxOpenSegments {
+	openReaders := func() int {
+		l.files.mu.Lock()
+		defer l.files.mu.Unlock()
+		return len(l.files.readers)
+	}
+	if open := openReaders(); open > maxOpenSegments {
 		t.Fatalf("%d segments open, at most %d wanted", open, maxOpenSegments)
 	}
 	// After Close reads still work, and keep nothing open.
@@ -294,10 +304,7 @@ func TestSegmentReadersBounded(t *testing.T) {
 			t.Fatalf("block %d after Close: %v", i, err)
 		}
 	}
-	l.files.mu.Lock()
-	open = len(l.files.readers)
-	l.files.mu.Unlock()
-	if open != 0 {
+	if open := openReaders(); open != 0 {
 		t.Fatalf("%d segments kept open after Close", open)
 	}
 }
@@ -306,16 +313,8 @@ func TestSegmentReadersBounded(t *testing.T) {
 // as a node stopped in the middle of removing the channel would, and
 // checks that only those are swept.
 func TestRemoveOrphanBlockFiles(t *testing.T) {
-	db := openMemDB(t, kv.NewCrashableMemFS())
+	db := dbWithGenesis(t, testChannel, "gone")
 	defer db.Close()
-	for _, ch := range []string{testChannel, "gone"} {
-		l, err := Open(db, ch)
-		if err != nil {
-			t.Fatal(err)
-		}
-		peerAppend(t, l, newChain(t, newTestSigner(t, "OrdererMSP")).genesis())
-		l.Close()
-	}
 	b := db.NewBatch()
 	b.DeleteRange(KeyPrefix("gone"), kv.PrefixEnd(KeyPrefix("gone")))
 	if err := b.Commit(true); err != nil {
