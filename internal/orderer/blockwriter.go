@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/chorusledger/chorus/internal/consensus/raft"
 	"github.com/chorusledger/chorus/internal/kv"
@@ -76,6 +77,14 @@ type blockWriter struct {
 	onSkip  func(*commonpb.Block)
 	// isConfig reports whether a block holds a configuration transaction.
 	isConfig func(*commonpb.Block) bool
+
+	// fetchCtx ends a catch-up fetch when the channel stops
+	// (stopFetching). While fetchLimit is non-zero, a catch-up also gives
+	// up after that long: the catch-up a restarting orderer finishes
+	// before its channel starts must not hold the process forever.
+	fetchCtx     context.Context
+	stopFetching context.CancelFunc
+	fetchLimit   time.Duration
 }
 
 var _ raft.StateMachine = (*blockWriter)(nil)
@@ -94,6 +103,7 @@ func newBlockWriter(channel string, db *kv.DB, l *ledger.Ledger, signer ledger.S
 	}
 	w.onBlock, w.onSkip = func(*commonpb.Block) {}, func(*commonpb.Block) {}
 	w.isConfig = func(*commonpb.Block) bool { return false }
+	w.fetchCtx, w.stopFetching = context.WithCancel(context.Background())
 	return w, nil
 }
 
@@ -182,7 +192,9 @@ func decodeSnapshot(data []byte) (uint64, []byte, error) {
 }
 
 // Restore fetches the blocks up to the snapshot's height from the other
-// orderers, then records the snapshot's index.
+// orderers, then records the snapshot's index. It keeps trying until the
+// blocks arrive or the channel stops (or fetchLimit passes): an error here
+// stops the channel's consenter.
 func (w *blockWriter) Restore(data []byte, index uint64) error {
 	height, tip, err := decodeSnapshot(data)
 	if err != nil {
@@ -193,8 +205,14 @@ func (w *blockWriter) Restore(data []byte, index uint64) error {
 		if w.fetcher == nil {
 			return fmt.Errorf("orderer: channel %s: behind a snapshot at height %d and no block fetcher", w.channel, height)
 		}
+		ctx := w.fetchCtx
+		if w.fetchLimit > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, w.fetchLimit)
+			defer cancel()
+		}
 		rec := w.rec
-		err := w.fetcher.Fetch(context.Background(), w.channel, start, height-1, func(b *commonpb.Block) error {
+		err := w.fetcher.Fetch(ctx, w.channel, start, height-1, func(b *commonpb.Block) error {
 			if w.isConfig(b) {
 				rec.lastConfig = b.Header.Number
 			}

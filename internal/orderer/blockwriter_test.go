@@ -19,18 +19,7 @@ import (
 // hash does not match its transactions are skipped; every entry's index
 // is recorded as applied, and the record survives a reopening.
 func TestBlockWriterApply(t *testing.T) {
-	ca, err := identity.NewCA("ca", "OrdererMSP", 2*time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM, keyPEM, err := ca.Issue("orderer0", identity.RoleOrderer, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := identity.LoadSigningIdentity("OrdererMSP", certPEM, keyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
+	signer := testSigner(t)
 	fs := kv.NewCrashableMemFS()
 	db, err := kv.Open("db", kv.Options{FS: fs})
 	if err != nil {
@@ -102,4 +91,22 @@ func TestBlockWriterApply(t *testing.T) {
 		t.Fatalf("applied index %d after reopening, want 5", again.Applied())
 	}
 	db.Close()
+}
+
+// testSigner is an orderer identity issued by a fresh CA.
+func testSigner(t *testing.T) *identity.SigningIdentity {
+	t.Helper()
+	ca, err := identity.NewCA("ca", "OrdererMSP", 2*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM, keyPEM, err := ca.Issue("orderer0", identity.RoleOrderer, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := identity.LoadSigningIdentity("OrdererMSP", certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signer
 }

@@ -107,6 +107,7 @@ func (c *chain) start(consenter *raft.Chain) {
 func (c *chain) stop() {
 	close(c.stopC)
 	<-c.doneC
+	c.writer.stopFetching() // a catch-up in progress holds the consenter's goroutine
 	c.consenter.Stop()
 }
 

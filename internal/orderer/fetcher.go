@@ -78,7 +78,10 @@ func seekEnvelope(signer Signer, channel string, info *ordererpb.SeekInfo) (*com
 type BlockVerifier func(b *commonpb.Block) error
 
 // deliverFetcher fetches blocks from other orderers' Deliver services,
-// trying each endpoint in turn until the range is complete.
+// trying each endpoint in turn until the range is complete. It does not
+// give up while its context lives: an orderer behind a consensus snapshot
+// cannot take part in its channel until it has these blocks, and the
+// other orderers may be restarting or draining for minutes.
 type deliverFetcher struct {
 	signer    Signer
 	creds     credentials.TransportCredentials
@@ -87,14 +90,23 @@ type deliverFetcher struct {
 	endpoints func(channel string) []string // other orderers, in preference order
 	verifier  func(channel string) BlockVerifier
 	tip       func(channel string) (uint64, []byte) // height and last hash, to check the first link
+	// maxRetryDelay caps the pause between attempts (fetchMaxRetryDelay
+	// when zero).
+	maxRetryDelay time.Duration
 }
+
+// fetchMaxRetryDelay is the longest pause between two fetch attempts.
+const fetchMaxRetryDelay = 2 * time.Second
 
 var _ BlockFetcher = (*deliverFetcher)(nil)
 
 func (f *deliverFetcher) Fetch(ctx context.Context, channel string, from, to uint64, each func(*commonpb.Block) error) error {
 	next := from
 	_, prevHash := f.tip(channel)
-	var lastErr error
+	maxDelay := f.maxRetryDelay
+	if maxDelay <= 0 {
+		maxDelay = fetchMaxRetryDelay
+	}
 	for attempt := 0; next <= to; attempt++ {
 		eps := f.endpoints(channel)
 		if len(eps) == 0 {
@@ -108,18 +120,18 @@ func (f *deliverFetcher) Fetch(ctx context.Context, channel string, from, to uin
 		if errors.Is(err, errFatalFetch) {
 			return err
 		}
-		lastErr = err
-		f.log.Info("block fetch failed; trying another orderer", "channel", channel, "endpoint", ep, "next", next, "err", err)
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return fmt.Errorf("stopped fetching blocks %d..%d of channel %s: %w (last failure: %v)", next, to, channel, ctx.Err(), err)
 		}
-		if attempt >= 10*len(eps) {
-			return fmt.Errorf("gave up fetching blocks %d..%d of channel %s: %w", next, to, channel, lastErr)
+		// Every failure of the first round is worth a line; after that,
+		// one line every ten rounds keeps a long outage readable.
+		if attempt < len(eps) || attempt%(10*len(eps)) == 0 {
+			f.log.Warn("block fetch failed; retrying", "channel", channel, "endpoint", ep, "next", next, "to", to, "attempt", attempt+1, "err", err)
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Duration(min(attempt+1, 20)) * 100 * time.Millisecond):
+			return fmt.Errorf("stopped fetching blocks %d..%d of channel %s: %w (last failure: %v)", next, to, channel, ctx.Err(), err)
+		case <-time.After(min(time.Duration(attempt+1)*100*time.Millisecond, maxDelay)):
 		}
 	}
 	return nil

@@ -222,6 +222,11 @@ func (o *Orderer) selfConsenter(cfg *configpb.ChannelConfig) (*configpb.Consente
 	return nil, fmt.Errorf("this orderer's TLS key (certificate %s) is not among the channel's consenters; following a channel without consenting is not supported", o.opts.TLSCert.Subject)
 }
 
+// startupCatchUpLimit bounds the catch-up from a consensus snapshot that
+// a restarting orderer must finish before its channel starts. A catch-up
+// while the channel runs has no limit.
+const startupCatchUpLimit = 2 * time.Minute
+
 // startChannel opens (or, with genesis, creates) a channel's ledger and
 // consensus state and starts taking part.
 func (o *Orderer) startChannel(name string, genesis *commonpb.Block) (err error) {
@@ -286,6 +291,10 @@ func (o *Orderer) startChannel(name string, genesis *commonpb.Block) (err error)
 	w.isConfig = isConfigBlock
 	c := newChain(name, self.Id, l, w, o.cluster, settingsOf(cfg), o.log.With("channel", name))
 	ro := cfg.Consensus.GetRaft()
+	// NewNode finishes a catch-up a crash interrupted before anything
+	// else of the channel runs; bounded, so a node whose peers are all
+	// down fails to start with the reason instead of hanging.
+	w.fetchLimit = startupCatchUpLimit
 	node, err := raft.NewNode(raft.Config{
 		ID:                    self.Id,
 		ElectionTick:          int(ro.GetElectionTick()),
@@ -293,6 +302,7 @@ func (o *Orderer) startChannel(name string, genesis *commonpb.Block) (err error)
 		SnapshotIntervalBytes: ro.GetSnapshotIntervalBytes(),
 		Logger:                o.log.With("channel", name),
 	}, storage, w)
+	w.fetchLimit = 0
 	if err != nil {
 		return err
 	}
