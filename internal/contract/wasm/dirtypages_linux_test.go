@@ -77,6 +77,78 @@ func TestTrackedMemory(t *testing.T) {
 	}
 }
 
+// TestTrackedMemoryOpenPages: pages invocations keep writing stay open
+// (writable) between restores and are still restored; open pages that stop
+// changing are protected again after closeAfter restores and then tracked
+// by the kernel as before; no more than maxOpenPages are ever open.
+func TestTrackedMemoryOpenPages(t *testing.T) {
+	if err := dirtyTrackingProbe(); err != nil {
+		t.Skipf("the kernel cannot track written pages: %v", err)
+	}
+	const pages = 1024
+	tm, err := newTrackedMemory(pages * osPageSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tm.Free()
+	mem := tm.Reallocate(pages * osPageSize)
+	initial := make([]byte, len(mem))
+	for i := range initial {
+		initial[i] = byte(i * 7)
+	}
+	copy(mem, initial)
+	if err := tm.arm(); err != nil {
+		t.Fatal(err)
+	}
+	restore := func(what string, want int) {
+		t.Helper()
+		got, err := tm.restore(initial)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if got != want {
+			t.Fatalf("%s: restored %d pages, want %d", what, got, want)
+		}
+		if !bytes.Equal(mem, initial) {
+			t.Fatalf("%s: the memory differs from the initial state after restore", what)
+		}
+	}
+	hot := []int{3, 4, 5, 200, 900}
+	for round := range 10 {
+		for _, p := range hot {
+			mem[p*osPageSize+round] ^= 0xff
+		}
+		restore("hot pages", len(hot))
+	}
+	if tm.openPages != len(hot) {
+		t.Fatalf("%d open pages, want the %d written every time", tm.openPages, len(hot))
+	}
+	// Unchanged, they close after closeAfter restores...
+	for range closeAfter + 1 {
+		restore("idle", 0)
+	}
+	if tm.openPages != 0 {
+		t.Fatalf("%d pages still open after %d idle restores", tm.openPages, closeAfter+1)
+	}
+	// ...and the kernel tracks them again.
+	mem[4*osPageSize] ^= 1
+	mem[900*osPageSize+4095] ^= 1
+	restore("closed pages written again", 2)
+
+	// More written pages than may stay open: the rest are protected.
+	for p := 0; p < pages; p += 3 {
+		mem[p*osPageSize] ^= 0xff
+	}
+	restore("many pages", (pages+2)/3)
+	if tm.openPages > maxOpenPages {
+		t.Fatalf("%d open pages, at most %d allowed", tm.openPages, maxOpenPages)
+	}
+	for p := 1; p < pages; p += 3 {
+		mem[p*osPageSize] ^= 0xff
+	}
+	restore("their neighbours", (pages+1)/3)
+}
+
 // TestDiscardedInstancesFreeTheirMemory: instances closed after a panic,
 // a grown memory or a time limit give back their mapping and descriptor.
 // (An instance whose deadline closes it just after its call returned is

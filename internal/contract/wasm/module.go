@@ -210,8 +210,9 @@ func (inst *instance) memoryView() []byte {
 // (BenchmarkAssetsCreateAsset, mean of three runs each).
 //
 // An instance whose memory the kernel tracks (ADR 0006), once armed,
-// restores only the pages the invocation wrote; it falls back to comparing
-// every page if the kernel fails it. A new instance is not armed yet: its
+// restores only the pages the invocation wrote, and leaves the pages that
+// invocations keep writing writable (ADR 0008); it falls back to
+// comparing every page if the kernel fails it. A new instance is not armed yet: its
 // first reset compares.
 func (inst *instance) reset(m *Module) {
 	defer inst.resetGlobals(m)
