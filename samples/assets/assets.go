@@ -78,6 +78,16 @@ func init() {
 		contract.Params("TransferAsset", "id", "newOwner"),
 		contract.Params("AssetExists", "id"),
 		contract.Params("GetAllAssets"),
+		// Typed callers: the router calls these without reflection.
+		contract.Direct(
+			contract.Tx5(Assets.CreateAsset),
+			contract.TxR1(Assets.ReadAsset),
+			contract.Tx5(Assets.UpdateAsset),
+			contract.Tx1(Assets.DeleteAsset),
+			contract.TxR2(Assets.TransferAsset),
+			contract.TxR1(Assets.AssetExists),
+			contract.TxR0(Assets.GetAllAssets),
+		),
 	)
 }
 

@@ -31,6 +31,7 @@ type Option func(*routerConfig)
 type routerConfig struct {
 	name     string
 	params   []paramNames
+	direct   []Tx
 	noWarmup bool
 }
 
@@ -74,16 +75,23 @@ type function struct {
 	name   string
 	method reflect.Value // bound to the contract value
 	params []param
+	// frame is a struct with a field of each parameter's type: one
+	// allocation holds the arguments of a reflective call.
+	frame  reflect.Type
 	names  bool // whether params have names given by Params
 	result func(reflect.Value) ([]byte, error)
 	hasErr bool
+	// direct, when not nil, calls the function without reflection (Direct).
+	direct caller
 }
 
 type param struct {
-	label   string // its name, or "argument N"
-	convert func(arg []byte) (reflect.Value, error)
-	fail    string // what the argument is not, for messages: "an integer"
-	text    bool   // converted by UnmarshalText, whose error is the message
+	label string // its name, or "argument N"
+	typ   reflect.Type
+	// set converts arg into dst, an addressable zero value of typ.
+	set  func(dst reflect.Value, arg []byte) error
+	fail string // what the argument is not, for messages: "an integer"
+	text bool   // converted by UnmarshalText, whose error is the message
 }
 
 var (
@@ -177,6 +185,11 @@ func NewRouter(c any, opts ...Option) (*Router, error) {
 			r.funcs = append(r.funcs, f)
 		}
 	}
+	for _, tx := range cfg.direct {
+		if err := r.bindDirect(tx, v); err != nil {
+			return nil, fmt.Errorf("contract: NewRouter: Direct: %w", err)
+		}
+	}
 	names := make([]string, len(r.funcs))
 	for i, f := range r.funcs {
 		names[i] = f.name
@@ -193,6 +206,7 @@ func newFunction(name string, ft reflect.Type, method reflect.Value) (*function,
 		return nil, errors.New("a transaction function cannot be variadic")
 	}
 	f := &function{name: name, method: method}
+	var fields []reflect.StructField
 	for i := 1; i < ft.NumIn(); i++ {
 		p, err := newParam(ft.In(i))
 		if err != nil {
@@ -200,7 +214,9 @@ func newFunction(name string, ft reflect.Type, method reflect.Value) (*function,
 		}
 		p.label = "argument " + strconv.Itoa(i)
 		f.params = append(f.params, p)
+		fields = append(fields, reflect.StructField{Name: "P" + strconv.Itoa(i), Type: p.typ})
 	}
+	f.frame = reflect.StructOf(fields)
 	switch ft.NumOut() {
 	case 0:
 	case 1:
@@ -240,31 +256,20 @@ func unsupported(t reflect.Type) error {
 	return nil
 }
 
-// valueAs returns x as a Value of type t, a type of x's kind: x itself
-// when t is x's type, else converted. reflect.New costs a contract
-// compiled to WebAssembly a pointer-type lookup and string concatenation
-// on every call; this costs at most the boxing of x for the plain types.
-func valueAs[T any](x T, t reflect.Type) reflect.Value {
-	v := reflect.ValueOf(x)
-	if v.Type() != t {
-		v = v.Convert(t)
-	}
-	return v
-}
-
 func newParam(t reflect.Type) (param, error) {
 	switch {
 	case t.Kind() == reflect.Pointer && t.Implements(textUnmarshalerType):
-		return param{text: true, convert: func(arg []byte) (reflect.Value, error) {
+		return param{typ: t, text: true, set: func(dst reflect.Value, arg []byte) error {
 			p := reflect.New(t.Elem())
-			err := p.Interface().(encoding.TextUnmarshaler).UnmarshalText(arg)
-			return p, err
+			if err := p.Interface().(encoding.TextUnmarshaler).UnmarshalText(arg); err != nil {
+				return err
+			}
+			dst.Set(p)
+			return nil
 		}}, nil
 	case reflect.PointerTo(t).Implements(textUnmarshalerType):
-		return param{text: true, convert: func(arg []byte) (reflect.Value, error) {
-			p := reflect.New(t)
-			err := p.Interface().(encoding.TextUnmarshaler).UnmarshalText(arg)
-			return p.Elem(), err
+		return param{typ: t, text: true, set: func(dst reflect.Value, arg []byte) error {
+			return dst.Addr().Interface().(encoding.TextUnmarshaler).UnmarshalText(arg)
 		}}, nil
 	}
 	if err := unsupported(t); err != nil {
@@ -272,22 +277,22 @@ func newParam(t reflect.Type) (param, error) {
 	}
 	switch k := t.Kind(); {
 	case k == reflect.String:
-		return param{convert: func(arg []byte) (reflect.Value, error) {
-			return valueAs(string(arg), t), nil
+		return param{typ: t, set: func(dst reflect.Value, arg []byte) error {
+			dst.SetString(string(arg))
+			return nil
 		}}, nil
 	case k == reflect.Slice && t.Elem().Kind() == reflect.Uint8:
-		return param{convert: func(arg []byte) (reflect.Value, error) {
-			v := reflect.New(t).Elem()
-			v.SetBytes(append([]byte{}, arg...))
-			return v, nil
+		return param{typ: t, set: func(dst reflect.Value, arg []byte) error {
+			dst.SetBytes(append([]byte{}, arg...))
+			return nil
 		}}, nil
 	case k == reflect.Bool:
-		return param{fail: "a boolean (true or false)", convert: func(arg []byte) (reflect.Value, error) {
+		return param{typ: t, fail: "a boolean (true or false)", set: func(dst reflect.Value, arg []byte) error {
 			b, err := strconv.ParseBool(string(arg))
-			if err != nil {
-				return reflect.Value{}, err
+			if err == nil {
+				dst.SetBool(b)
 			}
-			return valueAs(b, t), nil
+			return err
 		}}, nil
 	case k >= reflect.Int && k <= reflect.Int64:
 		bits := t.Bits()
@@ -295,48 +300,52 @@ func newParam(t reflect.Type) (param, error) {
 		if bits < 64 {
 			fail = fmt.Sprintf("an integer from %d to %d", int64(-1)<<(bits-1), int64(1)<<(bits-1)-1)
 		}
-		return param{fail: fail, convert: func(arg []byte) (reflect.Value, error) {
+		return param{typ: t, fail: fail, set: func(dst reflect.Value, arg []byte) error {
 			n, err := strconv.ParseInt(string(arg), 10, bits)
-			if err != nil {
-				return reflect.Value{}, err
+			if err == nil {
+				dst.SetInt(n)
 			}
-			return valueAs(n, t), nil
+			return err
 		}}, nil
 	case k >= reflect.Uint && k <= reflect.Uint64:
 		bits := t.Bits()
 		fail := fmt.Sprintf("an integer from 0 to %d", uint64(math.MaxUint64)>>(64-bits))
-		return param{fail: fail, convert: func(arg []byte) (reflect.Value, error) {
+		return param{typ: t, fail: fail, set: func(dst reflect.Value, arg []byte) error {
 			n, err := strconv.ParseUint(string(arg), 10, bits)
-			if err != nil {
-				return reflect.Value{}, err
+			if err == nil {
+				dst.SetUint(n)
 			}
-			v := reflect.New(t).Elem()
-			v.SetUint(n)
-			return v, nil
+			return err
 		}}, nil
 	case k == reflect.Float32 || k == reflect.Float64:
 		bits := t.Bits()
-		return param{fail: "a finite number", convert: func(arg []byte) (reflect.Value, error) {
-			x, err := strconv.ParseFloat(string(arg), bits)
-			if err != nil {
-				return reflect.Value{}, err
+		return param{typ: t, fail: "a finite number", set: func(dst reflect.Value, arg []byte) error {
+			x, err := parseFinite(arg, bits)
+			if err == nil {
+				dst.SetFloat(x)
 			}
-			if math.IsNaN(x) || math.IsInf(x, 0) {
-				return reflect.Value{}, errors.New("not finite")
-			}
-			v := reflect.New(t).Elem()
-			v.SetFloat(x)
-			return v, nil
+			return err
 		}}, nil
 	default:
-		return param{convert: func(arg []byte) (reflect.Value, error) {
-			p := reflect.New(t)
-			if err := json.Unmarshal(arg, p.Interface()); err != nil {
-				return reflect.Value{}, fmt.Errorf("not valid JSON for %s: %w", t, err)
+		return param{typ: t, set: func(dst reflect.Value, arg []byte) error {
+			if err := json.Unmarshal(arg, dst.Addr().Interface()); err != nil {
+				return fmt.Errorf("not valid JSON for %s: %w", t, err)
 			}
-			return p.Elem(), nil
+			return nil
 		}}, nil
 	}
+}
+
+// parseFinite parses a finite float of bits bits.
+func parseFinite(arg []byte, bits int) (float64, error) {
+	x, err := strconv.ParseFloat(string(arg), bits)
+	switch {
+	case err != nil:
+		return 0, err
+	case math.IsNaN(x) || math.IsInf(x, 0):
+		return 0, errors.New("not finite")
+	}
+	return x, nil
 }
 
 func resultEncoder(t reflect.Type) (func(reflect.Value) ([]byte, error), error) {
@@ -392,47 +401,97 @@ func (r *Router) Invoke(stub Stub) (resp Response) {
 	if f == nil {
 		return Error(fmt.Sprintf("unknown function %q; %s", fn, r.has()))
 	}
-	name := f.name
 	if len(args) != len(f.params) {
 		return Error(f.countError(len(args)))
 	}
-	in := make([]reflect.Value, 1+len(args))
-	// A Value of the interface type itself: Call then assigns it without
-	// checking, method by method, that the dynamic type implements it.
-	ctx := NewContext(stub)
-	in[0] = reflect.ValueOf(&ctx).Elem()
-	for i, p := range f.params {
-		v, err := p.convert(args[i])
-		if err != nil {
-			if p.text {
-				return Error(fmt.Sprintf("%s: %v", name, err))
-			}
-			if p.fail != "" {
-				return Error(fmt.Sprintf("%s: %s %s is not %s", name, p.label, quoteArg(args[i]), p.fail))
-			}
-			return Error(fmt.Sprintf("%s: %s is %v", name, p.label, err))
-		}
-		in[i+1] = v
-	}
 	defer func() {
 		if v := recover(); v != nil {
-			resp = Error(fmt.Sprintf("%s panicked: %v", name, v))
+			resp = Error(fmt.Sprintf("%s panicked: %v", f.name, v))
 		}
 	}()
-	out := f.method.Call(in)
+	in := &invocation{f: f, args: args}
+	var payload []byte
+	var err error
+	if f.direct != nil {
+		payload, err = f.direct(NewContext(stub), in)
+	} else {
+		payload, err = f.callReflect(NewContext(stub), in)
+	}
+	if err != nil {
+		return Error(err.Error())
+	}
+	return Success(payload)
+}
+
+// invocation is the arguments of one call of f, converted one by one into
+// the function's parameters; after the first that does not convert, err
+// holds the message and the others are not converted.
+type invocation struct {
+	f    *function
+	args [][]byte
+	err  error
+}
+
+// convert converts argument i into dst, an addressable zero value of the
+// parameter's type.
+func (in *invocation) convert(i int, dst reflect.Value) {
+	if in.err != nil {
+		return
+	}
+	if err := in.f.params[i].set(dst, in.args[i]); err != nil {
+		in.fail(i, err)
+	}
+}
+
+// fail records that argument i did not convert: err is the conversion's.
+func (in *invocation) fail(i int, err error) {
+	p, arg := in.f.params[i], in.args[i]
+	switch {
+	case p.text:
+		in.err = fmt.Errorf("%s: %v", in.f.name, err)
+	case p.fail != "":
+		in.err = fmt.Errorf("%s: %s %s is not %s", in.f.name, p.label, quoteArg(arg), p.fail)
+	default:
+		in.err = fmt.Errorf("%s: %s is %v", in.f.name, p.label, err)
+	}
+}
+
+// encode returns the payload of result v.
+func (in *invocation) encode(v reflect.Value) ([]byte, error) {
+	payload, err := in.f.result(v)
+	if err != nil {
+		return nil, fmt.Errorf("%s: encoding the result: %v", in.f.name, err)
+	}
+	return payload, nil
+}
+
+// callReflect converts the arguments into one frame and calls the method
+// through reflect.Value.Call.
+func (f *function) callReflect(ctx Context, in *invocation) ([]byte, error) {
+	vals := make([]reflect.Value, 1+len(in.args))
+	// A Value of the interface type itself: Call then assigns it without
+	// checking, method by method, that the dynamic type implements it.
+	vals[0] = reflect.ValueOf(&ctx).Elem()
+	if len(in.args) > 0 {
+		frame := reflect.New(f.frame).Elem()
+		for i := range in.args {
+			vals[i+1] = frame.Field(i)
+			in.convert(i, vals[i+1])
+		}
+		if in.err != nil {
+			return nil, in.err
+		}
+	}
+	out := f.method.Call(vals)
 	if f.hasErr {
 		if err, _ := out[len(out)-1].Interface().(error); err != nil {
-			return Error(err.Error())
+			return nil, err
 		}
 	}
 	if f.result == nil {
-		return Success(nil)
+		return nil, nil
 	}
-	payload, err := f.result(out[0])
-	if err != nil {
-		return Error(fmt.Sprintf("%s: encoding the result: %v", name, err))
-	}
-	return Success(payload)
+	return in.encode(out[0])
 }
 
 // has returns "the X contract has A, B and C".

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -62,7 +63,7 @@ var placeholders = []string{"warmup", "1", "true", "2006-01-02T15:04:05Z", "{}",
 // parameter's type, or "warmup".
 func (p param) placeholder() []byte {
 	for _, s := range placeholders {
-		if _, err := p.convert([]byte(s)); err == nil {
+		if err := p.set(reflect.New(p.typ).Elem(), []byte(s)); err == nil {
 			return []byte(s)
 		}
 	}
