@@ -87,6 +87,10 @@ type Ledger struct {
 	files *segments // the block bodies
 
 	tip atomic.Pointer[tip]
+
+	// txIDs, once FilterTxIDs is called, holds every id of the
+	// transaction index.
+	txIDs atomic.Pointer[txIDFilter]
 }
 
 // tip is the published state of the chain. It is immutable; Append and
@@ -386,6 +390,13 @@ func (l *Ledger) indexTxs(b *kv.Batch, block *commonpb.Block, reasons []string) 
 		return err
 	}
 	defer it.Close()
+	// Before the batch that indexes them commits: a lookup that can see
+	// an id in the index must find it in the filter.
+	if f := l.txIDs.Load(); f != nil {
+		for _, id := range ids {
+			f.add(id)
+		}
+	}
 	for _, id := range ids {
 		key := l.keys.tx(id)
 		if it.SeekGE(key) && bytes.Equal(it.Key(), key) {
@@ -479,9 +490,13 @@ func (l *Ledger) BlockByHash(hash []byte) (*commonpb.Block, error) {
 // and reason.
 func (l *Ledger) TxByID(id string) (*ledgerpb.TxRecord, error) {
 	// Most lookups under load are of new transactions, which are absent:
-	// the error is formatted only when returned.
-	notFound := func() error { return fmt.Errorf("ledger: channel %s: transaction %q: %w", l.channel, id, ErrNotFound) }
+	// the filter answers most of them, and the error's message is
+	// formatted only if someone reads it.
+	notFound := func() error { return &txNotFoundError{channel: l.channel, id: id} }
 	if id == "" {
+		return nil, notFound()
+	}
+	if f := l.txIDs.Load(); f != nil && !f.mayContain(id) {
 		return nil, notFound()
 	}
 	v, err := l.db.Get(l.keys.tx(id))
@@ -499,6 +514,44 @@ func (l *Ledger) TxByID(id string) (*ledgerpb.TxRecord, error) {
 		return nil, notFound() // committed, not yet published
 	}
 	return rec, nil
+}
+
+// txNotFoundError is TxByID's ErrNotFound.
+type txNotFoundError struct{ channel, id string }
+
+func (e *txNotFoundError) Error() string {
+	return fmt.Sprintf("ledger: channel %s: transaction %q: %v", e.channel, e.id, ErrNotFound)
+}
+
+func (e *txNotFoundError) Unwrap() error { return ErrNotFound }
+
+// FilterTxIDs keeps, from now on, the ids of the channel's transaction
+// index in a filter in memory (about 2 bytes an id), built here from the
+// index, so that TxByID answers most lookups of absent ids, the bulk of
+// the lookups under load, without reading the database. Only appends
+// through this Ledger add to the filter: call it on the Ledger that
+// appends the channel's blocks, before it appends, and never append
+// through another Ledger of the same channel meanwhile.
+func (l *Ledger) FilterTxIDs() error {
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	if l.txIDs.Load() != nil {
+		return nil
+	}
+	f := newTxIDFilter()
+	prefix := l.keys.kind(kindTx, 0)
+	it, err := l.db.NewIter(prefix, kv.PrefixEnd(prefix))
+	if err != nil {
+		return fmt.Errorf("ledger: channel %s: transaction id filter: %w", l.channel, err)
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		f.add(string(it.Key()[len(prefix):]))
+	}
+	if err := it.Close(); err != nil {
+		return fmt.Errorf("ledger: channel %s: transaction id filter: %w", l.channel, err)
+	}
+	l.txIDs.Store(f)
+	return nil
 }
 
 // Blocks iterates over the blocks from from up to the height at the time

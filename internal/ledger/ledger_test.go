@@ -366,13 +366,17 @@ func TestWaitForHeight(t *testing.T) {
 // TestConcurrentReadersDuringAppends runs readers against one appender;
 // under -race it also checks the synchronisation. Every reader must see a
 // consistent chain: the info's current hash is the hash of block
-// Height-1, and nothing above the height is visible.
+// Height-1, whose transactions TxByID finds (through the id filter), and
+// nothing above the height is visible.
 func TestConcurrentReadersDuringAppends(t *testing.T) {
 	db := openMemDB(t, kv.NewCrashableMemFS())
 	defer db.Close()
 	l := openLedger(t, db)
 	c := newChain(t, newTestSigner(t, "OrdererMSP"))
 	peerAppend(t, l, c.genesis())
+	if err := l.FilterTxIDs(); err != nil {
+		t.Fatal(err)
+	}
 	const blocks = 40
 	blockList := make([]*commonpb.Block, blocks)
 	for i := range blockList {

@@ -239,6 +239,11 @@ func (o *Orderer) startChannel(name string, genesis *commonpb.Block) (err error)
 			l.Close()
 		}
 	}()
+	// This Ledger appends every block of the channel: its filter of
+	// transaction ids answers the duplicate checks of new transactions.
+	if err := l.FilterTxIDs(); err != nil {
+		return err
+	}
 	if genesis != nil && l.Height() == 0 {
 		if err := l.Append(genesis, ledger.AppendOptions{}); err != nil {
 			return err

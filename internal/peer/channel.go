@@ -61,6 +61,11 @@ func (p *Peer) startChannel(name string, genesis *commonpb.Block) (err error) {
 			l.Close()
 		}
 	}()
+	// This Ledger appends every block of the channel: its filter of
+	// transaction ids answers the duplicate checks of new transactions.
+	if err := l.FilterTxIDs(); err != nil {
+		return err
+	}
 	state, err := worldstate.New(name)
 	if err != nil {
 		return err
