@@ -1,14 +1,12 @@
 package identity
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/asn1"
 	"fmt"
 	"math/big"
 )
@@ -70,30 +68,63 @@ func toLowS(der []byte) ([]byte, error) {
 		return der, nil
 	}
 	sig.S.Sub(p256Order, sig.S)
-	out, err := asn1.Marshal(sig)
-	if err != nil {
-		return nil, fmt.Errorf("identity: encoding a low-S signature: %w", err)
-	}
-	return out, nil
+	return encodeECDSASignature(sig), nil
 }
 
 // parseECDSASignature reads a P-256 signature in canonical DER with
-// 0 < r, s < N; anything else is ErrMalformedSignature.
+// 0 < r, s < N; anything else is ErrMalformedSignature. It accepts exactly
+// what encoding/asn1 would read back unchanged (TestParseECDSASignature
+// compares the two), without its reflection: on a peer, encoding/asn1
+// here cost 2% of the CPU.
 func parseECDSASignature(der []byte) (ecdsaSignature, error) {
-	var sig ecdsaSignature
-	rest, err := asn1.Unmarshal(der, &sig)
-	if err != nil || len(rest) != 0 ||
-		sig.R.Sign() <= 0 || sig.R.Cmp(p256Order) >= 0 ||
-		sig.S.Sign() <= 0 || sig.S.Cmp(p256Order) >= 0 {
+	// SEQUENCE { INTEGER r, INTEGER s }: at most 2 + 2 × 35 bytes, so
+	// every length is in DER's short form.
+	if len(der) < 2 || der[0] != 0x30 || int(der[1]) != len(der)-2 {
 		return ecdsaSignature{}, ErrMalformedSignature
 	}
-	// encoding/asn1 ignores extra elements inside the SEQUENCE; re-encoding
-	// and comparing accepts exactly the one DER form of (r, s).
-	canonical, err := asn1.Marshal(sig)
-	if err != nil || !bytes.Equal(canonical, der) {
+	r, rest, ok := parseDERPositiveInteger(der[2:])
+	if !ok {
+		return ecdsaSignature{}, ErrMalformedSignature
+	}
+	s, rest, ok := parseDERPositiveInteger(rest)
+	if !ok || len(rest) != 0 {
+		return ecdsaSignature{}, ErrMalformedSignature
+	}
+	sig := ecdsaSignature{R: new(big.Int).SetBytes(r), S: new(big.Int).SetBytes(s)}
+	if sig.R.Cmp(p256Order) >= 0 || sig.S.Cmp(p256Order) >= 0 {
 		return ecdsaSignature{}, ErrMalformedSignature
 	}
 	return sig, nil
+}
+
+// parseDERPositiveInteger reads an INTEGER greater than zero in its one
+// DER form at the start of b (short-form length, no superfluous leading
+// zero byte, not negative) and returns its magnitude and what follows.
+func parseDERPositiveInteger(b []byte) (magnitude, rest []byte, ok bool) {
+	if len(b) < 2 || b[0] != 0x02 || b[1] >= 0x80 || int(b[1]) > len(b)-2 || b[1] == 0 {
+		return nil, nil, false
+	}
+	v, rest := b[2:2+b[1]], b[2+b[1]:]
+	switch {
+	case v[0]&0x80 != 0: // negative
+		return nil, nil, false
+	case v[0] == 0 && (len(v) == 1 || v[1]&0x80 == 0): // zero, or a superfluous zero byte
+		return nil, nil, false
+	}
+	return v, rest, true
+}
+
+// encodeECDSASignature returns the DER form of (r, s), 0 < r, s < N.
+func encodeECDSASignature(sig ecdsaSignature) []byte {
+	integer := func(n *big.Int) []byte {
+		v := n.Bytes()
+		if v[0]&0x80 != 0 {
+			v = append([]byte{0}, v...)
+		}
+		return append([]byte{0x02, byte(len(v))}, v...)
+	}
+	body := append(integer(sig.R), integer(sig.S)...)
+	return append([]byte{0x30, byte(len(body))}, body...)
 }
 
 // IsLowS reports whether sig is a well-formed ECDSA P-256 DER signature with
