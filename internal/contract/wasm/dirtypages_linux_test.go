@@ -11,21 +11,21 @@ import (
 	"time"
 )
 
-// TestTrackedMemory writes scattered pages, more ranges than one scan
-// returns, and pages next to each other, and checks that restore finds
-// exactly them and brings the memory back to the initial state.
-func TestTrackedMemory(t *testing.T) {
+// armedMemory returns a tracked memory reserving reserved pages, grown to
+// pages, holding an initial state (also returned) and armed; the test is
+// skipped where the kernel cannot track written pages.
+func armedMemory(t *testing.T, reserved, pages int) (tm *trackedMemory, mem, initial []byte) {
+	t.Helper()
 	if err := dirtyTrackingProbe(); err != nil {
 		t.Skipf("the kernel cannot track written pages: %v", err)
 	}
-	const pages = 1024
-	tm, err := newTrackedMemory(4 * pages * osPageSize)
+	tm, err := newTrackedMemory(uint64(reserved * osPageSize))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tm.Free()
-	mem := tm.Reallocate(pages * osPageSize)
-	initial := make([]byte, len(mem))
+	t.Cleanup(tm.Free)
+	mem = tm.Reallocate(uint64(pages * osPageSize))
+	initial = make([]byte, len(mem))
 	for i := range initial {
 		initial[i] = byte(i * 31)
 	}
@@ -33,6 +33,15 @@ func TestTrackedMemory(t *testing.T) {
 	if err := tm.arm(); err != nil {
 		t.Fatal(err)
 	}
+	return tm, mem, initial
+}
+
+// TestTrackedMemory writes scattered pages, more ranges than one scan
+// returns, and pages next to each other, and checks that restore finds
+// exactly them and brings the memory back to the initial state.
+func TestTrackedMemory(t *testing.T) {
+	const pages = 1024
+	tm, mem, initial := armedMemory(t, 4*pages, pages)
 	rng := rand.New(rand.NewPCG(7, 9))
 	for round := range 50 {
 		written := map[int]bool{}
@@ -82,24 +91,8 @@ func TestTrackedMemory(t *testing.T) {
 // changing are protected again after closeAfter restores and then tracked
 // by the kernel as before; no more than maxOpenPages are ever open.
 func TestTrackedMemoryOpenPages(t *testing.T) {
-	if err := dirtyTrackingProbe(); err != nil {
-		t.Skipf("the kernel cannot track written pages: %v", err)
-	}
 	const pages = 1024
-	tm, err := newTrackedMemory(pages * osPageSize)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tm.Free()
-	mem := tm.Reallocate(pages * osPageSize)
-	initial := make([]byte, len(mem))
-	for i := range initial {
-		initial[i] = byte(i * 7)
-	}
-	copy(mem, initial)
-	if err := tm.arm(); err != nil {
-		t.Fatal(err)
-	}
+	tm, mem, initial := armedMemory(t, pages, pages)
 	restore := func(what string, want int) {
 		t.Helper()
 		got, err := tm.restore(initial)
