@@ -105,9 +105,11 @@ func (c *chain) start(consenter *raft.Chain) {
 }
 
 func (c *chain) stop() {
+	// A catch-up in progress holds the consenter's goroutine, which the
+	// cut loop may be waiting on to propose.
+	c.writer.stopFetching()
 	close(c.stopC)
 	<-c.doneC
-	c.writer.stopFetching() // a catch-up in progress holds the consenter's goroutine
 	c.consenter.Stop()
 }
 

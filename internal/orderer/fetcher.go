@@ -77,38 +77,49 @@ func seekEnvelope(signer Signer, channel string, info *ordererpb.SeekInfo) (*com
 // channel's block validation policy.
 type BlockVerifier func(b *commonpb.Block) error
 
-// deliverFetcher fetches blocks from other orderers' Deliver services,
-// trying each endpoint in turn until the range is complete. It does not
-// give up while its context lives: an orderer behind a consensus snapshot
-// cannot take part in its channel until it has these blocks, and the
-// other orderers may be restarting or draining for minutes.
+// deliverFetcher fetches one channel's blocks from the other orderers'
+// Deliver services, trying each endpoint in turn until the range is
+// complete. It does not give up while its context lives: an orderer
+// behind a consensus snapshot cannot take part in its channel until it
+// has these blocks, and the other orderers may be restarting or draining
+// for minutes. An endpoint that sends nothing for idleTimeout (an orderer
+// itself behind, say) is left for the next.
+//
+// It is built from the channel's own state, not looked up by name: the
+// catch-up a restarting orderer finishes runs before the channel is
+// registered.
 type deliverFetcher struct {
 	signer    Signer
 	creds     credentials.TransportCredentials
 	dialOpts  []grpc.DialOption
 	log       *slog.Logger
-	endpoints func(channel string) []string // other orderers, in preference order
-	verifier  func(channel string) BlockVerifier
-	tip       func(channel string) (uint64, []byte) // height and last hash, to check the first link
+	endpoints func() []string // other orderers, in preference order
+	verifier  BlockVerifier
+	tip       func() (uint64, []byte) // height and last hash, to check the first link
 	// maxRetryDelay caps the pause between attempts (fetchMaxRetryDelay
-	// when zero).
+	// when zero); idleTimeout is fetchIdleTimeout when zero.
 	maxRetryDelay time.Duration
+	idleTimeout   time.Duration
 }
 
-// fetchMaxRetryDelay is the longest pause between two fetch attempts.
-const fetchMaxRetryDelay = 2 * time.Second
+const (
+	// fetchMaxRetryDelay is the longest pause between two fetch attempts.
+	fetchMaxRetryDelay = 2 * time.Second
+	// fetchIdleTimeout is how long an attempt waits for its next block.
+	fetchIdleTimeout = 10 * time.Second
+)
 
 var _ BlockFetcher = (*deliverFetcher)(nil)
 
 func (f *deliverFetcher) Fetch(ctx context.Context, channel string, from, to uint64, each func(*commonpb.Block) error) error {
 	next := from
-	_, prevHash := f.tip(channel)
+	_, prevHash := f.tip()
 	maxDelay := f.maxRetryDelay
 	if maxDelay <= 0 {
 		maxDelay = fetchMaxRetryDelay
 	}
 	for attempt := 0; next <= to; attempt++ {
-		eps := f.endpoints(channel)
+		eps := f.endpoints()
 		if len(eps) == 0 {
 			return fmt.Errorf("no other orderer endpoints for channel %s", channel)
 		}
@@ -145,6 +156,12 @@ func (f *deliverFetcher) fetchFrom(ctx context.Context, endpoint, channel string
 	defer conn.Close()
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	idle := f.idleTimeout
+	if idle <= 0 {
+		idle = fetchIdleTimeout
+	}
+	watchdog := time.AfterFunc(idle, cancel)
+	defer watchdog.Stop()
 	stream, err := ordererpb.NewAtomicBroadcastClient(conn).Deliver(sctx)
 	if err != nil {
 		return err
@@ -156,10 +173,12 @@ func (f *deliverFetcher) fetchFrom(ctx context.Context, endpoint, channel string
 	if err := stream.Send(req); err != nil {
 		return err
 	}
-	verify := f.verifier(channel)
 	for *next <= to {
 		res, err := stream.Recv()
 		if err != nil {
+			if sctx.Err() != nil && ctx.Err() == nil {
+				return fmt.Errorf("%s sent no block for %v", endpoint, idle)
+			}
 			return err
 		}
 		switch t := res.Type.(type) {
@@ -173,7 +192,7 @@ func (f *deliverFetcher) fetchFrom(ctx context.Context, endpoint, channel string
 			if !bytes.Equal(b.Header.PreviousHash, *prevHash) || !bytes.Equal(b.Header.DataHash, ledger.DataHash(b.Data.GetData())) {
 				return fmt.Errorf("%s sent block %d that does not chain to block %d", endpoint, *next, *next-1)
 			}
-			if err := verify(b); err != nil {
+			if err := f.verifier(b); err != nil {
 				return fmt.Errorf("block %d from %s: %w", *next, endpoint, err)
 			}
 			if err := each(b); err != nil {
@@ -181,6 +200,7 @@ func (f *deliverFetcher) fetchFrom(ctx context.Context, endpoint, channel string
 			}
 			*prevHash = ledger.HeaderHash(b.Header)
 			*next++
+			watchdog.Reset(idle)
 		}
 	}
 	return nil

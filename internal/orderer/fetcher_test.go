@@ -24,12 +24,17 @@ import (
 type blockSource struct {
 	ordererpb.UnimplementedAtomicBroadcastServer
 	blocks []*commonpb.Block
+	stall  bool // answer nothing, as an orderer itself behind would
 }
 
 func (s *blockSource) Deliver(stream ordererpb.AtomicBroadcast_DeliverServer) error {
 	env, err := stream.Recv()
 	if err != nil {
 		return err
+	}
+	if s.stall {
+		<-stream.Context().Done()
+		return stream.Context().Err()
 	}
 	payload := &commonpb.Payload{}
 	seek := &ordererpb.SeekInfo{}
@@ -52,6 +57,11 @@ func (s *blockSource) Deliver(stream ordererpb.AtomicBroadcast_DeliverServer) er
 // returns its address and the chain.
 func serveBlocks(t *testing.T, n int) (string, []*commonpb.Block) {
 	t.Helper()
+	return serveSource(t, n, false)
+}
+
+func serveSource(t *testing.T, n int, stall bool) (string, []*commonpb.Block) {
+	t.Helper()
 	blocks := []*commonpb.Block{ledger.NewBlock(0, nil, [][]byte{[]byte("genesis")})}
 	for i := 1; i < n; i++ {
 		blocks = append(blocks, ledger.NewBlock(uint64(i), ledger.HeaderHash(blocks[i-1].Header), [][]byte{[]byte{byte(i)}}))
@@ -61,7 +71,7 @@ func serveBlocks(t *testing.T, n int) (string, []*commonpb.Block) {
 		t.Fatal(err)
 	}
 	srv := grpc.NewServer()
-	ordererpb.RegisterAtomicBroadcastServer(srv, &blockSource{blocks: blocks})
+	ordererpb.RegisterAtomicBroadcastServer(srv, &blockSource{blocks: blocks, stall: stall})
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
 	return lis.Addr().String(), blocks
@@ -87,9 +97,9 @@ func testFetcher(t *testing.T, genesis *commonpb.Block, endpoints func() []strin
 		signer:        testSigner(t),
 		creds:         insecure.NewCredentials(),
 		log:           slog.New(slog.DiscardHandler),
-		endpoints:     func(string) []string { return endpoints() },
-		verifier:      func(string) BlockVerifier { return func(*commonpb.Block) error { return nil } },
-		tip:           func(string) (uint64, []byte) { return 1, ledger.HeaderHash(genesis.Header) },
+		endpoints:     endpoints,
+		verifier:      func(*commonpb.Block) error { return nil },
+		tip:           func() (uint64, []byte) { return 1, ledger.HeaderHash(genesis.Header) },
 		maxRetryDelay: time.Millisecond,
 	}
 }
@@ -121,6 +131,27 @@ func TestFetchOutlastsUnreachableOrderers(t *testing.T) {
 	}
 	if n := calls.Load(); n <= 40 {
 		t.Fatalf("%d attempts; the source was only reachable after 40", n)
+	}
+}
+
+// TestFetchLeavesAStalledOrderer: an orderer that takes the request and
+// sends nothing is left, after the idle timeout, for the next.
+func TestFetchLeavesAStalledOrderer(t *testing.T) {
+	stalled, _ := serveSource(t, 4, true)
+	addr, blocks := serveBlocks(t, 4)
+	f := testFetcher(t, blocks[0], func() []string { return []string{stalled, addr} })
+	f.idleTimeout = 200 * time.Millisecond
+	var got []uint64
+	start := time.Now()
+	err := f.Fetch(context.Background(), "ch", 1, 3, func(b *commonpb.Block) error {
+		got = append(got, b.Header.Number)
+		return nil
+	})
+	if err != nil || len(got) != 3 {
+		t.Fatalf("fetched %v: %v", got, err)
+	}
+	if d := time.Since(start); d < 200*time.Millisecond {
+		t.Fatalf("fetched in %v: the stalled orderer was not asked first", d)
 	}
 }
 

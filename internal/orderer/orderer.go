@@ -103,7 +103,6 @@ type Orderer struct {
 	opts     Options
 	log      *slog.Logger
 	cluster  *Cluster
-	fetcher  *deliverFetcher
 	metrics  *metrics
 	inflight chan struct{}
 
@@ -146,10 +145,6 @@ func New(opts Options) (*Orderer, error) {
 		drainC:   make(chan struct{}),
 	}
 	o.cluster = NewCluster(opts.ClusterCreds, opts.DialOptions, opts.Logger)
-	o.fetcher = &deliverFetcher{
-		signer: opts.Signer, creds: opts.ClusterCreds, dialOpts: opts.DialOptions, log: opts.Logger,
-		endpoints: o.otherEndpoints, verifier: o.blockVerifier, tip: o.tip,
-	}
 	names, err := participation.JoinedChannels(opts.DB)
 	if err != nil {
 		return nil, err
@@ -253,7 +248,7 @@ func (o *Orderer) startChannel(name string, genesis *commonpb.Block) (err error)
 	if err != nil {
 		return err
 	}
-	w, err := newBlockWriter(name, o.opts.DB, l, o.opts.Signer, o.fetcher, o.log.With("channel", name))
+	w, err := newBlockWriter(name, o.opts.DB, l, o.opts.Signer, nil, o.log.With("channel", name))
 	if err != nil {
 		return err
 	}
@@ -293,6 +288,7 @@ func (o *Orderer) startChannel(name string, genesis *commonpb.Block) (err error)
 	}
 	ch := &channel{id: name, selfID: self.Id, ledger: l, storage: storage}
 	ch.config.Store(bundle)
+	w.fetcher = o.newFetcher(ch)
 	w.isConfig = isConfigBlock
 	c := newChain(name, self.Id, l, w, o.cluster, settingsOf(cfg), o.log.With("channel", name))
 	ro := cfg.Consensus.GetRaft()
@@ -385,12 +381,23 @@ func isConfigBlock(b *commonpb.Block) bool {
 	return len(b.GetData().GetData()) == 1 && isConfigEnvelope(b.Data.Data[0])
 }
 
-// otherEndpoints lists the other consenters of a channel, for fetching.
-func (o *Orderer) otherEndpoints(name string) []string {
-	ch := o.channel(name)
-	if ch == nil {
-		return nil
+// newFetcher returns the fetcher of ch's catch-ups: the other consenters
+// of its current configuration, checking blocks against it and chaining
+// them to its ledger.
+func (o *Orderer) newFetcher(ch *channel) *deliverFetcher {
+	return &deliverFetcher{
+		signer: o.opts.Signer, creds: o.opts.ClusterCreds, dialOpts: o.opts.DialOptions, log: o.log,
+		endpoints: func() []string { return otherEndpoints(ch) },
+		verifier:  blockVerifier(ch),
+		tip: func() (uint64, []byte) {
+			info := ch.ledger.Info()
+			return info.Height, info.CurrentBlockHash
+		},
 	}
+}
+
+// otherEndpoints lists the other consenters of a channel, for fetching.
+func otherEndpoints(ch *channel) []string {
 	var eps []string
 	for _, c := range ch.bundle().Config().GetConsensus().GetConsenters() {
 		if c.Id != ch.selfID {
@@ -402,12 +409,8 @@ func (o *Orderer) otherEndpoints(name string) []string {
 
 // blockVerifier checks fetched blocks: at least one signature, each by an
 // orderer of the channel.
-func (o *Orderer) blockVerifier(name string) BlockVerifier {
+func blockVerifier(ch *channel) BlockVerifier {
 	return func(b *commonpb.Block) error {
-		ch := o.channel(name)
-		if ch == nil {
-			return fmt.Errorf("%w %s", ErrUnknownChannel, name)
-		}
 		return ledger.VerifyBlockSignatures(b, func(creator, msg, sig []byte) error {
 			id, err := ch.bundle().Manager().DeserializeIdentity(creator)
 			if err != nil {
@@ -419,15 +422,6 @@ func (o *Orderer) blockVerifier(name string) BlockVerifier {
 			return id.Verify(msg, sig)
 		}, 1)
 	}
-}
-
-func (o *Orderer) tip(name string) (uint64, []byte) {
-	ch := o.channel(name)
-	if ch == nil {
-		return 0, nil
-	}
-	info := ch.ledger.Info()
-	return info.Height, info.CurrentBlockHash
 }
 
 // Channels describes every joined channel.

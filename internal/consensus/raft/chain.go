@@ -182,7 +182,15 @@ func (c *Chain) run() {
 		for c.node.HasReady() {
 			out, err := c.node.Ready()
 			if err != nil {
-				c.fail(err)
+				select {
+				case <-c.stopC:
+					// Stopping cut short what Ready was doing (a catch-up
+					// the state machine was fetching): not a failure. A
+					// restart finishes it.
+					c.log.Info("raft consenter stopped during its work", "err", err)
+				default:
+					c.fail(err)
+				}
 				return
 			}
 			if len(out.Messages) > 0 {
