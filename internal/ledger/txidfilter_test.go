@@ -12,7 +12,7 @@ import (
 // filter adds; few absent ids are.
 func TestTxIDFilter(t *testing.T) {
 	f := newTxIDFilter()
-	const n = 5 * bloomFirstStage // four stages
+	const n = 5 * bloomFirstStage // three stages
 	for i := range n {
 		f.add(fmt.Sprintf("%064x", i))
 	}

@@ -228,7 +228,7 @@ func (t *trackedMemory) restore(initial []byte) (pages int, err error) {
 				copy(page, want)
 				pages++
 				t.open[p] = 1
-			case t.open[p] > closeAfter:
+			case t.open[p] >= closeAfter:
 				t.open[p] = 0
 				t.openPages--
 				t.close(off)
