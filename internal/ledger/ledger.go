@@ -527,8 +527,9 @@ func (e *txNotFoundError) Unwrap() error { return ErrNotFound }
 
 // FilterTxIDs keeps, from now on, the ids of the channel's transaction
 // index in a filter in memory (2 to 4 bytes an id; building it from a
-// million ids took 0.1 s in a test), built here from the index, so that TxByID answers most lookups of absent ids, the bulk of
-// the lookups under load, without reading the database. Only appends
+// million ids took 0.1 s in a test), built here from the index, so that
+// TxByID answers most lookups of absent ids, the bulk of the lookups
+// under load, without reading the database. Only appends
 // through this Ledger add to the filter: call it on the Ledger that
 // appends the channel's blocks, before it appends, and never append
 // through another Ledger of the same channel meanwhile.

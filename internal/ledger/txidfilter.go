@@ -75,8 +75,8 @@ func (f *txIDFilter) add(id string) {
 	last.n++
 	block, h1, h2 := last.probes(h)
 	for i := range uint32(bloomProbes) {
-		p := (h1 + i*h2) % (64 * bloomBlockWords)
-		block[p/64].Or(1 << (p % 64))
+		word, mask := probe(h1, h2, i)
+		block[word].Or(mask)
 	}
 }
 
@@ -95,12 +95,17 @@ func (f *txIDFilter) mayContain(id string) bool {
 func (s *bloomStage) test(h uint64) bool {
 	block, h1, h2 := s.probes(h)
 	for i := range uint32(bloomProbes) {
-		p := (h1 + i*h2) % (64 * bloomBlockWords)
-		if block[p/64].Load()&(1<<(p%64)) == 0 {
+		if word, mask := probe(h1, h2, i); block[word].Load()&mask == 0 {
 			return false
 		}
 	}
 	return true
+}
+
+// probe returns the word of a block and the bit in it of probe i.
+func probe(h1, h2, i uint32) (word int, mask uint64) {
+	p := (h1 + i*h2) % (64 * bloomBlockWords)
+	return int(p / 64), 1 << (p % 64)
 }
 
 // probes returns the block of hash h, chosen by its low bits, and the two

@@ -118,6 +118,9 @@ func (f *deliverFetcher) Fetch(ctx context.Context, channel string, from, to uin
 	if maxDelay <= 0 {
 		maxDelay = fetchMaxRetryDelay
 	}
+	stopped := func(last error) error {
+		return fmt.Errorf("stopped fetching blocks %d..%d of channel %s: %w (last failure: %v)", next, to, channel, ctx.Err(), last)
+	}
 	for attempt := 0; next <= to; attempt++ {
 		eps := f.endpoints()
 		if len(eps) == 0 {
@@ -132,7 +135,7 @@ func (f *deliverFetcher) Fetch(ctx context.Context, channel string, from, to uin
 			return err
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("stopped fetching blocks %d..%d of channel %s: %w (last failure: %v)", next, to, channel, ctx.Err(), err)
+			return stopped(err)
 		}
 		// Every failure of the first round is worth a line; after that,
 		// one line every ten rounds keeps a long outage readable.
@@ -141,7 +144,7 @@ func (f *deliverFetcher) Fetch(ctx context.Context, channel string, from, to uin
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("stopped fetching blocks %d..%d of channel %s: %w (last failure: %v)", next, to, channel, ctx.Err(), err)
+			return stopped(err)
 		case <-time.After(min(time.Duration(attempt+1)*100*time.Millisecond, maxDelay)):
 		}
 	}

@@ -12,9 +12,8 @@ import (
 // A reflective call (reflect.Value.Call) and the reflective conversion of
 // its arguments cost a contract compiled to WebAssembly about 15 µs, a
 // quarter of the sample's CreateAsset, which reads one key and writes
-// one. Direct lets a contract give the router callers
-// made at compile time, from method expressions, for the functions whose
-// cost matters; everything else about an invocation (the name lookup, the
+// one. Direct lets a contract give the router callers made at compile
+// time, from method expressions, for the functions whose cost matters; everything else about an invocation (the name lookup, the
 // count check, each argument's conversion and its messages, the result's
 // encoding, panics) is the router's, unchanged.
 
