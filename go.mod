@@ -3,6 +3,7 @@ module github.com/chorusledger/chorus
 go 1.26.8
 
 require (
+	filippo.io/nistec v0.0.4
 	github.com/cockroachdb/pebble/v2 v2.1.7
 	github.com/google/pprof v0.0.0-20261105003125-4bf881d7fb0b
 	github.com/prometheus/client_golang v1.23.2

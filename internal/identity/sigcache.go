@@ -2,8 +2,13 @@ package identity
 
 import (
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/sha256"
 	"crypto/x509"
+	"sync/atomic"
+
+	"github.com/chorusledger/chorus/internal/identity/keytable"
 )
 
 // DefaultSignatureCacheCapacity is the capacity of a SignatureCache made with
@@ -24,10 +29,32 @@ const DefaultSignatureCacheCapacity = 32768
 // so a flood of bad signatures cannot evict good ones.
 //
 // A nil *SignatureCache is valid and caches nothing.
+//
+// It also makes the verifications it computes faster for the keys that sign
+// most: once a P-256 key has had keyTableAfter signatures verified, the
+// cache computes its keytable.Table and verifies its signatures with it
+// (about 22 µs instead of 49). It keeps at most maxKeyTables tables, the
+// most recently used, about 130 KB each.
 type SignatureCache struct {
 	capacity int
 	entries  *lru[sigCacheKey, struct{}]
+	// keyMisses counts the verifications computed per key (by keyID) that
+	// has no table yet; tables holds the keys' tables.
+	keyMisses *lru[[sha256.Size]byte, *atomic.Int32]
+	tables    *lru[[sha256.Size]byte, *keytable.Table]
 }
+
+// keyTableAfter is the number of verifications a key needs before the
+// cache computes its table. A table costs about 0.4 ms, the time it saves
+// in 15 verifications, so keys that sign once or twice never get one.
+const keyTableAfter = 16
+
+// maxKeyTables bounds the tables a SignatureCache holds (about 8 MB), and
+// maxKeysCounted the keys whose verifications it counts.
+const (
+	maxKeyTables   = 64
+	maxKeysCounted = 4096
+)
 
 type sigCacheKey struct {
 	keyID  [sha256.Size]byte
@@ -42,6 +69,7 @@ type SignatureCacheStats struct {
 	Evictions uint64 // entries forgotten to stay within capacity
 	Len       int    // entries held now
 	Capacity  int    // most entries held
+	KeyTables int    // public keys whose precomputed tables are held now
 }
 
 // NewSignatureCache returns an empty cache holding at most capacity
@@ -50,7 +78,12 @@ func NewSignatureCache(capacity int) *SignatureCache {
 	if capacity <= 0 {
 		capacity = DefaultSignatureCacheCapacity
 	}
-	return &SignatureCache{capacity: capacity, entries: newLRU[sigCacheKey, struct{}](capacity)}
+	return &SignatureCache{
+		capacity:  capacity,
+		entries:   newLRU[sigCacheKey, struct{}](capacity),
+		keyMisses: newLRU[[sha256.Size]byte, *atomic.Int32](maxKeysCounted),
+		tables:    newLRU[[sha256.Size]byte, *keytable.Table](maxKeyTables),
+	}
 }
 
 // Verify is the package function Verify, answered from the cache when the
@@ -77,11 +110,41 @@ func (c *SignatureCache) verify(keyID [sha256.Size]byte, pub crypto.PublicKey, m
 	if _, ok := c.entries.get(k); ok {
 		return nil
 	}
-	if err := verifyDigest(pub, msg, &digest, sig); err != nil {
+	if err := verifyDigestWith(c.keyTable(keyID, pub), pub, msg, &digest, sig); err != nil {
 		return err
 	}
 	c.entries.add(k, struct{}{})
 	return nil
+}
+
+// keyTable returns the table of pub, whose keyID it is, or nil when pub has
+// none yet; a key that is not P-256 never has one.
+func (c *SignatureCache) keyTable(keyID [sha256.Size]byte, pub crypto.PublicKey) *keytable.Table {
+	if table, ok := c.tables.get(keyID); ok {
+		return table
+	}
+	ecdsaPub, ok := pub.(*ecdsa.PublicKey)
+	if !ok || ecdsaPub == nil || ecdsaPub.Curve != elliptic.P256() {
+		return nil
+	}
+	count, ok := c.keyMisses.get(keyID)
+	if !ok {
+		count = new(atomic.Int32)
+		c.keyMisses.add(keyID, count) // a concurrent first miss may replace it: one count lost
+	}
+	// The verification that brings the count to keyTableAfter, or past it
+	// when the key's table was evicted, starts the count again and
+	// computes the table; concurrent ones go on without.
+	n := count.Add(1)
+	if n < keyTableAfter || !count.CompareAndSwap(n, 0) {
+		return nil
+	}
+	table, err := keytable.New(ecdsaPub)
+	if err != nil {
+		return nil // not a point of the curve: the verification rejects it
+	}
+	c.tables.add(keyID, table)
+	return table
 }
 
 // Remember records sig as pub's valid signature of msg without verifying
@@ -105,5 +168,6 @@ func (c *SignatureCache) Stats() SignatureCacheStats {
 		return SignatureCacheStats{}
 	}
 	s := c.entries.stats()
-	return SignatureCacheStats{Hits: s.hits, Misses: s.misses, Evictions: s.evictions, Len: s.len, Capacity: c.capacity}
+	return SignatureCacheStats{Hits: s.hits, Misses: s.misses, Evictions: s.evictions, Len: s.len, Capacity: c.capacity,
+		KeyTables: c.tables.stats().len}
 }

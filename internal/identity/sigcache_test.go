@@ -5,6 +5,8 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"sync"
@@ -179,4 +181,150 @@ func TestSignatureCacheRemember(t *testing.T) {
 	}
 	var nilCache *SignatureCache
 	nilCache.Remember(&key.PublicKey, msg, sig) // no effect, no panic
+}
+
+// TestSignatureCacheKeyTables checks that a key gets its precomputed table
+// at its keyTableAfter-th computed verification, not before, and that
+// verifications with the table answer as without: valid signatures pass,
+// a changed message fails with ErrBadSignature, a high S with ErrHighS.
+func TestSignatureCacheKeyTables(t *testing.T) {
+	key := newP256(t)
+	c := NewSignatureCache(0)
+	verify := func(i int) {
+		t.Helper()
+		msg := fmt.Appendf(nil, "message %d", i)
+		sig, err := Sign(key, msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Verify(&key.PublicKey, msg, sig); err != nil {
+			t.Fatalf("verification %d: %v", i, err)
+		}
+		if err := c.Verify(&key.PublicKey, append(msg, '!'), sig); !errors.Is(err, ErrBadSignature) {
+			t.Fatalf("verification %d of another message: %v, want ErrBadSignature", i, err)
+		}
+		if err := c.Verify(&key.PublicKey, msg, flipS(t, sig)); !errors.Is(err, ErrHighS) {
+			t.Fatalf("verification %d with a high S: %v, want ErrHighS", i, err)
+		}
+	}
+	// Each round computes three verifications (the first is then cached).
+	rounds := (keyTableAfter - 1) / 3
+	for i := range rounds {
+		verify(i)
+	}
+	if n := c.Stats().KeyTables; n != 0 {
+		t.Fatalf("%d tables after %d verifications", n, 3*rounds)
+	}
+	for i := rounds; i < rounds+4; i++ {
+		verify(i)
+	}
+	if n := c.Stats().KeyTables; n != 1 {
+		t.Fatalf("%d tables after %d verifications, want 1", n, 3*(rounds+4))
+	}
+	// Ed25519 keys never get one.
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	for i := range 2 * keyTableAfter {
+		msg := fmt.Appendf(nil, "ed %d", i)
+		if err := c.Verify(pub, msg, ed25519.Sign(priv, msg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := c.Stats().KeyTables; n != 1 {
+		t.Fatalf("%d tables after Ed25519 verifications, want 1", n)
+	}
+}
+
+// TestSignatureCacheKeyTablesBounded verifies with more keys than the cache
+// keeps tables for: it holds maxKeyTables, and a key whose table was
+// evicted gets a new one after keyTableAfter more verifications.
+func TestSignatureCacheKeyTablesBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("computes 65 tables")
+	}
+	c := NewSignatureCache(0)
+	keys := make([]*ecdsa.PrivateKey, maxKeyTables+1)
+	verifyN := func(key *ecdsa.PrivateKey, n int) {
+		t.Helper()
+		for i := range n {
+			msg := fmt.Appendf(nil, "%p %d", key, i)
+			sig, err := Sign(key, msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Verify(&key.PublicKey, msg, sig); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i := range keys {
+		keys[i] = newP256(t)
+		verifyN(keys[i], keyTableAfter)
+	}
+	if n := c.Stats().KeyTables; n != maxKeyTables {
+		t.Fatalf("%d tables, want the bound %d", n, maxKeyTables)
+	}
+	// keys[0]'s table was the least recently used: evicted. Its next
+	// verifications compute, then build it again (evicting keys[1]'s).
+	tableOf := func(key *ecdsa.PrivateKey) bool {
+		id, err := keyIDOf(&key.PublicKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, ok := c.tables.get(id)
+		return ok
+	}
+	if tableOf(keys[0]) {
+		t.Fatal("the least recently used table was not evicted")
+	}
+	verifyN(keys[0], keyTableAfter)
+	if !tableOf(keys[0]) {
+		t.Fatal("an evicted key did not get its table again")
+	}
+}
+
+// TestSignatureCacheKeyTablesConcurrent verifies one key's signatures from
+// many goroutines across the moment its table is computed (run with -race).
+func TestSignatureCacheKeyTablesConcurrent(t *testing.T) {
+	key := newP256(t)
+	c := NewSignatureCache(0)
+	const goroutines, each = 8, 2 * keyTableAfter / 8 * 2
+	msgs := make([][]byte, goroutines*each)
+	sigs := make([][]byte, len(msgs))
+	for i := range msgs {
+		msgs[i] = fmt.Appendf(nil, "concurrent %d", i)
+		var err error
+		if sigs[i], err = Sign(key, msgs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(msgs))
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := g * each; i < (g+1)*each; i++ {
+				if err := c.Verify(&key.PublicKey, msgs[i], sigs[i]); err != nil {
+					errs <- err
+				}
+				if err := c.Verify(&key.PublicKey, msgs[(i+1)%len(msgs)], sigs[i]); !errors.Is(err, ErrBadSignature) {
+					errs <- fmt.Errorf("wrong message: %v", err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if n := c.Stats().KeyTables; n != 1 {
+		t.Fatalf("%d tables, want 1", n)
+	}
+}
+
+func keyIDOf(pub *ecdsa.PublicKey) ([32]byte, error) {
+	spki, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	return sha256.Sum256(spki), nil
 }

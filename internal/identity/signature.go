@@ -9,6 +9,8 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"math/big"
+
+	"github.com/chorusledger/chorus/internal/identity/keytable"
 )
 
 // p256Order and p256HalfOrder are N and N/2 of the P-256 group. A signature
@@ -151,6 +153,13 @@ func Verify(pub crypto.PublicKey, msg, sig []byte) error {
 // verifyDigest is Verify with SHA-256(msg) already computed, for callers
 // that need the digest too.
 func verifyDigest(pub crypto.PublicKey, msg []byte, digest *[sha256.Size]byte, sig []byte) error {
+	return verifyDigestWith(nil, pub, msg, digest, sig)
+}
+
+// verifyDigestWith is verifyDigest computing an ECDSA verification with
+// table, the precomputed multiples of pub, when it is not nil. Both
+// answer the same (keytable's differential tests).
+func verifyDigestWith(table *keytable.Table, pub crypto.PublicKey, msg []byte, digest *[sha256.Size]byte, sig []byte) error {
 	switch pub := pub.(type) {
 	case *ecdsa.PublicKey:
 		if pub == nil || pub.Curve != elliptic.P256() {
@@ -163,7 +172,13 @@ func verifyDigest(pub crypto.PublicKey, msg []byte, digest *[sha256.Size]byte, s
 		if parsed.S.Cmp(p256HalfOrder) > 0 {
 			return ErrHighS
 		}
-		if !ecdsa.VerifyASN1(pub, digest[:], sig) {
+		var valid bool
+		if table != nil {
+			valid = table.Verify(digest[:], parsed.R, parsed.S)
+		} else {
+			valid = ecdsa.Verify(pub, digest[:], parsed.R, parsed.S)
+		}
+		if !valid {
 			return ErrBadSignature
 		}
 		return nil

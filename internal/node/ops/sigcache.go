@@ -14,6 +14,8 @@ var (
 		"Verified signatures forgotten to keep the cache within its capacity.", nil, nil)
 	sigCacheEntriesDesc = prometheus.NewDesc("chorus_signature_cache_entries",
 		"Verified signatures the cache holds now.", nil, nil)
+	sigKeyTablesDesc = prometheus.NewDesc("chorus_signature_key_tables",
+		"Public keys whose precomputed multiples the node holds to verify their signatures faster.", nil, nil)
 )
 
 // SignatureCacheCollector exports a node's signature cache counters,
@@ -29,6 +31,7 @@ func (s sigCacheCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- sigCacheMissesDesc
 	ch <- sigCacheEvictionsDesc
 	ch <- sigCacheEntriesDesc
+	ch <- sigKeyTablesDesc
 }
 
 func (s sigCacheCollector) Collect(ch chan<- prometheus.Metric) {
@@ -37,4 +40,5 @@ func (s sigCacheCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(sigCacheMissesDesc, prometheus.CounterValue, float64(st.Misses))
 	ch <- prometheus.MustNewConstMetric(sigCacheEvictionsDesc, prometheus.CounterValue, float64(st.Evictions))
 	ch <- prometheus.MustNewConstMetric(sigCacheEntriesDesc, prometheus.GaugeValue, float64(st.Len))
+	ch <- prometheus.MustNewConstMetric(sigKeyTablesDesc, prometheus.GaugeValue, float64(st.KeyTables))
 }
