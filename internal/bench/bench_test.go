@@ -168,7 +168,7 @@ func TestSignatureBound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.SignUS <= 0 || b.VerifyUS <= 0 || b.Cores < 1 || b.Signs != 5 || b.Verifies != 8 {
+	if b.SignUS <= 0 || b.VerifyUS <= 0 || b.VerifyNewKeyUS <= 0 || b.Cores < 1 || b.Signs != 5 || b.Verifies != 8 {
 		t.Fatalf("bound %+v", b)
 	}
 	want := float64(b.Cores) / ((5*b.SignUS + 8*b.VerifyUS) / 1e6)

@@ -164,7 +164,7 @@ over {{.Settings.Connections}} connection(s) per organization.{{if .Interrupted}
 <tr><td>latency, submit to commit status</td><td class="n">p50 {{printf "%.1f" .LatencyMS.P50}} ms</td><td>p95 {{printf "%.1f" .LatencyMS.P95}} ms · p99 {{printf "%.1f" .LatencyMS.P99}} ms · max {{printf "%.1f" .LatencyMS.Max}} ms</td></tr>
 {{with .PhasesMS}}<tr><td>by step (p50 / p99)</td><td class="n">endorse {{printf "%.1f" .Endorse.P50}} / {{printf "%.1f" .Endorse.P99}} ms</td><td>order {{printf "%.1f" .Order.P50}} / {{printf "%.1f" .Order.P99}} ms · commit {{printf "%.1f" .Commit.P50}} / {{printf "%.1f" .Commit.P99}} ms{{if .Queued.Max}} · queued {{printf "%.1f" .Queued.P50}} / {{printf "%.1f" .Queued.P99}} ms{{end}}</td></tr>{{end}}
 <tr><td>transactions</td><td class="n">{{.Submitted}} submitted</td><td>{{.Committed}} committed · <span class="{{if .Failed}}bad{{else}}ok{{end}}">{{.Failed}} failed</span>{{range .Codes}} · {{.}} {{index $.FailuresByCode .}}{{end}}</td></tr>
-<tr><td>signature bound</td><td class="n">{{printf "%.0f" .SignatureBoundTPS}} tx/s</td><td>{{.SignatureBound.Formula}}; reached {{printf "%.1f" .PercentOfBound}}%</td></tr>
+<tr><td>signature bound</td><td class="n">{{printf "%.0f" .SignatureBoundTPS}} tx/s</td><td>{{.SignatureBound.Formula}}; reached {{printf "%.1f" .PercentOfBound}}%{{if .SignatureBound.VerifyNewKeyUS}} (verify with the key's precomputed table; {{printf "%.1f" .SignatureBound.VerifyNewKeyUS}} µs without){{end}}</td></tr>
 </table>
 {{range $code, $msg := .FailureExamples}}<p class="bad">e.g. {{$code}}: {{$msg}}</p>{{end}}
 <h2>Throughput and latency over time</h2>

@@ -142,6 +142,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	b := r.SignatureBound
 	p("\nsignature bound  %.0f tx/s = %s\n", b.BoundTPS, b.Formula)
+	if b.VerifyNewKeyUS > 0 {
+		p("                 (verify: a key with its precomputed table, as nodes verify keys that sign often; %.1f µs without)\n", b.VerifyNewKeyUS)
+	}
 	p("reached          %.1f%% of the bound\n", r.BoundRatio*100)
 
 	if len(r.Processes) > 0 {
