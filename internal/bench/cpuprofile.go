@@ -48,7 +48,7 @@ var profileCategories = []struct {
 	// runtime._ExternalCode is a sample the Go profiler could not unwind:
 	// in a peer, code wazero compiled.
 	{"contract runtime (WebAssembly)", regexp.MustCompile(`contract/wasm\.|tetratelabs/wazero|^runtime\._ExternalCode$`)},
-	{"signature verification (ECDSA)", regexp.MustCompile(`ecdsa\.[Vv]erify`)},
+	{"signature verification (ECDSA)", regexp.MustCompile(`ecdsa\.[Vv]erify|identity/keytable\.`)},
 	{"signing (ECDSA)", regexp.MustCompile(`ecdsa\.[Ss]ign`)},
 	{"storage (Pebble)", regexp.MustCompile(`cockroachdb/pebble`)},
 	{"consensus (etcd raft)", regexp.MustCompile(`go\.etcd\.io/raft`)},

@@ -45,7 +45,8 @@ func TestCategorizeStacks(t *testing.T) {
 	add := func(ms int64, names ...string) {
 		p.Sample = append(p.Sample, &profile.Sample{Location: stack(names...), Value: []int64{ms / 10, ms * 1e6}})
 	}
-	add(400, "crypto/internal/fips140/sha256.block", "crypto/ecdsa.VerifyASN1", "github.com/chorusledger/chorus/internal/identity.(*Identity).Verify")
+	add(300, "crypto/internal/fips140/sha256.block", "crypto/ecdsa.VerifyASN1", "github.com/chorusledger/chorus/internal/identity.(*Identity).Verify")
+	add(100, "filippo.io/nistec.p256PointAddAsm", "github.com/chorusledger/chorus/internal/identity/keytable.(*Table).Verify", "google.golang.org/grpc.(*Server).handleStream")
 	add(300, "runtime.mallocgc", "github.com/tetratelabs/wazero/internal/engine/wazevo.(*callEngine).Call", "github.com/chorusledger/chorus/internal/contract/wasm.(*Module).Invoke")
 	add(200, "google.golang.org/protobuf/internal/impl.(*MessageInfo).marshal", "google.golang.org/grpc.(*Server).handleStream")
 	add(100, "main.somethingElse")
