@@ -92,6 +92,17 @@ func BenchmarkDeserializeIdentity(b *testing.B) {
 			}
 		}
 	})
+	b.Run("manager cached", func(b *testing.B) {
+		mg, err := NewManager(newTestMSP(b, p.org1Config(nil)), newTestMSP(b, p.org2Config()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			if _, err := mg.DeserializeIdentity(serialized); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("uncached", func(b *testing.B) {
 		m := newTestMSP(b, p.org1Config(nil))
 		var i uint64

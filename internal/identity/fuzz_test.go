@@ -63,6 +63,34 @@ func FuzzDeserializeIdentity(f *testing.F) {
 	})
 }
 
+// FuzzSerializedMSPID requires the Manager's quick read of the MSP id to
+// agree with a full decoding: whenever one succeeds, both do, with the same
+// id.
+func FuzzSerializedMSPID(f *testing.F) {
+	p := pki(f)
+	for _, seed := range [][]byte{
+		mustSerialize(f, "Org1MSP", p.client.certPEM),
+		{0x0a, 0x02, 'A', 'B', 0x0a, 0x02, 'C', 'D'},           // repeated: the last wins
+		{0x08, 0x01, 0x0a, 0x01, 'X'},                          // field 1 as a varint, then bytes
+		{0x0a, 0x02, 0xff, 0xfe},                               // not UTF-8
+		{0x0a, 0x01, 'A', 0x1b, 0x08, 0x01, 0x1c},              // a group
+		{0x0a, 0x01, 'A', 0x0a, 0x00},                          // an empty id last
+		{0x12, 0x03, 'a', 'b', 'c', 0x0a, 0x03, 'O', 'r', 'g'}, // id after id_bytes
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, serialized []byte) {
+		quick, ok := serializedMSPID(serialized)
+		sid, err := unmarshalSerialized(serialized)
+		if ok != (err == nil) {
+			t.Fatalf("quick read ok=%v (%q), full decoding error %v", ok, quick, err)
+		}
+		if ok && quick != sid.GetMspid() {
+			t.Fatalf("quick read %q, full decoding %q", quick, sid.GetMspid())
+		}
+	})
+}
+
 // FuzzDeserializeCertificate feeds untrusted certificate DER, in a
 // well-formed serialized identity, to an MSP manager.
 func FuzzDeserializeCertificate(f *testing.F) {

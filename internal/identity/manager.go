@@ -3,6 +3,9 @@ package identity
 import (
 	"fmt"
 	"slices"
+	"unicode/utf8"
+
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // Manager holds the MSPs of a channel, keyed by MSP id, and dispatches each
@@ -40,15 +43,52 @@ func (mg *Manager) MSPIDs() []string { return slices.Clone(mg.ids) }
 // MSP they name validate them; see MSP.DeserializeIdentity. An MSP id the
 // Manager does not hold gives an error matching ErrUnknownMSP.
 func (mg *Manager) DeserializeIdentity(serialized []byte) (*Identity, error) {
-	sid, err := unmarshalSerialized(serialized)
-	if err != nil {
-		return nil, err
+	mspID, ok := serializedMSPID(serialized)
+	if !ok {
+		sid, err := unmarshalSerialized(serialized)
+		if err != nil {
+			return nil, err
+		}
+		mspID = sid.GetMspid()
 	}
-	m, err := mg.lookup(sid.GetMspid())
+	m, err := mg.lookup(mspID)
 	if err != nil {
 		return nil, err
 	}
 	return m.DeserializeIdentity(serialized)
+}
+
+// serializedMSPID reads the MSP id (field 1, the last one if repeated, as
+// proto.Unmarshal does) of a msp.SerializedIdentity without decoding the
+// rest. It answers false when the bytes are not a well-formed message with
+// an MSP id; the caller then decodes them in full for the error. An id
+// read here only chooses the MSP: that MSP decodes and checks the bytes
+// again unless it validated these very bytes before.
+func serializedMSPID(serialized []byte) (string, bool) {
+	var mspID []byte
+	for b := serialized; len(b) > 0; {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 || num > protowire.MaxValidNumber { // ConsumeTag checks only the minimum
+			return "", false
+		}
+		b = b[n:]
+		if num == 1 && typ == protowire.BytesType {
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 || !utf8.Valid(v) { // proto3 checks every occurrence
+				return "", false
+			}
+			mspID, b = v, b[n:]
+			continue
+		}
+		if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
+			return "", false
+		}
+		b = b[n:]
+	}
+	if len(mspID) == 0 {
+		return "", false
+	}
+	return string(mspID), true
 }
 
 // Validate re-checks id with the MSP of its MSP id; see MSP.Validate.
