@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/chorusledger/chorus/internal/bloom"
 	"github.com/chorusledger/chorus/internal/envelope"
 	"github.com/chorusledger/chorus/internal/kv"
 	ledgerpb "github.com/chorusledger/chorus/proto/chorus/ledger"
@@ -90,7 +91,7 @@ type Ledger struct {
 
 	// txIDs, once FilterTxIDs is called, holds every id of the
 	// transaction index.
-	txIDs atomic.Pointer[txIDFilter]
+	txIDs atomic.Pointer[bloom.Filter]
 }
 
 // tip is the published state of the chain. It is immutable; Append and
@@ -394,7 +395,7 @@ func (l *Ledger) indexTxs(b *kv.Batch, block *commonpb.Block, reasons []string) 
 	// an id in the index must find it in the filter.
 	if f := l.txIDs.Load(); f != nil {
 		for _, id := range ids {
-			f.add(id)
+			f.Add(id)
 		}
 	}
 	for _, id := range ids {
@@ -496,7 +497,7 @@ func (l *Ledger) TxByID(id string) (*ledgerpb.TxRecord, error) {
 	if id == "" {
 		return nil, notFound()
 	}
-	if f := l.txIDs.Load(); f != nil && !f.mayContain(id) {
+	if f := l.txIDs.Load(); f != nil && !f.MayContain(id) {
 		return nil, notFound()
 	}
 	v, err := l.db.Get(l.keys.tx(id))
@@ -539,14 +540,14 @@ func (l *Ledger) FilterTxIDs() error {
 	if l.txIDs.Load() != nil {
 		return nil
 	}
-	f := newTxIDFilter()
+	f := bloom.New()
 	prefix := l.keys.kind(kindTx, 0)
 	it, err := l.db.NewIter(prefix, kv.PrefixEnd(prefix))
 	if err != nil {
 		return fmt.Errorf("ledger: channel %s: transaction id filter: %w", l.channel, err)
 	}
 	for ok := it.First(); ok; ok = it.Next() {
-		f.add(string(it.Key()[len(prefix):]))
+		f.AddBytes(it.Key()[len(prefix):])
 	}
 	if err := it.Close(); err != nil {
 		return fmt.Errorf("ledger: channel %s: transaction id filter: %w", l.channel, err)

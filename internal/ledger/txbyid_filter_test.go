@@ -8,35 +8,6 @@ import (
 	"github.com/chorusledger/chorus/internal/kv"
 )
 
-// TestTxIDFilter: every id added is reported, across the stages a growing
-// filter adds; few absent ids are.
-func TestTxIDFilter(t *testing.T) {
-	f := newTxIDFilter()
-	const n = 5 * bloomFirstStage // three stages
-	for i := range n {
-		f.add(fmt.Sprintf("%064x", i))
-	}
-	if stages := len(*f.stages.Load()); stages != 3 {
-		t.Errorf("%d stages for %d ids, want 3 (65536 + 131072 + 262144)", stages, n)
-	}
-	for i := range n {
-		if id := fmt.Sprintf("%064x", i); !f.mayContain(id) {
-			t.Fatalf("id %d added but reported absent", i)
-		}
-	}
-	const absent = 100_000
-	positives := 0
-	for i := range absent {
-		if f.mayContain(fmt.Sprintf("absent-%d", i)) {
-			positives++
-		}
-	}
-	if rate := float64(positives) / absent; rate > 0.03 {
-		t.Errorf("false positive rate %.2f%% over %d absent ids", 100*rate, absent)
-	}
-	t.Logf("false positives: %d of %d absent ids", positives, absent)
-}
-
 // TestTxByIDFiltered: a ledger with a filter of transaction ids answers
 // TxByID exactly as one without, for ids in blocks appended before the
 // filter was built and after, for absent ids, and for an id that a later
