@@ -70,6 +70,12 @@ func (p *Peer) startChannel(name string, genesis *commonpb.Block) (err error) {
 	if err != nil {
 		return err
 	}
+	// This channel commits every block, so its state's filter of keys
+	// answers the reads of keys never written (a new asset's existence
+	// check, on each endorser and validator) without the database.
+	if state, err = state.WithKeyFilter(p.opts.DB); err != nil {
+		return err
+	}
 	if genesis != nil && l.Height() == 0 {
 		// The genesis block holds only the configuration: one VALID
 		// transaction and no state.

@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/chorusledger/chorus/internal/bloom"
 	"github.com/chorusledger/chorus/internal/kv"
 	queryresultpb "github.com/chorusledger/chorus/proto/fabric/ledger/queryresult"
 )
@@ -19,6 +20,10 @@ type State struct {
 	channel       string
 	statePrefix   []byte
 	historyPrefix []byte
+	// keys, set by WithKeyFilter, holds every state key (after
+	// statePrefix) ever written through this State or present when it was
+	// made; nil means every read asks the database.
+	keys *bloom.Filter
 }
 
 // New returns the state of channel, which must be a valid channel name
@@ -38,6 +43,36 @@ func New(channel string) (*State, error) {
 // Channel returns the channel name.
 func (s *State) Channel() string { return s.channel }
 
+// WithKeyFilter returns a State like s that remembers, in a filter in
+// memory, every state key present in db now (read here, 2 to 4 bytes a
+// key) and every key its BlockUpdates write from now on, so that its point
+// reads (Get, a simulation's GetState, CheckReads) answer most reads of
+// keys that were never written without reading the database: under load
+// most are, such as a new asset's existence check, 10–18 µs of Pebble each.
+//
+// The filter only grows, so "never written" holds at every height, and a
+// read through an older snapshot may use it too. That requires every write
+// of the channel's state to go through this State's BlockUpdates: make it
+// for the one component that commits the channel's blocks, before it
+// commits, and never write the channel's state through another State
+// meanwhile.
+func (s *State) WithKeyFilter(db kv.Reader) (*State, error) {
+	f := bloom.New()
+	it, err := db.NewIter(s.statePrefix, kv.PrefixEnd(s.statePrefix))
+	if err != nil {
+		return nil, fmt.Errorf("worldstate: channel %s: key filter: %w", s.channel, err)
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		f.AddBytes(it.Key()[len(s.statePrefix):])
+	}
+	if err := it.Close(); err != nil {
+		return nil, fmt.Errorf("worldstate: channel %s: key filter: %w", s.channel, err)
+	}
+	filtered := *s
+	filtered.keys = f
+	return &filtered, nil
+}
+
 // Get returns the committed value and version of key in namespace ns as
 // seen by r, or (nil, nil, nil) when the key is absent. The value belongs
 // to the caller.
@@ -50,6 +85,9 @@ func (s *State) Get(r kv.Reader, ns, key string) ([]byte, *Version, error) {
 
 func (s *State) get(r kv.Reader, ns, key string) ([]byte, *Version, error) {
 	k := appendStateKey(nil, s.statePrefix, ns, key)
+	if s.keys != nil && !s.keys.MayContainBytes(k[len(s.statePrefix):]) {
+		return nil, nil, nil
+	}
 	rec, err := r.Get(k)
 	if errors.Is(err, kv.ErrNotFound) {
 		return nil, nil, nil

@@ -398,7 +398,8 @@ func (u *BlockUpdates) Add(txNum uint64, txID string, timestamp *timestamppb.Tim
 // key deleted), then history records by namespace, key and transaction.
 // The caller commits b together with the block, in one synced batch, so
 // that state and blocks never disagree after a crash. WriteTo does not
-// change u.
+// change u; it adds the keys it sets to the State's key filter, if it has
+// one (State.WithKeyFilter).
 func (u *BlockUpdates) WriteTo(b *kv.Batch) error {
 	s := u.state
 	var buf []byte
@@ -414,6 +415,11 @@ func (u *BlockUpdates) WriteTo(b *kv.Batch) error {
 			if p.isDelete {
 				b.Delete(buf)
 				continue
+			}
+			if s.keys != nil {
+				// Before the batch commits: a read that can see the key in
+				// the database must find it in the filter.
+				s.keys.AddBytes(buf[len(s.statePrefix):])
 			}
 			b.Set(buf, encodeStateValue(Version{BlockNum: u.block, TxNum: p.txNum}, p.value))
 		}
