@@ -238,9 +238,6 @@ func TestSignatureCacheKeyTables(t *testing.T) {
 // keeps tables for: it holds maxKeyTables, and a key whose table was
 // evicted gets a new one after keyTableAfter more verifications.
 func TestSignatureCacheKeyTablesBounded(t *testing.T) {
-	if testing.Short() {
-		t.Skip("computes 65 tables")
-	}
 	c := NewSignatureCache(0)
 	keys := make([]*ecdsa.PrivateKey, maxKeyTables+1)
 	verifyN := func(key *ecdsa.PrivateKey, n int) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chorusledger/chorus/internal/consensus/raft"
+	"github.com/chorusledger/chorus/internal/envelope"
 	"github.com/chorusledger/chorus/internal/ledger"
 	clusterpb "github.com/chorusledger/chorus/proto/chorus/cluster"
 	commonpb "github.com/chorusledger/chorus/proto/fabric/common"
@@ -440,7 +441,14 @@ func (c *chain) OnSubmit(from uint64, req *clusterpb.SubmitRequest, reply func(*
 		reply(&clusterpb.SubmitResponse{Channel: c.channel, RequestId: req.RequestId, Status: commonpb.Status_BAD_REQUEST, Info: err.Error()})
 		return
 	}
-	s := submission{env: env, hash: sha256.Sum256(env), txID: txIDOf(req.Envelope), isConfig: isConfigEnvelope(env), reject: rejectWith}
+	s := submission{env: env, hash: sha256.Sum256(env), reject: rejectWith}
+	// One parse gives both the id and the type; the admitting orderer
+	// parsed it already, so the slower path is for a malformed one.
+	if e, err := envelope.ParseEnvelopeMessage(req.Envelope); err == nil {
+		s.txID, s.isConfig = e.TxID(), e.Type() == commonpb.HeaderType_CONFIG
+	} else {
+		s.isConfig = isConfigEnvelope(env)
+	}
 	select {
 	case c.submitC <- s:
 	default:
