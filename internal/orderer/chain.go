@@ -209,14 +209,13 @@ func (c *chain) route(env []byte, h [32]byte, txID string, isConfig bool, reject
 		id := c.nextReqID
 		c.forwarded[id] = retry
 		c.mu.Unlock()
+		// The envelope travels as the bytes this node would order, with
+		// what admitting it read; the link batches it with others queued
+		// for the leader (or sends it as a message to an older orderer).
 		req := &clusterpb.StepRequest{Payload: &clusterpb.StepRequest_Submit{Submit: &clusterpb.SubmitRequest{
-			Channel: c.channel, ConfigSequence: c.settings.Load().sequence,
-			Envelope: &commonpb.Envelope{}, RequestId: id,
+			Channel: c.channel, ConfigSequence: c.settings.Load().sequence, RequestId: id,
+			EnvelopeBytes: env, TxId: txID, IsConfig: isConfig,
 		}}}
-		// The envelope travels as bytes, exactly as the client sent it.
-		if err := unmarshalEnvelope(env, req.GetSubmit().Envelope); err != nil {
-			return err
-		}
 		if err := c.cluster.Send(c.channel, leader, req, nil); err != nil {
 			reject(err.Error())
 		}
@@ -436,19 +435,28 @@ func (c *chain) OnSubmit(from uint64, req *clusterpb.SubmitRequest, reply func(*
 		rejectWith(fmt.Sprintf("admitted under config sequence %d, channel is at %d", req.ConfigSequence, c.settings.Load().sequence))
 		return
 	}
-	env, err := marshalEnvelope(req.Envelope)
-	if err != nil {
-		reply(&clusterpb.SubmitResponse{Channel: c.channel, RequestId: req.RequestId, Status: commonpb.Status_BAD_REQUEST, Info: err.Error()})
-		return
-	}
-	s := submission{env: env, hash: sha256.Sum256(env), reject: rejectWith}
-	// One parse gives both the id and the type; the admitting orderer
-	// parsed it already, so the slower path is for a malformed one.
-	if e, err := envelope.ParseEnvelopeMessage(req.Envelope); err == nil {
-		s.txID, s.isConfig = e.TxID(), e.Type() == commonpb.HeaderType_CONFIG
+	var s submission
+	if req.EnvelopeBytes != nil {
+		// A consenter's link sends it so: the bytes it would order and
+		// what it read admitting them. Consenters are trusted with
+		// admission; a leader does not check envelopes again.
+		s = submission{env: req.EnvelopeBytes, txID: req.TxId, isConfig: req.IsConfig}
 	} else {
-		s.isConfig = isConfigEnvelope(env)
+		env, err := marshalEnvelope(req.Envelope)
+		if err != nil {
+			reply(&clusterpb.SubmitResponse{Channel: c.channel, RequestId: req.RequestId, Status: commonpb.Status_BAD_REQUEST, Info: err.Error()})
+			return
+		}
+		s.env = env
+		// One parse gives both the id and the type; the admitting orderer
+		// parsed it already, so the slower path is for a malformed one.
+		if e, err := envelope.ParseEnvelopeMessage(req.Envelope); err == nil {
+			s.txID, s.isConfig = e.TxID(), e.Type() == commonpb.HeaderType_CONFIG
+		} else {
+			s.isConfig = isConfigEnvelope(env)
+		}
 	}
+	s.hash, s.reject = sha256.Sum256(s.env), rejectWith
 	select {
 	case c.submitC <- s:
 	default:

@@ -8,12 +8,15 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	clusterpb "github.com/chorusledger/chorus/proto/chorus/cluster"
+	commonpb "github.com/chorusledger/chorus/proto/fabric/common"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
 	grpcpeer "google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 )
@@ -184,11 +187,18 @@ func (c *Cluster) memberByEndpoint(channel, endpoint string) (uint64, ClusterHan
 	return 0, nil, false
 }
 
+// submitBatchHeader is the response header by which a Step stream
+// announces that it accepts SubmitBatch messages.
+const submitBatchHeader = "chorus-cluster-submit-batch"
+
 // Step serves a stream opened by another consenter.
 func (c *Cluster) Step(stream clusterpb.Cluster_StepServer) error {
 	key, err := clientTLSKey(stream.Context())
 	if err != nil {
 		return status.Error(codes.Unauthenticated, err.Error())
+	}
+	if err := stream.SendHeader(metadata.Pairs(submitBatchHeader, "1")); err != nil {
+		return err
 	}
 	var sendMu sync.Mutex
 	reply := func(res *clusterpb.SubmitResponse) {
@@ -231,14 +241,24 @@ func (c *Cluster) Step(stream clusterpb.Cluster_StepServer) error {
 			}
 			h.OnConsensus(from, p.Consensus.Payload)
 		case *clusterpb.StepRequest_Submit:
-			from, h, err := c.member(p.Submit.Channel, key)
-			if err != nil {
-				reply(&clusterpb.SubmitResponse{Channel: p.Submit.Channel, RequestId: p.Submit.RequestId, Status: 403, Info: err.Error()})
-				continue
+			c.submit(key, p.Submit, reply)
+		case *clusterpb.StepRequest_SubmitBatch:
+			for _, sub := range p.SubmitBatch.GetRequests() {
+				c.submit(key, sub, reply)
 			}
-			h.OnSubmit(from, p.Submit, reply)
 		}
 	}
+}
+
+// submit hands a forwarded envelope to its channel, or refuses it when
+// the sender is not one of the channel's consenters.
+func (c *Cluster) submit(key [32]byte, req *clusterpb.SubmitRequest, reply func(*clusterpb.SubmitResponse)) {
+	from, h, err := c.member(req.Channel, key)
+	if err != nil {
+		reply(&clusterpb.SubmitResponse{Channel: req.Channel, RequestId: req.RequestId, Status: 403, Info: err.Error()})
+		return
+	}
+	h.OnSubmit(from, req, reply)
 }
 
 func clientTLSKey(ctx context.Context) ([32]byte, error) {
@@ -350,8 +370,15 @@ func (r *remote) session() error {
 	if err != nil {
 		return err
 	}
+	// The other side announces in its response headers whether it takes
+	// batches of forwarded envelopes; until they arrive, and with an older
+	// orderer that does not, each envelope goes on its own.
+	var batches atomic.Bool
 	recvErr := make(chan error, 1)
 	go func() {
+		if md, err := stream.Header(); err == nil && len(md.Get(submitBatchHeader)) > 0 {
+			batches.Store(true)
+		}
 		for {
 			res, err := stream.Recv()
 			if err != nil {
@@ -372,11 +399,99 @@ func (r *remote) session() error {
 		case err := <-recvErr:
 			return err
 		case o := <-r.queue:
-			if err := stream.Send(o.req); err != nil {
-				o.done(false)
+			if o.req.GetSubmit().GetEnvelopeBytes() != nil {
+				if batches.Load() {
+					if err := r.sendSubmits(stream, o); err != nil {
+						return err
+					}
+					continue
+				}
+				o = legacySubmit(o)
+			}
+			if err := send(stream, o); err != nil {
 				return err
 			}
-			o.done(true)
 		}
 	}
+}
+
+// legacySubmit is o, a forwarded envelope given as bytes, in the form an
+// orderer that does not take batches expects: the envelope as a message,
+// without what only batches carry.
+func legacySubmit(o outbound) outbound {
+	sub := o.req.GetSubmit()
+	env := &commonpb.Envelope{}
+	if err := unmarshalEnvelope(sub.EnvelopeBytes, env); err != nil {
+		return o // admitted envelopes decode; the leader will refuse this one
+	}
+	o.req = &clusterpb.StepRequest{Payload: &clusterpb.StepRequest_Submit{Submit: &clusterpb.SubmitRequest{
+		Channel: sub.Channel, ConfigSequence: sub.ConfigSequence, Envelope: env, RequestId: sub.RequestId,
+	}}}
+	return o
+}
+
+func send(stream clusterpb.Cluster_StepClient, o outbound) error {
+	if err := stream.Send(o.req); err != nil {
+		o.done(false)
+		return err
+	}
+	o.done(true)
+	return nil
+}
+
+// Limits of one SubmitBatch: forwarded envelopes go on their own messages
+// beyond them (an envelope larger than maxBatchBytes alone).
+const (
+	maxBatchEnvelopes = 500
+	maxBatchBytes     = 1 << 20
+)
+
+// sendSubmits sends first, a forwarded envelope, together with the
+// forwarded envelopes of the same channel queued right behind it, as one
+// SubmitBatch; the first message of another kind ends the batch and is
+// sent after it, so that the queue's order is kept.
+func (r *remote) sendSubmits(stream clusterpb.Cluster_StepClient, first outbound) error {
+	channel := first.req.GetSubmit().GetChannel()
+	batch := []outbound{first}
+	size := len(first.req.GetSubmit().GetEnvelopeBytes())
+	var after *outbound
+gather:
+	for len(batch) < maxBatchEnvelopes && size < maxBatchBytes {
+		select {
+		case o := <-r.queue:
+			sub := o.req.GetSubmit()
+			if sub.GetEnvelopeBytes() == nil || sub.GetChannel() != channel || size+len(sub.GetEnvelopeBytes()) > maxBatchBytes {
+				after = &o
+				break gather
+			}
+			batch = append(batch, o)
+			size += len(sub.GetEnvelopeBytes())
+		default:
+			break gather
+		}
+	}
+	if len(batch) == 1 {
+		if err := send(stream, first); err != nil {
+			return err
+		}
+	} else {
+		reqs := make([]*clusterpb.SubmitRequest, len(batch))
+		for i, o := range batch {
+			reqs[i] = o.req.GetSubmit()
+		}
+		err := stream.Send(&clusterpb.StepRequest{Payload: &clusterpb.StepRequest_SubmitBatch{SubmitBatch: &clusterpb.SubmitBatch{Requests: reqs}}})
+		for _, o := range batch {
+			o.done(err == nil)
+		}
+		if err != nil {
+			if after != nil {
+				after.done(false)
+			}
+			return err
+		}
+	}
+	if after != nil {
+		return send(stream, *after)
+	}
+	return nil
 }

@@ -32,6 +32,7 @@ type StepRequest struct {
 	//
 	//	*StepRequest_Consensus
 	//	*StepRequest_Submit
+	//	*StepRequest_SubmitBatch
 	Payload       isStepRequest_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -92,6 +93,15 @@ func (x *StepRequest) GetSubmit() *SubmitRequest {
 	return nil
 }
 
+func (x *StepRequest) GetSubmitBatch() *SubmitBatch {
+	if x != nil {
+		if x, ok := x.Payload.(*StepRequest_SubmitBatch); ok {
+			return x.SubmitBatch
+		}
+	}
+	return nil
+}
+
 type isStepRequest_Payload interface {
 	isStepRequest_Payload()
 }
@@ -104,9 +114,15 @@ type StepRequest_Submit struct {
 	Submit *SubmitRequest `protobuf:"bytes,2,opt,name=submit,proto3,oneof"`
 }
 
+type StepRequest_SubmitBatch struct {
+	SubmitBatch *SubmitBatch `protobuf:"bytes,3,opt,name=submit_batch,json=submitBatch,proto3,oneof"`
+}
+
 func (*StepRequest_Consensus) isStepRequest_Payload() {}
 
 func (*StepRequest_Submit) isStepRequest_Payload() {}
+
+func (*StepRequest_SubmitBatch) isStepRequest_Payload() {}
 
 type StepResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -242,8 +258,14 @@ type SubmitRequest struct {
 	ConfigSequence uint64                 `protobuf:"varint,2,opt,name=config_sequence,json=configSequence,proto3" json:"config_sequence,omitempty"` // the config sequence it was admitted under
 	Envelope       *common.Envelope       `protobuf:"bytes,3,opt,name=envelope,proto3" json:"envelope,omitempty"`
 	RequestId      uint64                 `protobuf:"varint,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"` // echoed in the SubmitResponse
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// In a SubmitBatch only: the envelope's bytes as the admitting orderer
+	// will see them ordered (instead of envelope), and what it read from
+	// them when it admitted it, so that the leader does not decode it again.
+	EnvelopeBytes []byte `protobuf:"bytes,5,opt,name=envelope_bytes,json=envelopeBytes,proto3" json:"envelope_bytes,omitempty"`
+	TxId          string `protobuf:"bytes,6,opt,name=tx_id,json=txId,proto3" json:"tx_id,omitempty"`
+	IsConfig      bool   `protobuf:"varint,7,opt,name=is_config,json=isConfig,proto3" json:"is_config,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SubmitRequest) Reset() {
@@ -304,6 +326,75 @@ func (x *SubmitRequest) GetRequestId() uint64 {
 	return 0
 }
 
+func (x *SubmitRequest) GetEnvelopeBytes() []byte {
+	if x != nil {
+		return x.EnvelopeBytes
+	}
+	return nil
+}
+
+func (x *SubmitRequest) GetTxId() string {
+	if x != nil {
+		return x.TxId
+	}
+	return ""
+}
+
+func (x *SubmitRequest) GetIsConfig() bool {
+	if x != nil {
+		return x.IsConfig
+	}
+	return false
+}
+
+// SubmitBatch forwards several admitted envelopes of one channel in one
+// message. A consenter sends it only on a Step stream whose response
+// headers announce it (the "chorus-cluster-submit-batch" key): an older
+// one would not know it.
+type SubmitBatch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Requests      []*SubmitRequest       `protobuf:"bytes,1,rep,name=requests,proto3" json:"requests,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubmitBatch) Reset() {
+	*x = SubmitBatch{}
+	mi := &file_chorus_cluster_cluster_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubmitBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubmitBatch) ProtoMessage() {}
+
+func (x *SubmitBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_chorus_cluster_cluster_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubmitBatch.ProtoReflect.Descriptor instead.
+func (*SubmitBatch) Descriptor() ([]byte, []int) {
+	return file_chorus_cluster_cluster_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *SubmitBatch) GetRequests() []*SubmitRequest {
+	if x != nil {
+		return x.Requests
+	}
+	return nil
+}
+
 type SubmitResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Channel       string                 `protobuf:"bytes,1,opt,name=channel,proto3" json:"channel,omitempty"`
@@ -316,7 +407,7 @@ type SubmitResponse struct {
 
 func (x *SubmitResponse) Reset() {
 	*x = SubmitResponse{}
-	mi := &file_chorus_cluster_cluster_proto_msgTypes[4]
+	mi := &file_chorus_cluster_cluster_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -328,7 +419,7 @@ func (x *SubmitResponse) String() string {
 func (*SubmitResponse) ProtoMessage() {}
 
 func (x *SubmitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_chorus_cluster_cluster_proto_msgTypes[4]
+	mi := &file_chorus_cluster_cluster_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -341,7 +432,7 @@ func (x *SubmitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitResponse.ProtoReflect.Descriptor instead.
 func (*SubmitResponse) Descriptor() ([]byte, []int) {
-	return file_chorus_cluster_cluster_proto_rawDescGZIP(), []int{4}
+	return file_chorus_cluster_cluster_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SubmitResponse) GetChannel() string {
@@ -376,10 +467,11 @@ var File_chorus_cluster_cluster_proto protoreflect.FileDescriptor
 
 const file_chorus_cluster_cluster_proto_rawDesc = "" +
 	"\n" +
-	"\x1cchorus/cluster/cluster.proto\x12\x11chorus.cluster.v1\x1a\x1afabric/common/common.proto\"\x99\x01\n" +
+	"\x1cchorus/cluster/cluster.proto\x12\x11chorus.cluster.v1\x1a\x1afabric/common/common.proto\"\xde\x01\n" +
 	"\vStepRequest\x12C\n" +
 	"\tconsensus\x18\x01 \x01(\v2#.chorus.cluster.v1.ConsensusRequestH\x00R\tconsensus\x12:\n" +
-	"\x06submit\x18\x02 \x01(\v2 .chorus.cluster.v1.SubmitRequestH\x00R\x06submitB\t\n" +
+	"\x06submit\x18\x02 \x01(\v2 .chorus.cluster.v1.SubmitRequestH\x00R\x06submit\x12C\n" +
+	"\fsubmit_batch\x18\x03 \x01(\v2\x1e.chorus.cluster.v1.SubmitBatchH\x00R\vsubmitBatchB\t\n" +
 	"\apayload\"V\n" +
 	"\fStepResponse\x12;\n" +
 	"\x06submit\x18\x01 \x01(\v2!.chorus.cluster.v1.SubmitResponseH\x00R\x06submitB\t\n" +
@@ -387,13 +479,18 @@ const file_chorus_cluster_cluster_proto_rawDesc = "" +
 	"\x10ConsensusRequest\x12\x18\n" +
 	"\achannel\x18\x01 \x01(\tR\achannel\x12\x18\n" +
 	"\apayload\x18\x02 \x01(\fR\apayload\x12\x1a\n" +
-	"\bmetadata\x18\x03 \x01(\fR\bmetadata\"\x9f\x01\n" +
+	"\bmetadata\x18\x03 \x01(\fR\bmetadata\"\xf8\x01\n" +
 	"\rSubmitRequest\x12\x18\n" +
 	"\achannel\x18\x01 \x01(\tR\achannel\x12'\n" +
 	"\x0fconfig_sequence\x18\x02 \x01(\x04R\x0econfigSequence\x12,\n" +
 	"\benvelope\x18\x03 \x01(\v2\x10.common.EnvelopeR\benvelope\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\x04R\trequestId\"\x85\x01\n" +
+	"request_id\x18\x04 \x01(\x04R\trequestId\x12%\n" +
+	"\x0eenvelope_bytes\x18\x05 \x01(\fR\renvelopeBytes\x12\x13\n" +
+	"\x05tx_id\x18\x06 \x01(\tR\x04txId\x12\x1b\n" +
+	"\tis_config\x18\a \x01(\bR\bisConfig\"K\n" +
+	"\vSubmitBatch\x12<\n" +
+	"\brequests\x18\x01 \x03(\v2 .chorus.cluster.v1.SubmitRequestR\brequests\"\x85\x01\n" +
 	"\x0eSubmitResponse\x12\x18\n" +
 	"\achannel\x18\x01 \x01(\tR\achannel\x12\x1d\n" +
 	"\n" +
@@ -415,29 +512,32 @@ func file_chorus_cluster_cluster_proto_rawDescGZIP() []byte {
 	return file_chorus_cluster_cluster_proto_rawDescData
 }
 
-var file_chorus_cluster_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_chorus_cluster_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_chorus_cluster_cluster_proto_goTypes = []any{
 	(*StepRequest)(nil),      // 0: chorus.cluster.v1.StepRequest
 	(*StepResponse)(nil),     // 1: chorus.cluster.v1.StepResponse
 	(*ConsensusRequest)(nil), // 2: chorus.cluster.v1.ConsensusRequest
 	(*SubmitRequest)(nil),    // 3: chorus.cluster.v1.SubmitRequest
-	(*SubmitResponse)(nil),   // 4: chorus.cluster.v1.SubmitResponse
-	(*common.Envelope)(nil),  // 5: common.Envelope
-	(common.Status)(0),       // 6: common.Status
+	(*SubmitBatch)(nil),      // 4: chorus.cluster.v1.SubmitBatch
+	(*SubmitResponse)(nil),   // 5: chorus.cluster.v1.SubmitResponse
+	(*common.Envelope)(nil),  // 6: common.Envelope
+	(common.Status)(0),       // 7: common.Status
 }
 var file_chorus_cluster_cluster_proto_depIdxs = []int32{
 	2, // 0: chorus.cluster.v1.StepRequest.consensus:type_name -> chorus.cluster.v1.ConsensusRequest
 	3, // 1: chorus.cluster.v1.StepRequest.submit:type_name -> chorus.cluster.v1.SubmitRequest
-	4, // 2: chorus.cluster.v1.StepResponse.submit:type_name -> chorus.cluster.v1.SubmitResponse
-	5, // 3: chorus.cluster.v1.SubmitRequest.envelope:type_name -> common.Envelope
-	6, // 4: chorus.cluster.v1.SubmitResponse.status:type_name -> common.Status
-	0, // 5: chorus.cluster.v1.Cluster.Step:input_type -> chorus.cluster.v1.StepRequest
-	1, // 6: chorus.cluster.v1.Cluster.Step:output_type -> chorus.cluster.v1.StepResponse
-	6, // [6:7] is the sub-list for method output_type
-	5, // [5:6] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	4, // 2: chorus.cluster.v1.StepRequest.submit_batch:type_name -> chorus.cluster.v1.SubmitBatch
+	5, // 3: chorus.cluster.v1.StepResponse.submit:type_name -> chorus.cluster.v1.SubmitResponse
+	6, // 4: chorus.cluster.v1.SubmitRequest.envelope:type_name -> common.Envelope
+	3, // 5: chorus.cluster.v1.SubmitBatch.requests:type_name -> chorus.cluster.v1.SubmitRequest
+	7, // 6: chorus.cluster.v1.SubmitResponse.status:type_name -> common.Status
+	0, // 7: chorus.cluster.v1.Cluster.Step:input_type -> chorus.cluster.v1.StepRequest
+	1, // 8: chorus.cluster.v1.Cluster.Step:output_type -> chorus.cluster.v1.StepResponse
+	8, // [8:9] is the sub-list for method output_type
+	7, // [7:8] is the sub-list for method input_type
+	7, // [7:7] is the sub-list for extension type_name
+	7, // [7:7] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_chorus_cluster_cluster_proto_init() }
@@ -448,6 +548,7 @@ func file_chorus_cluster_cluster_proto_init() {
 	file_chorus_cluster_cluster_proto_msgTypes[0].OneofWrappers = []any{
 		(*StepRequest_Consensus)(nil),
 		(*StepRequest_Submit)(nil),
+		(*StepRequest_SubmitBatch)(nil),
 	}
 	file_chorus_cluster_cluster_proto_msgTypes[1].OneofWrappers = []any{
 		(*StepResponse_Submit)(nil),
@@ -458,7 +559,7 @@ func file_chorus_cluster_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_chorus_cluster_cluster_proto_rawDesc), len(file_chorus_cluster_cluster_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
