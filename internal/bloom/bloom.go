@@ -19,7 +19,8 @@ import (
 // is full it adds one twice as large; a lookup asks every stage. Each stage
 // is blocked: a key's probes all fall in one 64-byte block, one cache line,
 // so that a lookup costs about one cache miss per stage. A filter takes 2
-// to 4 bytes a key, about 1% false positives.
+// to 4 bytes a distinct key (adding a key again costs nothing), about 1%
+// false positives.
 //
 // Add is serialised by the filter; MayContain may run concurrently with it
 // and with itself.
@@ -68,6 +69,12 @@ func (f *Filter) Add(key string) { f.add(maphash.String(f.seed, key)) }
 func (f *Filter) AddBytes(key []byte) { f.add(maphash.Bytes(f.seed, key)) }
 
 func (f *Filter) add(h uint64) {
+	// A key the filter may already hold (added before, or a false
+	// positive) needs no bits and takes no capacity: a key written again
+	// and again must not grow the filter.
+	if f.mayContain(h) {
+		return
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	stages := *f.stages.Load()

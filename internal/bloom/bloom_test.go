@@ -85,3 +85,20 @@ func BenchmarkMayContainAbsent(b *testing.B) {
 		f.MayContainBytes(key)
 	}
 }
+
+// TestFilterAddingAgainDoesNotGrow: a key added again and again (a state
+// key written by every block) takes its place once.
+func TestFilterAddingAgainDoesNotGrow(t *testing.T) {
+	f := New()
+	for range 4 * firstStage {
+		f.Add("balance")
+		f.AddBytes([]byte("counter"))
+	}
+	stages := *f.stages.Load()
+	if len(stages) != 1 || stages[0].n != 2 {
+		t.Fatalf("%d stages, %d keys counted in the first; want 1 stage holding 2", len(stages), stages[0].n)
+	}
+	if !f.MayContain("balance") || !f.MayContain("counter") {
+		t.Fatal("a key added is reported absent")
+	}
+}
