@@ -470,28 +470,27 @@ gather:
 			break gather
 		}
 	}
+	var err error
 	if len(batch) == 1 {
-		if err := send(stream, first); err != nil {
-			return err
-		}
+		err = send(stream, first) // tells first
 	} else {
 		reqs := make([]*clusterpb.SubmitRequest, len(batch))
 		for i, o := range batch {
 			reqs[i] = o.req.GetSubmit()
 		}
-		err := stream.Send(&clusterpb.StepRequest{Payload: &clusterpb.StepRequest_SubmitBatch{SubmitBatch: &clusterpb.SubmitBatch{Requests: reqs}}})
+		err = stream.Send(&clusterpb.StepRequest{Payload: &clusterpb.StepRequest_SubmitBatch{SubmitBatch: &clusterpb.SubmitBatch{Requests: reqs}}})
 		for _, o := range batch {
 			o.done(err == nil)
 		}
-		if err != nil {
-			if after != nil {
-				after.done(false)
-			}
-			return err
-		}
 	}
-	if after != nil {
-		return send(stream, *after)
+	if after == nil {
+		return err
 	}
-	return nil
+	if err != nil {
+		// after left the queue, so the session's drain will not see it:
+		// its sender learns of the failure here.
+		after.done(false)
+		return err
+	}
+	return send(stream, *after)
 }

@@ -3,6 +3,7 @@ package orderer
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -290,6 +291,48 @@ func TestClusterForwardsToAnOlderOrderer(t *testing.T) {
 		}
 		if !proto.Equal(env, want) {
 			t.Fatalf("envelope %d arrived as %v, want %v", i, env, want)
+		}
+	}
+}
+
+// failingStream is a Step stream whose every send fails, as a broken link's.
+type failingStream struct {
+	clusterpb.Cluster_StepClient
+}
+
+func (failingStream) Send(*clusterpb.StepRequest) error { return errors.New("link broken") }
+
+// TestSendSubmitsTellsEverySenderOfAFailure: when the link breaks while a
+// batch is sent, every message taken from the queue for it, the message of
+// another kind that ended the batch included, is reported undelivered
+// exactly once.
+func TestSendSubmitsTellsEverySenderOfAFailure(t *testing.T) {
+	for _, envelopes := range []int{1, 3} {
+		r := &remote{queue: make(chan outbound, 16)}
+		calls := make(map[string][]bool)
+		tell := func(name string) func(bool) {
+			return func(ok bool) { calls[name] = append(calls[name], ok) }
+		}
+		first := outbound{req: forwardedEnvelope(t, 0), onDone: tell("envelope 0")}
+		for i := 1; i < envelopes; i++ {
+			r.queue <- outbound{req: forwardedEnvelope(t, i), onDone: tell(fmt.Sprintf("envelope %d", i))}
+		}
+		raftMsg := &clusterpb.StepRequest{Payload: &clusterpb.StepRequest_Consensus{Consensus: &clusterpb.ConsensusRequest{Channel: "mychannel"}}}
+		r.queue <- outbound{req: raftMsg, onDone: tell("consensus")}
+		if err := r.sendSubmits(failingStream{}, first); err == nil {
+			t.Fatal("a broken link sent a batch")
+		}
+		want := envelopes + 1
+		if len(calls) != want {
+			t.Errorf("%d envelopes: %d senders told, want %d: %v", envelopes, len(calls), want, calls)
+		}
+		for name, c := range calls {
+			if len(c) != 1 || c[0] {
+				t.Errorf("%d envelopes: %s told %v, want [false]", envelopes, name, c)
+			}
+		}
+		if len(r.queue) != 0 {
+			t.Errorf("%d messages left in the queue", len(r.queue))
 		}
 	}
 }

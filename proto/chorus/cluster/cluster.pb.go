@@ -258,9 +258,10 @@ type SubmitRequest struct {
 	ConfigSequence uint64                 `protobuf:"varint,2,opt,name=config_sequence,json=configSequence,proto3" json:"config_sequence,omitempty"` // the config sequence it was admitted under
 	Envelope       *common.Envelope       `protobuf:"bytes,3,opt,name=envelope,proto3" json:"envelope,omitempty"`
 	RequestId      uint64                 `protobuf:"varint,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"` // echoed in the SubmitResponse
-	// In a SubmitBatch only: the envelope's bytes as the admitting orderer
-	// will see them ordered (instead of envelope), and what it read from
-	// them when it admitted it, so that the leader does not decode it again.
+	// Sent instead of envelope, alone or in a SubmitBatch, only on a stream
+	// whose response headers announced batches: the envelope's bytes as the
+	// admitting orderer would order them, and what it read from them when it
+	// admitted it, so that the leader does not decode it again.
 	EnvelopeBytes []byte `protobuf:"bytes,5,opt,name=envelope_bytes,json=envelopeBytes,proto3" json:"envelope_bytes,omitempty"`
 	TxId          string `protobuf:"bytes,6,opt,name=tx_id,json=txId,proto3" json:"tx_id,omitempty"`
 	IsConfig      bool   `protobuf:"varint,7,opt,name=is_config,json=isConfig,proto3" json:"is_config,omitempty"`
