@@ -50,7 +50,8 @@ const verifyMessages = 64
 // signatures it has not seen), on one goroutine, as the median of several
 // batches, and computes the bound cores ÷ (5 × sign + 8 × verify).
 func measureSignatureBound(batch time.Duration) (SignatureBound, error) {
-	signer, verifier, err := benchIdentity()
+	cache := identity.NewSignatureCache(1)
+	signer, verifier, err := benchIdentity(cache)
 	if err != nil {
 		return SignatureBound{}, fmt.Errorf("signature bound: %w", err)
 	}
@@ -83,6 +84,9 @@ func measureSignatureBound(batch time.Duration) (SignatureBound, error) {
 			return SignatureBound{}, err
 		}
 	}
+	if cache.Stats().KeyTables != 1 {
+		return SignatureBound{}, fmt.Errorf("signature bound: the signing key got no precomputed table after %d verifications", verifyMessages)
+	}
 	verify, err := medianBatch(batch, verifyNext)
 	if err != nil {
 		return SignatureBound{}, err
@@ -107,9 +111,9 @@ func measureSignatureBound(batch time.Duration) (SignatureBound, error) {
 }
 
 // benchIdentity returns a client's signing identity and the same identity
-// as an MSP with a one-entry signature cache validates it, from a CA made
-// for the measurement.
-func benchIdentity() (*identity.SigningIdentity, *identity.Identity, error) {
+// as an MSP with the signature cache cache validates it, from a CA made for
+// the measurement.
+func benchIdentity(cache *identity.SignatureCache) (*identity.SigningIdentity, *identity.Identity, error) {
 	const mspID = "SignatureBoundMSP"
 	ca, err := identity.NewCA("signature-bound-ca", mspID, 2*time.Hour)
 	if err != nil {
@@ -124,7 +128,7 @@ func benchIdentity() (*identity.SigningIdentity, *identity.Identity, error) {
 		return nil, nil, err
 	}
 	msp, err := identity.NewMSP(identity.MSPConfig{
-		ID: mspID, RootCerts: [][]byte{ca.CertificatePEM()}, SignatureCache: identity.NewSignatureCache(1),
+		ID: mspID, RootCerts: [][]byte{ca.CertificatePEM()}, SignatureCache: cache,
 	})
 	if err != nil {
 		return nil, nil, err

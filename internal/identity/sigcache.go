@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"sync/atomic"
+	"time"
 
 	"github.com/chorusledger/chorus/internal/identity/keytable"
 )
@@ -31,29 +32,40 @@ const DefaultSignatureCacheCapacity = 32768
 // A nil *SignatureCache is valid and caches nothing.
 //
 // It also makes the verifications it computes faster for the keys that sign
-// most: once a P-256 key has had keyTableAfter signatures verified, the
-// cache computes its keytable.Table and verifies its signatures with it
-// (about 22 µs instead of 49). It keeps at most maxKeyTables tables, the
-// most recently used, about 130 KB each.
+// most: once keyTableAfter signatures of a P-256 key have verified (bad
+// ones do not count), the cache computes the key's keytable.Table and
+// verifies its signatures with it (about 22 µs instead of 49). It keeps at
+// most maxKeyTables tables, the most recently used, about 130 KB each, and
+// computes at most one every minTableInterval, so that more keys in turn
+// than it keeps tables for cost at most 2% of a core in tables computed
+// and evicted again.
 type SignatureCache struct {
 	capacity int
 	entries  *lru[sigCacheKey, struct{}]
-	// keyMisses counts the verifications computed per key (by keyID) that
-	// has no table yet; tables holds the keys' tables.
-	keyMisses *lru[[sha256.Size]byte, *atomic.Int32]
-	tables    *lru[[sha256.Size]byte, *keytable.Table]
+	// keyVerified counts the verifications that succeeded without a table
+	// per key (by keyID); tables holds the keys' tables.
+	keyVerified *lru[[sha256.Size]byte, *atomic.Int32]
+	tables      *lru[[sha256.Size]byte, *keytable.Table]
+	// nextTable is the earliest time (Unix nanoseconds) at which another
+	// table may be computed; tablesBuilt counts them.
+	nextTable   atomic.Int64
+	tablesBuilt atomic.Uint64
+	now         func() time.Time // time.Now; tests replace it
 }
 
-// keyTableAfter is the number of verifications a key needs before the
-// cache computes its table. A table costs about 0.4 ms, the time it saves
-// in 15 verifications, so keys that sign once or twice never get one.
+// keyTableAfter is the number of verified signatures a key needs before
+// the cache computes its table. A table costs about 0.4 ms, the time it
+// saves in 15 verifications, so keys that sign once or twice never get
+// one.
 const keyTableAfter = 16
 
 // maxKeyTables bounds the tables a SignatureCache holds (about 8 MB), and
-// maxKeysCounted the keys whose verifications it counts.
+// maxKeysCounted the keys whose verifications it counts. minTableInterval
+// spaces the computation of tables: at most 40 a second, 16 ms of CPU.
 const (
-	maxKeyTables   = 64
-	maxKeysCounted = 4096
+	maxKeyTables     = 64
+	maxKeysCounted   = 4096
+	minTableInterval = 25 * time.Millisecond
 )
 
 type sigCacheKey struct {
@@ -70,6 +82,8 @@ type SignatureCacheStats struct {
 	Len       int    // entries held now
 	Capacity  int    // most entries held
 	KeyTables int    // public keys whose precomputed tables are held now
+	// KeyTablesBuilt counts the tables computed, evicted ones included.
+	KeyTablesBuilt uint64
 }
 
 // NewSignatureCache returns an empty cache holding at most capacity
@@ -79,10 +93,11 @@ func NewSignatureCache(capacity int) *SignatureCache {
 		capacity = DefaultSignatureCacheCapacity
 	}
 	return &SignatureCache{
-		capacity:  capacity,
-		entries:   newLRU[sigCacheKey, struct{}](capacity),
-		keyMisses: newLRU[[sha256.Size]byte, *atomic.Int32](maxKeysCounted),
-		tables:    newLRU[[sha256.Size]byte, *keytable.Table](maxKeyTables),
+		capacity:    capacity,
+		entries:     newLRU[sigCacheKey, struct{}](capacity),
+		keyVerified: newLRU[[sha256.Size]byte, *atomic.Int32](maxKeysCounted),
+		tables:      newLRU[[sha256.Size]byte, *keytable.Table](maxKeyTables),
+		now:         time.Now,
 	}
 }
 
@@ -110,41 +125,55 @@ func (c *SignatureCache) verify(keyID [sha256.Size]byte, pub crypto.PublicKey, m
 	if _, ok := c.entries.get(k); ok {
 		return nil
 	}
-	if err := verifyDigestWith(c.keyTable(keyID, pub), pub, msg, &digest, sig); err != nil {
+	table, _ := c.tables.get(keyID)
+	if err := verifyDigestWith(table, pub, msg, &digest, sig); err != nil {
 		return err
 	}
 	c.entries.add(k, struct{}{})
+	if table == nil {
+		c.countVerified(keyID, pub)
+	}
 	return nil
 }
 
-// keyTable returns the table of pub, whose keyID it is, or nil when pub has
-// none yet; a key that is not P-256 never has one.
-func (c *SignatureCache) keyTable(keyID [sha256.Size]byte, pub crypto.PublicKey) *keytable.Table {
-	if table, ok := c.tables.get(keyID); ok {
-		return table
-	}
+// countVerified counts a signature of pub (whose keyID it is) that
+// verified without a table, and computes the key's table when the count
+// reaches keyTableAfter (or passed it, the key's table having been
+// evicted) and no other table was computed in the last minTableInterval.
+// A key that is not P-256 never gets one.
+func (c *SignatureCache) countVerified(keyID [sha256.Size]byte, pub crypto.PublicKey) {
 	ecdsaPub, ok := pub.(*ecdsa.PublicKey)
 	if !ok || ecdsaPub == nil || ecdsaPub.Curve != elliptic.P256() {
-		return nil
+		return
 	}
-	count, ok := c.keyMisses.get(keyID)
+	count, ok := c.keyVerified.get(keyID)
 	if !ok {
 		count = new(atomic.Int32)
-		c.keyMisses.add(keyID, count) // a concurrent first miss may replace it: one count lost
+		c.keyVerified.add(keyID, count) // a concurrent first one may replace it: one count lost
 	}
-	// The verification that brings the count to keyTableAfter, or past it
-	// when the key's table was evicted, starts the count again and
-	// computes the table; concurrent ones go on without.
 	n := count.Add(1)
-	if n < keyTableAfter || !count.CompareAndSwap(n, 0) {
-		return nil
+	if n < keyTableAfter || !c.mayComputeTable() {
+		return
+	}
+	// Of concurrent verifications past the count, the one that starts it
+	// again computes the table.
+	if !count.CompareAndSwap(n, 0) {
+		return
 	}
 	table, err := keytable.New(ecdsaPub)
 	if err != nil {
-		return nil // not a point of the curve: the verification rejects it
+		return // not a point of the curve; such a key verifies nothing anyway
 	}
+	c.tablesBuilt.Add(1)
 	c.tables.add(keyID, table)
-	return table
+}
+
+// mayComputeTable reports whether a table may be computed now, and if so
+// reserves the next minTableInterval.
+func (c *SignatureCache) mayComputeTable() bool {
+	now := c.now().UnixNano()
+	next := c.nextTable.Load()
+	return now >= next && c.nextTable.CompareAndSwap(next, now+int64(minTableInterval))
 }
 
 // Remember records sig as pub's valid signature of msg without verifying
@@ -169,5 +198,5 @@ func (c *SignatureCache) Stats() SignatureCacheStats {
 	}
 	s := c.entries.stats()
 	return SignatureCacheStats{Hits: s.hits, Misses: s.misses, Evictions: s.evictions, Len: s.len, Capacity: c.capacity,
-		KeyTables: c.tables.stats().len}
+		KeyTables: c.tables.stats().len, KeyTablesBuilt: c.tablesBuilt.Load()}
 }

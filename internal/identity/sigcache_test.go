@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestSignatureCacheHitsAndMisses(t *testing.T) {
@@ -184,9 +186,10 @@ func TestSignatureCacheRemember(t *testing.T) {
 }
 
 // TestSignatureCacheKeyTables checks that a key gets its precomputed table
-// at its keyTableAfter-th computed verification, not before, and that
-// verifications with the table answer as without: valid signatures pass,
-// a changed message fails with ErrBadSignature, a high S with ErrHighS.
+// at its keyTableAfter-th verified signature, not before, that rejected
+// signatures do not count, and that verifications with the table answer as
+// without: valid signatures pass, a changed message fails with
+// ErrBadSignature, a high S with ErrHighS.
 func TestSignatureCacheKeyTables(t *testing.T) {
 	key := newP256(t)
 	c := NewSignatureCache(0)
@@ -206,20 +209,22 @@ func TestSignatureCacheKeyTables(t *testing.T) {
 		if err := c.Verify(&key.PublicKey, msg, flipS(t, sig)); !errors.Is(err, ErrHighS) {
 			t.Fatalf("verification %d with a high S: %v, want ErrHighS", i, err)
 		}
+		if err := c.Verify(&key.PublicKey, msg, []byte{0x30, 0x00}); !errors.Is(err, ErrMalformedSignature) {
+			t.Fatalf("verification %d of a malformed signature: %v, want ErrMalformedSignature", i, err)
+		}
 	}
-	// Each round computes three verifications (the first is then cached).
-	rounds := (keyTableAfter - 1) / 3
-	for i := range rounds {
+	// Each round verifies one signature and rejects three.
+	for i := range keyTableAfter - 1 {
 		verify(i)
 	}
-	if n := c.Stats().KeyTables; n != 0 {
-		t.Fatalf("%d tables after %d verifications", n, 3*rounds)
+	if st := c.Stats(); st.KeyTables != 0 || st.KeyTablesBuilt != 0 {
+		t.Fatalf("a table after %d verified signatures and %d rejected: %+v", keyTableAfter-1, 3*(keyTableAfter-1), st)
 	}
-	for i := rounds; i < rounds+4; i++ {
+	for i := keyTableAfter - 1; i < keyTableAfter+3; i++ {
 		verify(i)
 	}
-	if n := c.Stats().KeyTables; n != 1 {
-		t.Fatalf("%d tables after %d verifications, want 1", n, 3*(rounds+4))
+	if st := c.Stats(); st.KeyTables != 1 || st.KeyTablesBuilt != 1 {
+		t.Fatalf("after %d verified signatures: %+v, want one table", keyTableAfter+3, st)
 	}
 	// Ed25519 keys never get one.
 	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
@@ -234,31 +239,90 @@ func TestSignatureCacheKeyTables(t *testing.T) {
 	}
 }
 
+// TestSignatureCacheKeyTablesRejectedDoNotCount: a flood of rejected
+// signatures in the name of a key, the key's certificate being public,
+// never buys it a table.
+func TestSignatureCacheKeyTablesRejectedDoNotCount(t *testing.T) {
+	key := newP256(t)
+	c := NewSignatureCache(0)
+	sig, err := Sign(key, []byte("m"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 * keyTableAfter {
+		if err := c.Verify(&key.PublicKey, fmt.Appendf(nil, "other %d", i), sig); !errors.Is(err, ErrBadSignature) {
+			t.Fatalf("%v, want ErrBadSignature", err)
+		}
+	}
+	if st := c.Stats(); st.KeyTablesBuilt != 0 {
+		t.Fatalf("%d tables computed for rejected signatures", st.KeyTablesBuilt)
+	}
+}
+
+// fakeClock is a SignatureCache's clock that moves only when told.
+type fakeClock struct{ t atomic.Int64 }
+
+func (f *fakeClock) now() time.Time            { return time.Unix(0, f.t.Load()) }
+func (f *fakeClock) advance(d time.Duration)   { f.t.Add(int64(d)) }
+func (f *fakeClock) install(c *SignatureCache) { f.t.Store(1); c.now = f.now }
+
+// verifyN verifies n fresh signatures of key through c.
+func verifyN(t *testing.T, c *SignatureCache, key *ecdsa.PrivateKey, n int) {
+	t.Helper()
+	for i := range n {
+		msg := fmt.Appendf(nil, "%p %d", key, i)
+		sig, err := Sign(key, msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Verify(&key.PublicKey, msg, sig); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestSignatureCacheKeyTablesPaced: keys that reach the count together get
+// their tables one per minTableInterval, the others on a later
+// verification.
+func TestSignatureCacheKeyTablesPaced(t *testing.T) {
+	c := NewSignatureCache(0)
+	var clock fakeClock
+	clock.install(c)
+	keys := []*ecdsa.PrivateKey{newP256(t), newP256(t), newP256(t)}
+	for _, k := range keys {
+		verifyN(t, c, k, keyTableAfter)
+	}
+	if n := c.Stats().KeyTablesBuilt; n != 1 {
+		t.Fatalf("%d tables computed at one instant, want 1", n)
+	}
+	clock.advance(minTableInterval)
+	verifyN(t, c, keys[1], 1)
+	verifyN(t, c, keys[2], 1)
+	if n := c.Stats().KeyTablesBuilt; n != 2 {
+		t.Fatalf("%d tables computed after one interval, want 2", n)
+	}
+	clock.advance(minTableInterval)
+	verifyN(t, c, keys[2], 1)
+	if st := c.Stats(); st.KeyTablesBuilt != 3 || st.KeyTables != 3 {
+		t.Fatalf("after two intervals: %+v, want 3 tables", st)
+	}
+}
+
 // TestSignatureCacheKeyTablesBounded verifies with more keys than the cache
 // keeps tables for: it holds maxKeyTables, and a key whose table was
 // evicted gets a new one after keyTableAfter more verifications.
 func TestSignatureCacheKeyTablesBounded(t *testing.T) {
 	c := NewSignatureCache(0)
+	var clock fakeClock
+	clock.install(c)
 	keys := make([]*ecdsa.PrivateKey, maxKeyTables+1)
-	verifyN := func(key *ecdsa.PrivateKey, n int) {
-		t.Helper()
-		for i := range n {
-			msg := fmt.Appendf(nil, "%p %d", key, i)
-			sig, err := Sign(key, msg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := c.Verify(&key.PublicKey, msg, sig); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
 	for i := range keys {
 		keys[i] = newP256(t)
-		verifyN(keys[i], keyTableAfter)
+		verifyN(t, c, keys[i], keyTableAfter)
+		clock.advance(minTableInterval)
 	}
-	if n := c.Stats().KeyTables; n != maxKeyTables {
-		t.Fatalf("%d tables, want the bound %d", n, maxKeyTables)
+	if st := c.Stats(); st.KeyTables != maxKeyTables || st.KeyTablesBuilt != maxKeyTables+1 {
+		t.Fatalf("%+v, want the bound %d held and %d computed", st, maxKeyTables, maxKeyTables+1)
 	}
 	// keys[0]'s table was the least recently used: evicted. Its next
 	// verifications compute, then build it again (evicting keys[1]'s).
@@ -273,7 +337,7 @@ func TestSignatureCacheKeyTablesBounded(t *testing.T) {
 	if tableOf(keys[0]) {
 		t.Fatal("the least recently used table was not evicted")
 	}
-	verifyN(keys[0], keyTableAfter)
+	verifyN(t, c, keys[0], keyTableAfter)
 	if !tableOf(keys[0]) {
 		t.Fatal("an evicted key did not get its table again")
 	}
@@ -313,8 +377,8 @@ func TestSignatureCacheKeyTablesConcurrent(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	if n := c.Stats().KeyTables; n != 1 {
-		t.Fatalf("%d tables, want 1", n)
+	if st := c.Stats(); st.KeyTables != 1 || st.KeyTablesBuilt != 1 {
+		t.Fatalf("%+v, want one table computed once", st)
 	}
 }
 

@@ -16,6 +16,8 @@ var (
 		"Verified signatures the cache holds now.", nil, nil)
 	sigKeyTablesDesc = prometheus.NewDesc("chorus_signature_key_tables",
 		"Public keys whose precomputed multiples the node holds to verify their signatures faster.", nil, nil)
+	sigKeyTablesBuiltDesc = prometheus.NewDesc("chorus_signature_key_tables_built_total",
+		"Tables of a public key's multiples the node computed, including those evicted since.", nil, nil)
 )
 
 // SignatureCacheCollector exports a node's signature cache counters,
@@ -32,6 +34,7 @@ func (s sigCacheCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- sigCacheEvictionsDesc
 	ch <- sigCacheEntriesDesc
 	ch <- sigKeyTablesDesc
+	ch <- sigKeyTablesBuiltDesc
 }
 
 func (s sigCacheCollector) Collect(ch chan<- prometheus.Metric) {
@@ -41,4 +44,5 @@ func (s sigCacheCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(sigCacheEvictionsDesc, prometheus.CounterValue, float64(st.Evictions))
 	ch <- prometheus.MustNewConstMetric(sigCacheEntriesDesc, prometheus.GaugeValue, float64(st.Len))
 	ch <- prometheus.MustNewConstMetric(sigKeyTablesDesc, prometheus.GaugeValue, float64(st.KeyTables))
+	ch <- prometheus.MustNewConstMetric(sigKeyTablesBuiltDesc, prometheus.CounterValue, float64(st.KeyTablesBuilt))
 }
