@@ -214,7 +214,7 @@ func runOrderer(ctx context.Context, cfg *Config, logger *slog.Logger, level *sl
 	clusterCreds := credentials.NewTLS(transport.ClientTLS(rootCAs, c.tlsPair))
 	sigCache := identity.NewSignatureCache(0)
 	c.ops.Registry().MustRegister(ops.SignatureCacheCollector(sigCache))
-	o, err := orderer.New(orderer.Options{
+	o, err := orderer.New(ctx, orderer.Options{
 		DB:                   c.db,
 		SignatureCache:       sigCache,
 		Signer:               c.signer,

@@ -134,7 +134,11 @@ type channel struct {
 func (c *channel) bundle() *channelconfig.Bundle { return c.config.Load() }
 
 // New starts an orderer and every channel it had joined.
-func New(opts Options) (*Orderer, error) {
+//
+// ctx bounds the start only: a catch-up from a consensus snapshot that a
+// restarting channel must finish first ends when ctx does (a SIGTERM
+// during start), and New then fails with the reason.
+func New(ctx context.Context, opts Options) (*Orderer, error) {
 	opts.setDefaults()
 	o := &Orderer{
 		opts:     opts,
@@ -150,7 +154,7 @@ func New(opts Options) (*Orderer, error) {
 		return nil, err
 	}
 	for _, name := range names {
-		if err := o.startChannel(name, nil); err != nil {
+		if err := o.startChannel(ctx, name, nil); err != nil {
 			o.Close()
 			return nil, fmt.Errorf("orderer: restart channel %s: %w", name, err)
 		}
@@ -191,7 +195,7 @@ func (o *Orderer) Join(genesis *commonpb.Block) (*adminpb.ChannelInfo, error) {
 	if _, err := o.selfConsenter(cfg); err != nil {
 		return nil, fmt.Errorf("orderer: join channel %s: %w", name, err)
 	}
-	if err := o.startChannel(name, genesis); err != nil {
+	if err := o.startChannel(context.Background(), name, genesis); err != nil {
 		return nil, fmt.Errorf("orderer: join channel %s: %w", name, err)
 	}
 	return o.info(o.channel(name)), nil
@@ -223,8 +227,9 @@ func (o *Orderer) selfConsenter(cfg *configpb.ChannelConfig) (*configpb.Consente
 const startupCatchUpLimit = 2 * time.Minute
 
 // startChannel opens (or, with genesis, creates) a channel's ledger and
-// consensus state and starts taking part.
-func (o *Orderer) startChannel(name string, genesis *commonpb.Block) (err error) {
+// consensus state and starts taking part. A catch-up the channel must
+// finish before it starts ends when ctx does.
+func (o *Orderer) startChannel(ctx context.Context, name string, genesis *commonpb.Block) (err error) {
 	l, err := ledger.Open(o.opts.DB, name)
 	if err != nil {
 		return err
@@ -296,6 +301,7 @@ func (o *Orderer) startChannel(name string, genesis *commonpb.Block) (err error)
 	// else of the channel runs; bounded, so a node whose peers are all
 	// down fails to start with the reason instead of hanging.
 	w.fetchLimit = startupCatchUpLimit
+	stopFetchingOnCancel := context.AfterFunc(ctx, w.stopFetching)
 	node, err := raft.NewNode(raft.Config{
 		ID:                    self.Id,
 		ElectionTick:          int(ro.GetElectionTick()),
@@ -304,6 +310,15 @@ func (o *Orderer) startChannel(name string, genesis *commonpb.Block) (err error)
 		Logger:                o.log.With("channel", name),
 	}, storage, w)
 	w.fetchLimit = 0
+	if !stopFetchingOnCancel() {
+		// ctx ended while the node started: its catch-up, if any, was
+		// stopped, and the channel could not fetch any more.
+		if err != nil {
+			err = fmt.Errorf("start interrupted: %w (%v)", context.Cause(ctx), err)
+		} else {
+			err = fmt.Errorf("start interrupted: %w", context.Cause(ctx))
+		}
+	}
 	if err != nil {
 		return err
 	}
