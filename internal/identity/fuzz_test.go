@@ -85,7 +85,7 @@ func FuzzSerializedMSPID(f *testing.F) {
 		if ok != (err == nil) {
 			t.Fatalf("quick read ok=%v (%q), full decoding error %v", ok, quick, err)
 		}
-		if ok && quick != sid.GetMspid() {
+		if ok && string(quick) != sid.GetMspid() {
 			t.Fatalf("quick read %q, full decoding %q", quick, sid.GetMspid())
 		}
 	})

@@ -43,15 +43,16 @@ func (mg *Manager) MSPIDs() []string { return slices.Clone(mg.ids) }
 // MSP they name validate them; see MSP.DeserializeIdentity. An MSP id the
 // Manager does not hold gives an error matching ErrUnknownMSP.
 func (mg *Manager) DeserializeIdentity(serialized []byte) (*Identity, error) {
-	mspID, ok := serializedMSPID(serialized)
-	if !ok {
-		sid, err := unmarshalSerialized(serialized)
-		if err != nil {
-			return nil, err
+	if id, ok := serializedMSPID(serialized); ok {
+		if m, found := mg.msps[string(id)]; found { // no copy of id for the look-up
+			return m.DeserializeIdentity(serialized)
 		}
-		mspID = sid.GetMspid()
 	}
-	m, err := mg.lookup(mspID)
+	sid, err := unmarshalSerialized(serialized)
+	if err != nil {
+		return nil, err
+	}
+	m, err := mg.lookup(sid.GetMspid())
 	if err != nil {
 		return nil, err
 	}
@@ -64,31 +65,31 @@ func (mg *Manager) DeserializeIdentity(serialized []byte) (*Identity, error) {
 // an MSP id; the caller then decodes them in full for the error. An id
 // read here only chooses the MSP: that MSP decodes and checks the bytes
 // again unless it validated these very bytes before.
-func serializedMSPID(serialized []byte) (string, bool) {
+func serializedMSPID(serialized []byte) ([]byte, bool) {
 	var mspID []byte
 	for b := serialized; len(b) > 0; {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 || num > protowire.MaxValidNumber { // ConsumeTag checks only the minimum
-			return "", false
+			return nil, false
 		}
 		b = b[n:]
 		if num == 1 && typ == protowire.BytesType {
 			v, n := protowire.ConsumeBytes(b)
 			if n < 0 || !utf8.Valid(v) { // proto3 checks every occurrence
-				return "", false
+				return nil, false
 			}
 			mspID, b = v, b[n:]
 			continue
 		}
 		if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
-			return "", false
+			return nil, false
 		}
 		b = b[n:]
 	}
 	if len(mspID) == 0 {
-		return "", false
+		return nil, false
 	}
-	return string(mspID), true
+	return mspID, true
 }
 
 // Validate re-checks id with the MSP of its MSP id; see MSP.Validate.
