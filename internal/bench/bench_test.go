@@ -194,7 +194,7 @@ func TestReportOutputs(t *testing.T) {
 				{Category: "contract runtime (WebAssembly)", Seconds: 2, Share: 0.4}, {Category: otherCategory, Seconds: 3, Share: 0.6}}}},
 			{Name: "orderer0", Role: "orderer", CPUSeconds: 1, CPUSecondsPerTx: 0.0002, CoresUsed: 0.1, ProfileError: "not found: operations.profiling"},
 		},
-		Settings: Settings{Contract: "assets", Channel: "mychannel", Workers: 8, Connections: 1, Organizations: []string{"Org1MSP"}, EndorsementPolicy: "AND('Org1MSP.peer','Org2MSP.peer')", BlockCutting: &BlockCutting{MaxMessageCount: 500, PreferredMaxBytes: 2 << 20, BatchTimeoutMS: 250}},
+		Settings: Settings{RaftLeaders: []string{"orderer1", "orderer2"}, Contract: "assets", Channel: "mychannel", Workers: 8, Connections: 1, Organizations: []string{"Org1MSP"}, EndorsementPolicy: "AND('Org1MSP.peer','Org2MSP.peer')", BlockCutting: &BlockCutting{MaxMessageCount: 500, PreferredMaxBytes: 2 << 20, BatchTimeoutMS: 250}},
 		Ledger:   &LedgerCheck{Channel: "mychannel", Height: 7, Verified: true, CommitHashesEqual: true, Nodes: []NodeLedger{{Name: "peer0", Height: 7, CommitHash: "abcd"}}},
 		Series:   []Second{{T: -1, Sent: 5, Committed: 5, P50: 90, P99: 120}, {T: 0, Sent: 10, Committed: 9, Failed: 1, P50: 100, P99: 300}},
 	}
@@ -203,7 +203,7 @@ func TestReportOutputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"throughput  900.5 tx/s committed", "MVCC_READ_CONFLICT 1", "p99 300.0 ms", "reached          23.1% of the bound", "800", "commit hashes are equal at height 7",
-		"contract runtime (WebAssembly)  40.0%    320", "no CPU profile of orderer0: not found"} {
+		"contract runtime (WebAssembly)  40.0%    320", "no CPU profile of orderer0: not found", "Raft leader orderer1 then orderer2"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("text lacks %q:\n%s", want, text.String())
 		}
@@ -231,6 +231,9 @@ func TestReportOutputs(t *testing.T) {
 	h := html.String()
 	if !strings.Contains(h, "<td>contract runtime (WebAssembly)</td><td class=\"n\">40.0%</td><td class=\"n\">320</td>") || !strings.Contains(h, "No CPU profile of orderer0") {
 		t.Errorf("HTML report lacks the CPU by category")
+	}
+	if !strings.Contains(h, "<td>Raft leader</td><td>orderer1 then orderer2</td>") {
+		t.Errorf("HTML report lacks the Raft leaders")
 	}
 	if strings.Count(h, "<svg") != 2 || !strings.Contains(h, "900.5 tx/s") || !strings.Contains(h, "warm-up") || strings.Contains(h, "<?xml") {
 		t.Errorf("HTML report: %d charts, or figures missing", strings.Count(h, "<svg"))

@@ -8,6 +8,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -144,8 +145,9 @@ func chart(p *plot.Plot, secs []Second, lines []chartSeries) (template.HTML, err
 }
 
 var htmlReport = template.Must(template.New("report").Funcs(template.FuncMap{
-	"us":  func(sec float64) string { return fmt.Sprintf("%.0f", sec*1e6) },
-	"pct": func(share float64) string { return fmt.Sprintf("%.1f%%", share*100) },
+	"us":   func(sec float64) string { return fmt.Sprintf("%.0f", sec*1e6) },
+	"pct":  func(share float64) string { return fmt.Sprintf("%.1f%%", share*100) },
+	"join": strings.Join,
 }).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>chorus bench: {{.Workload}} {{printf "%.0f" .CommittedTPS}} tx/s</title>
@@ -186,6 +188,7 @@ hashing, gRPC, garbage collection, allocation, system calls); µs per transactio
 <table>
 <tr><td>TLS</td><td>{{.Settings.TLS}}</td></tr>
 <tr><td>fsync</td><td>{{.Settings.Fsync}}</td></tr>
+{{if .Settings.RaftLeaders}}<tr><td>Raft leader</td><td>{{join .Settings.RaftLeaders " then "}}</td></tr>{{end}}
 {{with .Settings.BlockCutting}}<tr><td>block cutting</td><td>{{.MaxMessageCount}} transactions, {{.PreferredMaxBytes}} bytes or {{.BatchTimeoutMS}} ms</td></tr>{{end}}
 {{if .Settings.ValueBytes}}<tr><td>value size</td><td>{{.Settings.ValueBytes}} bytes</td></tr>{{end}}
 {{if .Settings.Keys}}<tr><td>key space</td><td>{{.Settings.Keys}} assets</td></tr>{{end}}

@@ -312,3 +312,35 @@ func verifyNode(ctx context.Context, n *network.Network, nd network.Node, channe
 	defer cancel()
 	return q.VerifyLedger(ctx, &adminpb.VerifyLedgerRequest{Channel: channel})
 }
+
+// raftLeader names the orderer that reports itself the leader of the
+// channel's consensus, or "" when none does (an election under way, or
+// the orderers cannot be asked).
+func raftLeader(ctx context.Context, n *network.Network, channel string) string {
+	for _, nd := range n.Nodes(network.RoleOrderer) {
+		admin, closeAdmin, err := n.Admin(nd)
+		if err != nil {
+			continue
+		}
+		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		resp, err := admin.ListChannels(qctx, &adminpb.ListChannelsRequest{})
+		cancel()
+		closeAdmin()
+		if err != nil {
+			continue
+		}
+		for _, c := range resp.Channels {
+			if c.Channel == channel && c.ConsensusRole == "leader" {
+				return nd.Name
+			}
+		}
+	}
+	return ""
+}
+
+func orUnknown(name string) string {
+	if name == "" {
+		return "unknown"
+	}
+	return name
+}

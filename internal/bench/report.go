@@ -86,6 +86,11 @@ type Settings struct {
 	SignatureCacheHits   uint64 `json:"signature_cache_hits"`
 	SignatureCacheMisses uint64 `json:"signature_cache_misses"`
 	LedgerHeightStart    uint64 `json:"ledger_height_start,omitempty"`
+	// RaftLeaders names the orderer that led the channel's consensus when
+	// the measured window began and when it ended (one name when the same):
+	// when it is not the orderer the Gateways submit to, every envelope is
+	// forwarded to it, which costs CPU (docs/performance.md).
+	RaftLeaders []string `json:"raft_leaders,omitempty"`
 }
 
 // BlockCutting is the channel's block cutter configuration.
@@ -193,6 +198,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	if s.Preload > 0 {
 		p("; %d assets preloaded", s.Preload)
+	}
+	if len(s.RaftLeaders) > 0 {
+		p("; Raft leader %s", strings.Join(s.RaftLeaders, " then "))
 	}
 	if s.LedgerHeightStart > 0 {
 		p("; ledger height %d at start", s.LedgerHeightStart)

@@ -172,6 +172,7 @@ func Run(ctx context.Context, cfg Config, t Target) (*Report, error) {
 	rep.SignatureBound, rep.SignatureBoundTPS = bound, bound.BoundTPS
 
 	probes := newProbes(t.Network)
+	var leaderAtStart string // written before windowStarted closes
 	d.live = &live{}
 	stopProgress := startProgress(t.Progress, t.Terminal, d.live, "measuring", cfg.Warmup, cfg.Duration, cfg.Transactions)
 	windowStarted := make(chan struct{})
@@ -187,6 +188,9 @@ func Run(ctx context.Context, cfg Config, t Target) (*Report, error) {
 				p.startProfile(t.ProfileDir, cfg.Duration)
 			}
 		}
+		if t.Network != nil && ctx.Err() == nil {
+			leaderAtStart = raftLeader(ctx, t.Network, channel)
+		}
 	}()
 	p := phase{name: "measure", gen: newGenerator(cfg, prefix), workers: cfg.Workers, rate: cfg.Rate,
 		warmup: cfg.Warmup, duration: cfg.Duration, count: cfg.Transactions, timeout: cfg.Timeout}
@@ -197,6 +201,15 @@ func Run(ctx context.Context, cfg Config, t Target) (*Report, error) {
 	<-windowStarted
 	for _, p := range probes {
 		p.stop()
+	}
+	if t.Network != nil && ctx.Err() == nil {
+		leaderAtEnd := raftLeader(ctx, t.Network, channel)
+		switch {
+		case leaderAtStart == leaderAtEnd && leaderAtEnd != "":
+			rep.Settings.RaftLeaders = []string{leaderAtEnd}
+		case leaderAtStart != "" || leaderAtEnd != "":
+			rep.Settings.RaftLeaders = []string{orUnknown(leaderAtStart), orUnknown(leaderAtEnd)}
+		}
 	}
 	stopProgress()
 	rep.Interrupted = pr.stopped

@@ -88,15 +88,23 @@ func TestE2EBenchNetworkUp(t *testing.T) {
 	if r.Settings.SignatureCacheMisses == 0 || r.Settings.BlockCutting == nil || r.Settings.EndorsementPolicy != "AND('Org1MSP.peer','Org2MSP.peer')" {
 		t.Errorf("settings %+v", r.Settings)
 	}
+	// The orderer that led the channel, asked of the orderers themselves.
+	n, err := network.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orderers := map[string]bool{}
+	for _, nd := range n.Nodes(network.RoleOrderer) {
+		orderers[nd.Name] = true
+	}
+	if len(r.Settings.RaftLeaders) == 0 || !orderers[r.Settings.RaftLeaders[len(r.Settings.RaftLeaders)-1]] {
+		t.Errorf("Raft leaders %q, want an orderer of %v", r.Settings.RaftLeaders, orderers)
+	}
 	page, err := os.ReadFile(html)
 	if err != nil || strings.Count(string(page), "<svg") != 2 {
 		t.Errorf("HTML report: %v, %d charts", err, strings.Count(string(page), "<svg"))
 	}
 	// Torn down: no node of the network runs.
-	n, err := network.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, nd := range n.Spec.Nodes {
 		if _, running := n.PID(nd); running {
 			t.Errorf("%s still runs after the bench", nd.Name)
