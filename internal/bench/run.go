@@ -172,7 +172,8 @@ func Run(ctx context.Context, cfg Config, t Target) (*Report, error) {
 	rep.SignatureBound, rep.SignatureBoundTPS = bound, bound.BoundTPS
 
 	probes := newProbes(t.Network)
-	var leaderAtStart string // written before windowStarted closes
+	var leaderAtStart string // written before leaderAsked closes
+	leaderAsked := make(chan struct{})
 	d.live = &live{}
 	stopProgress := startProgress(t.Progress, t.Terminal, d.live, "measuring", cfg.Warmup, cfg.Duration, cfg.Transactions)
 	windowStarted := make(chan struct{})
@@ -188,9 +189,14 @@ func Run(ctx context.Context, cfg Config, t Target) (*Report, error) {
 				p.startProfile(t.ProfileDir, cfg.Duration)
 			}
 		}
-		if t.Network != nil && ctx.Err() == nil {
-			leaderAtStart = raftLeader(ctx, t.Network, channel)
-		}
+		// Asked aside, so that slow orderers do not hold back the end of
+		// the window.
+		go func() {
+			defer close(leaderAsked)
+			if t.Network != nil && ctx.Err() == nil {
+				leaderAtStart = raftLeader(ctx, t.Network, channel)
+			}
+		}()
 	}()
 	p := phase{name: "measure", gen: newGenerator(cfg, prefix), workers: cfg.Workers, rate: cfg.Rate,
 		warmup: cfg.Warmup, duration: cfg.Duration, count: cfg.Transactions, timeout: cfg.Timeout}
@@ -204,6 +210,7 @@ func Run(ctx context.Context, cfg Config, t Target) (*Report, error) {
 	}
 	if t.Network != nil && ctx.Err() == nil {
 		leaderAtEnd := raftLeader(ctx, t.Network, channel)
+		<-leaderAsked
 		switch {
 		case leaderAtStart == leaderAtEnd && leaderAtEnd != "":
 			rep.Settings.RaftLeaders = []string{leaderAtEnd}

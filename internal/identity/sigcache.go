@@ -46,11 +46,14 @@ type SignatureCache struct {
 	// per key (by keyID); tables holds the keys' tables.
 	keyVerified *lru[[sha256.Size]byte, *atomic.Int32]
 	tables      *lru[[sha256.Size]byte, *keytable.Table]
-	// nextTable is the earliest time (Unix nanoseconds) at which another
-	// table may be computed; tablesBuilt counts them.
+	// nextTable is the earliest time, in nanoseconds since epoch, at which
+	// another table may be computed; tablesBuilt counts them. Times are
+	// differences of now's readings, monotonic with time.Now, so a step of
+	// the wall clock does not stall tables.
 	nextTable   atomic.Int64
 	tablesBuilt atomic.Uint64
 	now         func() time.Time // time.Now; tests replace it
+	epoch       time.Time
 }
 
 // keyTableAfter is the number of verified signatures a key needs before
@@ -98,6 +101,7 @@ func NewSignatureCache(capacity int) *SignatureCache {
 		keyVerified: newLRU[[sha256.Size]byte, *atomic.Int32](maxKeysCounted),
 		tables:      newLRU[[sha256.Size]byte, *keytable.Table](maxKeyTables),
 		now:         time.Now,
+		epoch:       time.Now(),
 	}
 }
 
@@ -152,12 +156,15 @@ func (c *SignatureCache) countVerified(keyID [sha256.Size]byte, pub crypto.Publi
 		c.keyVerified.add(keyID, count) // a concurrent first one may replace it: one count lost
 	}
 	n := count.Add(1)
-	if n < keyTableAfter || !c.mayComputeTable() {
+	// Of concurrent verifications past the count, the one that starts it
+	// again may compute the table; if it may not yet (another table was
+	// computed less than minTableInterval ago), it gives the count back
+	// and a later verification tries again.
+	if n < keyTableAfter || !count.CompareAndSwap(n, 0) {
 		return
 	}
-	// Of concurrent verifications past the count, the one that starts it
-	// again computes the table.
-	if !count.CompareAndSwap(n, 0) {
+	if !c.mayComputeTable() {
+		count.Add(n)
 		return
 	}
 	table, err := keytable.New(ecdsaPub)
@@ -171,7 +178,7 @@ func (c *SignatureCache) countVerified(keyID [sha256.Size]byte, pub crypto.Publi
 // mayComputeTable reports whether a table may be computed now, and if so
 // reserves the next minTableInterval.
 func (c *SignatureCache) mayComputeTable() bool {
-	now := c.now().UnixNano()
+	now := int64(c.now().Sub(c.epoch))
 	next := c.nextTable.Load()
 	return now >= next && c.nextTable.CompareAndSwap(next, now+int64(minTableInterval))
 }

@@ -264,7 +264,7 @@ type fakeClock struct{ t atomic.Int64 }
 
 func (f *fakeClock) now() time.Time            { return time.Unix(0, f.t.Load()) }
 func (f *fakeClock) advance(d time.Duration)   { f.t.Add(int64(d)) }
-func (f *fakeClock) install(c *SignatureCache) { f.t.Store(1); c.now = f.now }
+func (f *fakeClock) install(c *SignatureCache) { f.t.Store(1); c.now, c.epoch = f.now, f.now() }
 
 // verifyN verifies n fresh signatures of key through c.
 func verifyN(t *testing.T, c *SignatureCache, key *ecdsa.PrivateKey, n int) {
@@ -388,4 +388,26 @@ func keyIDOf(pub *ecdsa.PublicKey) ([32]byte, error) {
 		return [32]byte{}, err
 	}
 	return sha256.Sum256(spki), nil
+}
+
+// TestSignatureCacheKeyTablesRefusedCountKept: a key past the count whose
+// table may not be computed yet (another was, within minTableInterval)
+// keeps its count and gets its table at its first verification after the
+// interval.
+func TestSignatureCacheKeyTablesRefusedCountKept(t *testing.T) {
+	c := NewSignatureCache(0)
+	var clock fakeClock
+	clock.install(c)
+	first, second := newP256(t), newP256(t)
+	verifyN(t, c, first, keyTableAfter)
+	verifyN(t, c, second, keyTableAfter) // refused: the interval is not over
+	if n := c.Stats().KeyTablesBuilt; n != 1 {
+		t.Fatalf("%d tables computed within one interval, want 1", n)
+	}
+	clock.advance(minTableInterval)
+	verifyN(t, c, second, 1)
+	if n := c.Stats().KeyTablesBuilt; n != 2 {
+		t.Fatalf("the refused key got no table at its next verification: %d computed", n)
+	}
+
 }

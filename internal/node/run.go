@@ -228,6 +228,13 @@ func runOrderer(ctx context.Context, cfg *Config, logger *slog.Logger, level *sl
 		Registerer:           c.ops.Registry(),
 	})
 	if err != nil {
+		if ctx.Err() != nil {
+			// A SIGTERM during the start (a channel catching up first):
+			// what was fetched is durable and the next start goes on, so
+			// this is a drain like any other, not a failure.
+			logger.Info("orderer stopped while starting", "cause", context.Cause(ctx), "err", err)
+			return nil
+		}
 		return err
 	}
 	defer o.Close()
