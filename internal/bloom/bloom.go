@@ -12,6 +12,8 @@ import (
 	"math/bits"
 	"sync"
 	"sync/atomic"
+
+	"github.com/chorusledger/chorus/internal/kv"
 )
 
 // Filter is a Bloom filter of keys. It never answers "absent" for a key it
@@ -60,6 +62,24 @@ func New() *Filter {
 func newStage(capacity int) *stage {
 	blocks := uint64(1) << bits.Len64(uint64(capacity*bitsPerKey/(64*blockWords)))
 	return &stage{words: make([]atomic.Uint64, blocks*blockWords), blocks: blocks, capacity: capacity}
+}
+
+// FromPrefix returns a filter of every key of r that begins with prefix,
+// the prefix removed: what a caller that adds keys under that prefix from
+// then on starts from.
+func FromPrefix(r kv.Reader, prefix []byte) (*Filter, error) {
+	f := New()
+	it, err := r.NewIter(prefix, kv.PrefixEnd(prefix))
+	if err != nil {
+		return nil, err
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		f.AddBytes(it.Key()[len(prefix):])
+	}
+	if err := it.Close(); err != nil {
+		return nil, err
+	}
+	return f, nil
 }
 
 // Add records key.

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+
+	"github.com/chorusledger/chorus/internal/kv"
 )
 
 // TestFilter: every key added is reported, across the stages a growing
@@ -100,5 +102,35 @@ func TestFilterAddingAgainDoesNotGrow(t *testing.T) {
 	}
 	if !f.MayContain("balance") || !f.MayContain("counter") {
 		t.Fatal("a key added is reported absent")
+	}
+}
+
+// TestFromPrefix: the filter holds every key under the prefix, without the
+// prefix, and nothing else.
+func TestFromPrefix(t *testing.T) {
+	db, err := kv.Open("db", kv.Options{FS: kv.NewCrashableMemFS()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	b := db.NewBatch()
+	for i := range 1000 {
+		b.Set(fmt.Appendf(nil, "p/%d", i), []byte("v"))
+		b.Set(fmt.Appendf(nil, "q/%d", i), []byte("v"))
+	}
+	if err := b.Commit(true); err != nil {
+		t.Fatal(err)
+	}
+	f, err := FromPrefix(db, []byte("p/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 1000 {
+		if !f.MayContain(fmt.Sprint(i)) {
+			t.Fatalf("key p/%d not in the filter as %d", i, i)
+		}
+	}
+	if n := (*f.stages.Load())[0].n; n > 1000 || n < 990 {
+		t.Errorf("%d keys counted, want the 1,000 under the prefix (less a few false positives)", n)
 	}
 }

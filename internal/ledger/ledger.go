@@ -540,16 +540,8 @@ func (l *Ledger) FilterTxIDs() error {
 	if l.txIDs.Load() != nil {
 		return nil
 	}
-	f := bloom.New()
-	prefix := l.keys.kind(kindTx, 0)
-	it, err := l.db.NewIter(prefix, kv.PrefixEnd(prefix))
+	f, err := bloom.FromPrefix(l.db, l.keys.kind(kindTx, 0))
 	if err != nil {
-		return fmt.Errorf("ledger: channel %s: transaction id filter: %w", l.channel, err)
-	}
-	for ok := it.First(); ok; ok = it.Next() {
-		f.AddBytes(it.Key()[len(prefix):])
-	}
-	if err := it.Close(); err != nil {
 		return fmt.Errorf("ledger: channel %s: transaction id filter: %w", l.channel, err)
 	}
 	l.txIDs.Store(f)

@@ -57,15 +57,8 @@ func (s *State) Channel() string { return s.channel }
 // commits, and never write the channel's state through another State
 // meanwhile.
 func (s *State) WithKeyFilter(db kv.Reader) (*State, error) {
-	f := bloom.New()
-	it, err := db.NewIter(s.statePrefix, kv.PrefixEnd(s.statePrefix))
+	f, err := bloom.FromPrefix(db, s.statePrefix)
 	if err != nil {
-		return nil, fmt.Errorf("worldstate: channel %s: key filter: %w", s.channel, err)
-	}
-	for ok := it.First(); ok; ok = it.Next() {
-		f.AddBytes(it.Key()[len(s.statePrefix):])
-	}
-	if err := it.Close(); err != nil {
 		return nil, fmt.Errorf("worldstate: channel %s: key filter: %w", s.channel, err)
 	}
 	filtered := *s
