@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/chorusledger/chorus/internal/zerocopy"
 	"sort"
 	"strings"
 
 	commonpb "github.com/chorusledger/chorus/proto/fabric/common"
 	kvrwsetpb "github.com/chorusledger/chorus/proto/fabric/ledger/rwset/kvrwset"
 	peerpb "github.com/chorusledger/chorus/proto/fabric/peer"
-	"google.golang.org/protobuf/proto"
 )
 
 // ErrResponsesDiffer is wrapped by AssemblePayload when endorsers returned
@@ -120,11 +120,11 @@ type decodedAction struct {
 
 func decodeAction(prpBytes []byte) (*decodedAction, error) {
 	prp := &peerpb.ProposalResponsePayload{}
-	if err := proto.Unmarshal(prpBytes, prp); err != nil {
+	if err := zerocopy.Unmarshal(prpBytes, prp); err != nil {
 		return nil, err
 	}
 	ca := &peerpb.ChaincodeAction{}
-	if err := proto.Unmarshal(prp.Extension, ca); err != nil {
+	if err := zerocopy.Unmarshal(prp.Extension, ca); err != nil {
 		return nil, err
 	}
 	_, ns, err := ParseRWSet(ca.Results)

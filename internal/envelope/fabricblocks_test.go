@@ -407,3 +407,33 @@ func assertSet[K comparable](t *testing.T, what string, got map[K]bool, want []K
 		}
 	}
 }
+
+// BenchmarkParseFabricTransaction parses real Fabric endorser transactions
+// as a validating peer does: the envelope and its headers, then the
+// transaction down to the read/write sets.
+func BenchmarkParseFabricTransaction(b *testing.B) {
+	blocks, _ := loadFabricBlocks(b)
+	var envs [][]byte
+	for _, blk := range blocks {
+		for _, d := range blk.Data.Data {
+			if e, err := envelope.ParseEnvelope(d); err == nil && e.Type() == commonpb.HeaderType_ENDORSER_TRANSACTION {
+				envs = append(envs, d)
+			}
+		}
+	}
+	if len(envs) == 0 {
+		b.Fatal("no endorser transactions in the Fabric blocks")
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		e, err := envelope.ParseEnvelope(envs[i%len(envs)])
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := envelope.ParseEndorserTransaction(e.Payload.Data); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}

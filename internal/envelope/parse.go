@@ -1,12 +1,12 @@
 package envelope
 
 import (
+	"github.com/chorusledger/chorus/internal/zerocopy"
 	commonpb "github.com/chorusledger/chorus/proto/fabric/common"
 	rwsetpb "github.com/chorusledger/chorus/proto/fabric/ledger/rwset"
 	kvrwsetpb "github.com/chorusledger/chorus/proto/fabric/ledger/rwset/kvrwset"
 	msppb "github.com/chorusledger/chorus/proto/fabric/msp"
 	peerpb "github.com/chorusledger/chorus/proto/fabric/peer"
-	"google.golang.org/protobuf/proto"
 )
 
 // Envelope is a parsed common.Envelope. Raw, PayloadBytes, the header bytes
@@ -35,7 +35,7 @@ func ParseEnvelope(raw []byte) (*Envelope, error) {
 		return nil, malformed(peerpb.TxValidationCode_NIL_ENVELOPE, nil, "empty envelope")
 	}
 	env := &commonpb.Envelope{}
-	if err := proto.Unmarshal(raw, env); err != nil {
+	if err := zerocopy.Unmarshal(raw, env); err != nil {
 		return nil, malformed(peerpb.TxValidationCode_BAD_PAYLOAD, err, "decode envelope")
 	}
 	e, err := ParseEnvelopeMessage(env)
@@ -53,7 +53,7 @@ func ParseEnvelopeMessage(env *commonpb.Envelope) (*Envelope, error) {
 		return nil, malformed(peerpb.TxValidationCode_BAD_PAYLOAD, nil, "envelope has no payload")
 	}
 	payload := &commonpb.Payload{}
-	if err := proto.Unmarshal(env.Payload, payload); err != nil {
+	if err := zerocopy.Unmarshal(env.Payload, payload); err != nil {
 		return nil, malformed(peerpb.TxValidationCode_BAD_PAYLOAD, err, "decode payload")
 	}
 	if payload.Header == nil {
@@ -78,15 +78,15 @@ func parseHeader(h *commonpb.Header) (*commonpb.ChannelHeader, *commonpb.Signatu
 		return nil, nil, nil, malformed(peerpb.TxValidationCode_BAD_CHANNEL_HEADER, nil, "empty channel header")
 	}
 	ch := &commonpb.ChannelHeader{}
-	if err := proto.Unmarshal(h.ChannelHeader, ch); err != nil {
+	if err := zerocopy.Unmarshal(h.ChannelHeader, ch); err != nil {
 		return nil, nil, nil, malformed(peerpb.TxValidationCode_BAD_CHANNEL_HEADER, err, "decode channel header")
 	}
 	sh := &commonpb.SignatureHeader{}
-	if err := proto.Unmarshal(h.SignatureHeader, sh); err != nil {
+	if err := zerocopy.Unmarshal(h.SignatureHeader, sh); err != nil {
 		return nil, nil, nil, malformed(peerpb.TxValidationCode_BAD_COMMON_HEADER, err, "decode signature header")
 	}
 	creator := &msppb.SerializedIdentity{}
-	if err := proto.Unmarshal(sh.Creator, creator); err != nil {
+	if err := zerocopy.Unmarshal(sh.Creator, creator); err != nil {
 		return nil, nil, nil, malformed(peerpb.TxValidationCode_BAD_COMMON_HEADER, err, "decode creator")
 	}
 	return ch, sh, creator, nil
@@ -132,7 +132,7 @@ func (t *EndorserTransaction) ContractName() string {
 // payload down to the read/write sets.
 func ParseEndorserTransaction(data []byte) (*EndorserTransaction, error) {
 	tx := &peerpb.Transaction{}
-	if err := proto.Unmarshal(data, tx); err != nil {
+	if err := zerocopy.Unmarshal(data, tx); err != nil {
 		return nil, malformed(peerpb.TxValidationCode_BAD_PAYLOAD, err, "decode transaction")
 	}
 	if len(tx.Actions) == 0 {
@@ -145,7 +145,7 @@ func ParseEndorserTransaction(data []byte) (*EndorserTransaction, error) {
 	out := &EndorserTransaction{SignatureHeaderBytes: action.Header}
 
 	actionPayload := &peerpb.ChaincodeActionPayload{}
-	if err := proto.Unmarshal(action.Payload, actionPayload); err != nil {
+	if err := zerocopy.Unmarshal(action.Payload, actionPayload); err != nil {
 		return nil, malformed(peerpb.TxValidationCode_BAD_PAYLOAD, err, "decode chaincode action payload")
 	}
 	if actionPayload.Action == nil {
@@ -153,29 +153,29 @@ func ParseEndorserTransaction(data []byte) (*EndorserTransaction, error) {
 	}
 	out.ProposalPayloadBytes = actionPayload.ChaincodeProposalPayload
 	out.ProposalPayload = &peerpb.ChaincodeProposalPayload{}
-	if err := proto.Unmarshal(actionPayload.ChaincodeProposalPayload, out.ProposalPayload); err != nil {
+	if err := zerocopy.Unmarshal(actionPayload.ChaincodeProposalPayload, out.ProposalPayload); err != nil {
 		return nil, malformed(peerpb.TxValidationCode_BAD_PAYLOAD, err, "decode chaincode proposal payload")
 	}
 	out.Invocation = &peerpb.ChaincodeInvocationSpec{}
-	if err := proto.Unmarshal(out.ProposalPayload.Input, out.Invocation); err != nil {
+	if err := zerocopy.Unmarshal(out.ProposalPayload.Input, out.Invocation); err != nil {
 		return nil, malformed(peerpb.TxValidationCode_BAD_PAYLOAD, err, "decode chaincode invocation spec")
 	}
 	out.Endorsements = actionPayload.Action.Endorsements
 	out.ResponsePayloadBytes = actionPayload.Action.ProposalResponsePayload
 
 	prp := &peerpb.ProposalResponsePayload{}
-	if err := proto.Unmarshal(actionPayload.Action.ProposalResponsePayload, prp); err != nil {
+	if err := zerocopy.Unmarshal(actionPayload.Action.ProposalResponsePayload, prp); err != nil {
 		return nil, malformed(peerpb.TxValidationCode_BAD_RESPONSE_PAYLOAD, err, "decode proposal response payload")
 	}
 	out.ResponsePayload = prp
 	ca := &peerpb.ChaincodeAction{}
-	if err := proto.Unmarshal(prp.Extension, ca); err != nil {
+	if err := zerocopy.Unmarshal(prp.Extension, ca); err != nil {
 		return nil, malformed(peerpb.TxValidationCode_BAD_RESPONSE_PAYLOAD, err, "decode chaincode action")
 	}
 	out.Action = ca
 	if len(ca.Events) > 0 {
 		ev := &peerpb.ChaincodeEvent{}
-		if err := proto.Unmarshal(ca.Events, ev); err != nil {
+		if err := zerocopy.Unmarshal(ca.Events, ev); err != nil {
 			return nil, malformed(peerpb.TxValidationCode_BAD_RESPONSE_PAYLOAD, err, "decode chaincode event")
 		}
 		out.Event = ev
@@ -194,7 +194,7 @@ func ParseEndorserTransaction(data []byte) (*EndorserTransaction, error) {
 // is the validator's business.
 func ParseRWSet(b []byte) (*rwsetpb.TxReadWriteSet, []NsRWSet, error) {
 	rws := &rwsetpb.TxReadWriteSet{}
-	if err := proto.Unmarshal(b, rws); err != nil {
+	if err := zerocopy.Unmarshal(b, rws); err != nil {
 		return nil, nil, malformed(peerpb.TxValidationCode_BAD_RWSET, err, "decode read/write set")
 	}
 	if rws.DataModel != rwsetpb.TxReadWriteSet_KV {
@@ -208,7 +208,7 @@ func ParseRWSet(b []byte) (*rwsetpb.TxReadWriteSet, []NsRWSet, error) {
 		}
 		seen[n.Namespace] = true
 		kv := &kvrwsetpb.KVRWSet{}
-		if err := proto.Unmarshal(n.Rwset, kv); err != nil {
+		if err := zerocopy.Unmarshal(n.Rwset, kv); err != nil {
 			return nil, nil, malformed(peerpb.TxValidationCode_BAD_RWSET, err, "decode KV read/write set of namespace %q", n.Namespace)
 		}
 		ns = append(ns, NsRWSet{Namespace: n.Namespace, KV: kv})

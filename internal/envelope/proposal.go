@@ -3,11 +3,11 @@ package envelope
 import (
 	"crypto/sha256"
 	"fmt"
+	"github.com/chorusledger/chorus/internal/zerocopy"
 
 	commonpb "github.com/chorusledger/chorus/proto/fabric/common"
 	msppb "github.com/chorusledger/chorus/proto/fabric/msp"
 	peerpb "github.com/chorusledger/chorus/proto/fabric/peer"
-	"google.golang.org/protobuf/proto"
 )
 
 // Proposal is a parsed SignedProposal for a contract invocation, with the
@@ -47,10 +47,10 @@ func ParseProposal(sp *peerpb.SignedProposal) (*Proposal, error) {
 		return nil, malformed(peerpb.TxValidationCode_BAD_PAYLOAD, nil, "a signed proposal is required")
 	}
 	p := &Proposal{Signed: sp, Proposal: &peerpb.Proposal{}, Header: &commonpb.Header{}}
-	if err := proto.Unmarshal(sp.ProposalBytes, p.Proposal); err != nil {
+	if err := zerocopy.Unmarshal(sp.ProposalBytes, p.Proposal); err != nil {
 		return nil, malformed(peerpb.TxValidationCode_BAD_PAYLOAD, err, "decode proposal")
 	}
-	if err := proto.Unmarshal(p.Proposal.Header, p.Header); err != nil {
+	if err := zerocopy.Unmarshal(p.Proposal.Header, p.Header); err != nil {
 		return nil, malformed(peerpb.TxValidationCode_BAD_COMMON_HEADER, err, "decode proposal header")
 	}
 	var err error
@@ -69,7 +69,7 @@ func ParseProposal(sp *peerpb.SignedProposal) (*Proposal, error) {
 		return nil, malformed(peerpb.TxValidationCode_BAD_CHANNEL_HEADER, nil, "proposal epoch is %d, want 0", ch.Epoch)
 	}
 	p.Extension = &peerpb.ChaincodeHeaderExtension{}
-	if err := proto.Unmarshal(ch.Extension, p.Extension); err != nil {
+	if err := zerocopy.Unmarshal(ch.Extension, p.Extension); err != nil {
 		return nil, malformed(peerpb.TxValidationCode_BAD_HEADER_EXTENSION, err, "decode chaincode header extension")
 	}
 	if p.Extension.GetChaincodeId().GetName() == "" {
@@ -79,11 +79,11 @@ func ParseProposal(sp *peerpb.SignedProposal) (*Proposal, error) {
 		return nil, err
 	}
 	p.Payload = &peerpb.ChaincodeProposalPayload{}
-	if err := proto.Unmarshal(p.Proposal.Payload, p.Payload); err != nil {
+	if err := zerocopy.Unmarshal(p.Proposal.Payload, p.Payload); err != nil {
 		return nil, malformed(peerpb.TxValidationCode_BAD_PAYLOAD, err, "decode chaincode proposal payload")
 	}
 	p.Invocation = &peerpb.ChaincodeInvocationSpec{}
-	if err := proto.Unmarshal(p.Payload.Input, p.Invocation); err != nil {
+	if err := zerocopy.Unmarshal(p.Payload.Input, p.Invocation); err != nil {
 		return nil, malformed(peerpb.TxValidationCode_BAD_PAYLOAD, err, "decode chaincode invocation spec")
 	}
 	if p.Invocation.GetChaincodeSpec().GetChaincodeId().GetName() == "" {

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"github.com/chorusledger/chorus/internal/zerocopy"
 	"slices"
 
 	"github.com/chorusledger/chorus/internal/envelope"
@@ -188,18 +189,18 @@ func UnmarshalBlock(raw []byte) (*commonpb.Block, error) {
 
 // txIDOf returns the transaction id in an envelope's channel header, or ""
 // when the envelope does not decode that far. It decodes no more than it
-// needs: the index wants only the id.
+// needs: the index wants only the id, which shares env's bytes.
 func txIDOf(env []byte) string {
 	e := &commonpb.Envelope{}
-	if proto.Unmarshal(env, e) != nil {
+	if zerocopy.Unmarshal(env, e) != nil {
 		return ""
 	}
 	p := &commonpb.Payload{}
-	if proto.Unmarshal(e.Payload, p) != nil || p.Header == nil {
+	if zerocopy.Unmarshal(e.Payload, p) != nil || p.Header == nil {
 		return ""
 	}
 	ch := &commonpb.ChannelHeader{}
-	if proto.Unmarshal(p.Header.ChannelHeader, ch) != nil {
+	if zerocopy.Unmarshal(p.Header.ChannelHeader, ch) != nil {
 		return ""
 	}
 	return ch.TxId

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"github.com/chorusledger/chorus/internal/zerocopy"
 	"runtime"
 	"strings"
 	"sync"
@@ -406,7 +407,7 @@ func (v *Validator) prepareEndorserTx(bundle *channelconfig.Bundle, t *preparedT
 	}
 	if ext := env.ChannelHeader.GetExtension(); len(ext) > 0 {
 		he := &peerpb.ChaincodeHeaderExtension{}
-		if err := proto.Unmarshal(ext, he); err != nil {
+		if err := zerocopy.Unmarshal(ext, he); err != nil {
 			t.fail(peerpb.TxValidationCode_BAD_HEADER_EXTENSION, "decode chaincode header extension: %v", err)
 			return
 		}
@@ -790,7 +791,8 @@ func (v *Validator) signaturePolicy(name string, sequence uint64, text string) (
 	}
 	pol, err := policy.ParseSignaturePolicy(text)
 	v.mu.Lock()
-	v.policies[name] = cachedPolicy{sequence: sequence, text: text, pol: pol, err: err}
+	// The name may share a block's bytes: keep a copy.
+	v.policies[strings.Clone(name)] = cachedPolicy{sequence: sequence, text: text, pol: pol, err: err}
 	v.mu.Unlock()
 	return pol, err
 }

@@ -1,11 +1,11 @@
 package client
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
-	"google.golang.org/protobuf/proto"
-
+	"github.com/chorusledger/chorus/internal/zerocopy"
 	commonpb "github.com/chorusledger/chorus/proto/fabric/common"
 	peerpb "github.com/chorusledger/chorus/proto/fabric/peer"
 )
@@ -23,45 +23,46 @@ type preparedTransaction struct {
 // from Payload.header.channel_header, and the result from Payload.data →
 // Transaction → actions[0] → ChaincodeActionPayload.action →
 // ProposalResponsePayload.extension → ChaincodeAction.response.payload.
-// Nothing else is checked: the client cannot verify endorsements.
+// Nothing else is checked: the client cannot verify endorsements. The
+// channel and transaction ids share payloadBytes's memory.
 func parsePreparedTransaction(payloadBytes []byte) (preparedTransaction, error) {
 	fail := func(what string, err error) (preparedTransaction, error) {
 		return preparedTransaction{}, fmt.Errorf("malformed prepared transaction: %s: %w", what, err)
 	}
 	var payload commonpb.Payload
-	if err := proto.Unmarshal(payloadBytes, &payload); err != nil {
+	if err := zerocopy.Unmarshal(payloadBytes, &payload); err != nil {
 		return fail("payload", err)
 	}
 	if payload.GetHeader() == nil {
 		return fail("payload", errors.New("no header"))
 	}
 	var channelHeader commonpb.ChannelHeader
-	if err := proto.Unmarshal(payload.GetHeader().GetChannelHeader(), &channelHeader); err != nil {
+	if err := zerocopy.Unmarshal(payload.GetHeader().GetChannelHeader(), &channelHeader); err != nil {
 		return fail("channel header", err)
 	}
 	if channelHeader.GetChannelId() == "" {
 		return fail("channel header", errors.New("no channel id"))
 	}
 	var tx peerpb.Transaction
-	if err := proto.Unmarshal(payload.GetData(), &tx); err != nil {
+	if err := zerocopy.Unmarshal(payload.GetData(), &tx); err != nil {
 		return fail("transaction", err)
 	}
 	if len(tx.GetActions()) == 0 {
 		return fail("transaction", errors.New("no actions"))
 	}
 	var actionPayload peerpb.ChaincodeActionPayload
-	if err := proto.Unmarshal(tx.GetActions()[0].GetPayload(), &actionPayload); err != nil {
+	if err := zerocopy.Unmarshal(tx.GetActions()[0].GetPayload(), &actionPayload); err != nil {
 		return fail("chaincode action payload", err)
 	}
 	if actionPayload.GetAction() == nil {
 		return fail("chaincode action payload", errors.New("no endorsed action"))
 	}
 	var responsePayload peerpb.ProposalResponsePayload
-	if err := proto.Unmarshal(actionPayload.GetAction().GetProposalResponsePayload(), &responsePayload); err != nil {
+	if err := zerocopy.Unmarshal(actionPayload.GetAction().GetProposalResponsePayload(), &responsePayload); err != nil {
 		return fail("proposal response payload", err)
 	}
 	var action peerpb.ChaincodeAction
-	if err := proto.Unmarshal(responsePayload.GetExtension(), &action); err != nil {
+	if err := zerocopy.Unmarshal(responsePayload.GetExtension(), &action); err != nil {
 		return fail("chaincode action", err)
 	}
 	if action.GetResponse() == nil {
@@ -70,6 +71,7 @@ func parsePreparedTransaction(payloadBytes []byte) (preparedTransaction, error) 
 	return preparedTransaction{
 		channel: channelHeader.GetChannelId(),
 		txID:    channelHeader.GetTxId(),
-		result:  action.GetResponse().GetPayload(),
+		// The caller owns the result; the rest shares payloadBytes.
+		result: bytes.Clone(action.GetResponse().GetPayload()),
 	}, nil
 }
