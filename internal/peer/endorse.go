@@ -194,10 +194,16 @@ func (p *Peer) endorse(sp *peerpb.SignedProposal, prop *envelope.Proposal) (*pee
 func (p *Peer) ProcessProposal(ctx context.Context, sp *peerpb.SignedProposal) (*peerpb.ProposalResponse, error) {
 	start := time.Now()
 	var res *peerpb.ProposalResponse
+	// The label is the channel's own name, and only for a channel this
+	// peer serves: a client chooses what a proposal says, and a label
+	// string, kept by the metric for good, would keep the proposal's
+	// memory alive (its fields share it).
 	channelName := ""
 	prop, err := parseProposal(sp)
 	if err == nil {
-		channelName = prop.ChannelID()
+		if ch, chErr := p.channel(prop.ChannelID()); chErr == nil {
+			channelName = ch.id
+		}
 		res, err = p.endorse(sp, prop)
 	}
 	outcome := "endorsed"

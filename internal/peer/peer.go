@@ -317,7 +317,7 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		commitTime: ops.Register(r, prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "chorus_peer_block_commit_seconds",
 			Help: "Time to validate and commit a block.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}, []string{"channel"})),
 		endorsements: ops.Register(r, prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chorus_peer_proposals_total",
-			Help: "Proposals processed, by outcome."}, []string{"channel", "outcome"})),
+			Help: "Proposals processed, by outcome (channel \"\" for one this peer does not serve)."}, []string{"channel", "outcome"})),
 		proposalTime: ops.Register(r, prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "chorus_peer_proposal_duration_seconds",
 			Help:    "Time to process a proposal (checks, contract, signature), by outcome.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"channel", "outcome"})),

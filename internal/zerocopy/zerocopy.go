@@ -9,25 +9,35 @@
 // more lenient than proto.Unmarshal in a few corners of the wire format: it
 // does not check that strings are UTF-8, it reads field numbers of 2^29 and
 // more, it does not check that a group's end matches its start, it reads a
-// map entry's key or value whatever its wire type, and it accepts a varint
-// of ten bytes whose last byte overflows. Unmarshal therefore first walks
-// the input against the message's descriptor and uses the generated code
-// only for input in the plain subset where both decoders agree: every field
-// known, with the wire type its declaration implies (a repeated scalar may
-// also be packed), every varint and length well formed, every string UTF-8,
-// no empty value of a singular bytes field (proto.Unmarshal leaves it nil,
-// the generated code does not), no groups, and every nested message, recursively, plain too. Anything
-// else, and any error of the generated code, is decoded by proto.Unmarshal
-// itself, whose answer (an error, or a message with unknown fields) is
-// returned as it is. The messages Fabric's clients and peers send are plain.
+// map entry's key or value whatever its wire type, it does not merge a map
+// entry's message value given twice, it accepts a varint of ten bytes whose
+// last byte overflows, and it has no limit of depth. Unmarshal therefore
+// first walks the input against the message's descriptor and uses the
+// generated code only for input in the plain subset where both decoders
+// agree:
+//   - every field known, with the wire type its declaration implies (a
+//     repeated varint scalar may also be packed);
+//   - every varint and length well formed, every string UTF-8;
+//   - no empty value of a singular bytes field (proto.Unmarshal leaves it
+//     nil, the generated code an empty slice);
+//   - no groups, no map whose values are messages;
+//   - every nested message plain too, at most 64 levels deep.
+//
+// Anything else, any error of the generated code, and everything on a
+// 32-bit platform is decoded by proto.Unmarshal itself, whose answer (an
+// error, or a message with unknown fields) is returned as it is. The
+// messages Fabric's clients and peers send are plain.
 //
 // Because the result aliases the input, the input must not be modified for
-// as long as the message or any slice or string taken from it is in use.
-// A small string kept for long (a transaction id as a map key, say) keeps
-// the whole input alive; clone it (strings.Clone) when that matters.
+// as long as the message or any slice or string taken from it is in use,
+// and nothing may append to a bytes field of the result (its capacity runs
+// to the end of the input). A small string kept for long (a transaction id
+// as a map key, say) keeps the whole input alive; clone it (strings.Clone)
+// when that matters.
 package zerocopy
 
 import (
+	"math/bits"
 	"sync"
 	"unicode/utf8"
 
@@ -47,7 +57,7 @@ type Message interface {
 // m alias b when b is plain (see the package comment); otherwise m is what
 // proto.Unmarshal makes of b.
 func Unmarshal(b []byte, m Message) error {
-	if schemaOf(m.ProtoReflect().Descriptor()).plain(b, 0) {
+	if is64Bit && schemaOf(m.ProtoReflect().Descriptor()).plain(b, 0) {
 		if err := m.UnmarshalVTUnsafe(b); err == nil {
 			return nil
 		}
@@ -61,6 +71,11 @@ func Unmarshal(b []byte, m Message) error {
 func IsPlain(b []byte, m proto.Message) bool {
 	return schemaOf(m.ProtoReflect().Descriptor()).plain(b, 0)
 }
+
+// is64Bit: the generated code reads some varints into an int (a bool's,
+// for one), which on 32-bit platforms drops bits proto.Unmarshal keeps.
+// There, Unmarshal is proto.Unmarshal.
+const is64Bit = bits.UintSize == 64
 
 // maxDepth bounds the nesting plain follows; deeper input goes to
 // proto.Unmarshal, which has a limit of its own.
@@ -76,7 +91,7 @@ type schema struct {
 type fieldRule struct {
 	known    bool
 	wireType protowire.Type
-	packed   bool // a repeated scalar: BytesType (packed) also accepted
+	packed   bool // a repeated scalar, which may also come packed
 	utf8     bool // a string: its value must be valid UTF-8
 	// nonEmpty: a singular bytes field, which proto.Unmarshal leaves nil
 	// when empty and the generated code sets to an empty slice.
@@ -152,25 +167,21 @@ func (s *schema) plain(b []byte, depth int) bool {
 	return true
 }
 
-// packedPlain reports whether v is a well-formed packed run of scalars of
-// the given wire type.
+// packedPlain reports whether v is a well-formed packed run of varints.
+// Packed runs of fixed-width scalars are left to proto.Unmarshal: no
+// message of ours has such a field.
 func packedPlain(v []byte, typ protowire.Type) bool {
-	switch typ {
-	case protowire.VarintType:
-		for len(v) > 0 {
-			_, n := protowire.ConsumeVarint(v)
-			if n < 0 {
-				return false
-			}
-			v = v[n:]
-		}
-		return true
-	case protowire.Fixed32Type:
-		return len(v)%4 == 0
-	case protowire.Fixed64Type:
-		return len(v)%8 == 0
+	if typ != protowire.VarintType {
+		return false
 	}
-	return false
+	for len(v) > 0 {
+		_, n := protowire.ConsumeVarint(v)
+		if n < 0 {
+			return false
+		}
+		v = v[n:]
+	}
+	return true
 }
 
 var schemas sync.Map // protoreflect.FullName → *schema
@@ -221,8 +232,8 @@ func buildSchema(md protoreflect.MessageDescriptor, building map[protoreflect.Fu
 	return s
 }
 
-// ruleFor returns the rule for a field, or false for a field kind plain
-// input never has (groups).
+// ruleFor returns the rule for a field, or false for a field plain input
+// never has (groups, maps of messages).
 func ruleFor(fd protoreflect.FieldDescriptor, building map[protoreflect.FullName]*schema) (fieldRule, bool) {
 	r := fieldRule{known: true}
 	switch fd.Kind() {
@@ -244,6 +255,12 @@ func ruleFor(fd protoreflect.FieldDescriptor, building map[protoreflect.FullName
 		r.wireType = protowire.BytesType
 		r.nonEmpty = !fd.IsList()
 	case protoreflect.MessageKind:
+		if fd.IsMap() && fd.MapValue().Kind() == protoreflect.MessageKind {
+			// The generated code makes an entry's message value anew for
+			// each occurrence and leaves it nil when absent, where
+			// proto.Unmarshal merges the occurrences into one message.
+			return fieldRule{}, false
+		}
 		r.wireType = protowire.BytesType
 		r.message = buildSchema(fd.Message(), building)
 	default: // GroupKind
