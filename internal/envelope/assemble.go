@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/chorusledger/chorus/internal/zerocopy"
 	"sort"
 	"strings"
 
+	"github.com/chorusledger/chorus/internal/zerocopy"
 	commonpb "github.com/chorusledger/chorus/proto/fabric/common"
 	kvrwsetpb "github.com/chorusledger/chorus/proto/fabric/ledger/rwset/kvrwset"
 	peerpb "github.com/chorusledger/chorus/proto/fabric/peer"

@@ -219,7 +219,11 @@ func ParseRWSet(b []byte) (*rwsetpb.TxReadWriteSet, []NsRWSet, error) {
 // EndorsementSignedBytes returns what an endorser signs: the proposal
 // response payload followed by the endorser's serialized identity.
 func EndorsementSignedBytes(responsePayload, endorser []byte) []byte {
-	b := make([]byte, 0, len(responsePayload)+len(endorser))
-	b = append(b, responsePayload...)
-	return append(b, endorser...)
+	return AppendEndorsementSignedBytes(make([]byte, 0, len(responsePayload)+len(endorser)), responsePayload, endorser)
+}
+
+// AppendEndorsementSignedBytes appends what an endorser signs to dst, for
+// a caller that reuses a buffer.
+func AppendEndorsementSignedBytes(dst, responsePayload, endorser []byte) []byte {
+	return append(append(dst, responsePayload...), endorser...)
 }

@@ -3,8 +3,8 @@ package envelope
 import (
 	"crypto/sha256"
 	"fmt"
-	"github.com/chorusledger/chorus/internal/zerocopy"
 
+	"github.com/chorusledger/chorus/internal/zerocopy"
 	commonpb "github.com/chorusledger/chorus/proto/fabric/common"
 	msppb "github.com/chorusledger/chorus/proto/fabric/msp"
 	peerpb "github.com/chorusledger/chorus/proto/fabric/peer"

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/chorusledger/chorus/internal/identity/keytable"
 )
@@ -125,7 +126,8 @@ func (c *SignatureCache) verify(keyID [sha256.Size]byte, pub crypto.PublicKey, m
 	if c == nil {
 		return verifyDigest(pub, msg, &digest, sig)
 	}
-	k := sigCacheKey{keyID: keyID, digest: digest, sig: string(sig)}
+	// The look-up's key shares sig's bytes; the key added below is a copy.
+	k := sigCacheKey{keyID: keyID, digest: digest, sig: unsafe.String(unsafe.SliceData(sig), len(sig))}
 	if _, ok := c.entries.get(k); ok {
 		return nil
 	}
@@ -133,6 +135,7 @@ func (c *SignatureCache) verify(keyID [sha256.Size]byte, pub crypto.PublicKey, m
 	if err := verifyDigestWith(table, pub, msg, &digest, sig); err != nil {
 		return err
 	}
+	k.sig = string(sig)
 	c.entries.add(k, struct{}{})
 	if table == nil {
 		c.countVerified(keyID, pub)

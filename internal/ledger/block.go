@@ -4,10 +4,10 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
-	"github.com/chorusledger/chorus/internal/zerocopy"
 	"slices"
 
 	"github.com/chorusledger/chorus/internal/envelope"
+	"github.com/chorusledger/chorus/internal/zerocopy"
 	commonpb "github.com/chorusledger/chorus/proto/fabric/common"
 	peerpb "github.com/chorusledger/chorus/proto/fabric/peer"
 	"google.golang.org/protobuf/proto"

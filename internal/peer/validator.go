@@ -5,11 +5,11 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"github.com/chorusledger/chorus/internal/zerocopy"
 	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -21,6 +21,7 @@ import (
 	"github.com/chorusledger/chorus/internal/ledger"
 	"github.com/chorusledger/chorus/internal/policy"
 	"github.com/chorusledger/chorus/internal/worldstate"
+	"github.com/chorusledger/chorus/internal/zerocopy"
 	configpb "github.com/chorusledger/chorus/proto/chorus/config"
 	lifecyclepb "github.com/chorusledger/chorus/proto/chorus/lifecycle"
 	commonpb "github.com/chorusledger/chorus/proto/fabric/common"
@@ -441,34 +442,52 @@ func (v *Validator) prepareEndorserTx(bundle *channelconfig.Bundle, t *preparedT
 	// What failed is not checked again: an identity refused once is
 	// refused for every copy, and a signature for the same endorser and
 	// bytes fails again (failures are not cached by the identity package).
-	done := make(map[string]struct{}, len(tx.Endorsements))
+	// The keys of both sets share the block's bytes, which nothing
+	// changes while it is validated, and do not outlive this call.
+	seen := make(map[string]struct{}, len(tx.Endorsements)) // verified, or an identity refused
+	var failed map[[2]string]struct{}                       // (endorser, signature) that did not verify
+	signed := signedBytesPool.Get().(*[]byte)
+	defer signedBytesPool.Put(signed)
 	for j, e := range tx.Endorsements {
-		key := string(e.GetEndorser())
-		if _, dup := done[key]; dup {
-			continue // verified, or an identity refused
+		key := bytesAsString(e.GetEndorser())
+		if _, dup := seen[key]; dup {
+			continue
 		}
-		sigKey := key + "\x00" + string(e.GetSignature())
-		if _, dup := done[sigKey]; dup {
-			continue // this signature failed
+		sigKey := [2]string{key, bytesAsString(e.GetSignature())}
+		if _, dup := failed[sigKey]; dup {
+			continue
 		}
 		id, err := mgr.DeserializeIdentity(e.GetEndorser())
 		if err != nil {
-			done[key] = struct{}{}
+			seen[key] = struct{}{}
 			t.ignored = append(t.ignored, fmt.Sprintf("endorsement %d ignored: %s", j, plain(err)))
 			continue
 		}
-		if err := id.Verify(envelope.EndorsementSignedBytes(tx.ResponsePayloadBytes, e.GetEndorser()), e.GetSignature()); err != nil {
-			done[sigKey] = struct{}{}
+		*signed = envelope.AppendEndorsementSignedBytes((*signed)[:0], tx.ResponsePayloadBytes, e.GetEndorser())
+		if err := id.Verify(*signed, e.GetSignature()); err != nil {
+			if failed == nil {
+				failed = make(map[[2]string]struct{})
+			}
+			failed[sigKey] = struct{}{}
 			t.ignored = append(t.ignored, fmt.Sprintf("endorsement %d by %s ignored: %s", j, id, plain(err)))
 			continue
 		}
-		done[key] = struct{}{}
+		seen[key] = struct{}{}
 		t.endorsers = append(t.endorsers, newEndorser(id))
 	}
 	t.contract = contract
 	t.nsRWSets = tx.NsRWSets
 	t.event = tx.Event
 }
+
+// signedBytesPool holds the buffers in which the validator puts what an
+// endorser signed (a few KB a transaction) to verify it; Verify keeps
+// nothing of its message.
+var signedBytesPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// bytesAsString is b as a string without a copy, for a map key that does
+// not outlive b and while nothing changes b.
+func bytesAsString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // endorser adapts a verified endorser identity to policy.Signer. Its ID is
 // the SHA-256 of the certificate's public key, so that the same key counts
