@@ -567,3 +567,32 @@ func TestChannelsAndVerifyPath(t *testing.T) {
 		t.Fatal("verified an empty directory")
 	}
 }
+
+// DataHashChecked is the caller's word that it checked the block's data
+// hash: Append then does not hash the data again. A caller that gave it
+// wrongly stores a block that Verify reports.
+func TestAppendDataHashChecked(t *testing.T) {
+	db := openMemDB(t, kv.NewCrashableMemFS())
+	defer db.Close()
+	l := openLedger(t, db)
+	c := newChain(t, newTestSigner(t, "OrdererMSP"))
+	buildLedger(t, l, c, 1, 2)
+	if err := l.Append(c.next(c.txs(2, 0), nil), AppendOptions{FillCommitHash: true, DataHashChecked: true}); err != nil {
+		t.Fatalf("a good block with its data hash checked by the caller: %v", err)
+	}
+	if _, err := Verify(db, testChannel, verifyAll); err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+
+	bad := c.next(c.txs(2, 0), nil)
+	bad.Data.Data[0], bad.Data.Data[1] = bad.Data.Data[1], bad.Data.Data[0] // the same transactions, hashed in another order
+	if err := l.Append(proto.Clone(bad).(*commonpb.Block), AppendOptions{FillCommitHash: true}); !errors.Is(err, ErrDataHash) {
+		t.Fatalf("without DataHashChecked: %v, want ErrDataHash", err)
+	}
+	if err := l.Append(bad, AppendOptions{FillCommitHash: true, DataHashChecked: true}); err != nil {
+		t.Fatalf("with DataHashChecked the data is not hashed again, so the append goes through: %v", err)
+	}
+	if _, err := Verify(db, testChannel, verifyAll); err == nil || !strings.Contains(err.Error(), "data hash") {
+		t.Fatalf("verify of a ledger holding a block whose data hash is wrong: %v, want a data hash error", err)
+	}
+}

@@ -127,9 +127,9 @@ func (w *blockWriter) Apply(e raft.Entry) error {
 		rec.lastConfig = b.Header.Number
 	}
 	b.Metadata = &commonpb.BlockMetadata{Metadata: make([][]byte, 5)}
-	// SignBlock checks the data hash (and the ledger again at Append): an
-	// entry whose header does not match its transactions, which only a
-	// faulty leader could propose, is skipped by every orderer alike.
+	// SignBlock checks the data hash (so Append need not): an entry whose
+	// header does not match its transactions, which only a faulty leader
+	// could propose, is skipped by every orderer alike.
 	if err := ledger.SignBlock(b, w.signer, rec.lastConfig, e.Term, e.Index); errors.Is(err, ledger.ErrDataHash) {
 		w.log.Warn("skipping a block whose data hash does not match its transactions", "channel", w.channel, "number", b.Header.Number, "index", e.Index)
 		return w.skip(b, e)
@@ -142,7 +142,7 @@ func (w *blockWriter) Apply(e raft.Entry) error {
 	// index and its applied index together, and raft delivers the entry
 	// again. (The ledger syncs the block's segment record itself, so an
 	// index never outlives the bytes it points at.)
-	if err := w.ledger.Append(b, ledger.AppendOptions{NoSync: true, Writers: []ledger.BatchWriter{appliedWriter{w.key, rec}}}); err != nil {
+	if err := w.ledger.Append(b, ledger.AppendOptions{NoSync: true, DataHashChecked: true, Writers: []ledger.BatchWriter{appliedWriter{w.key, rec}}}); err != nil {
 		return fmt.Errorf("orderer: channel %s: %w", w.channel, err)
 	}
 	w.rec = rec

@@ -376,7 +376,9 @@ func (c *channel) commitBlock(b *commonpb.Block, prep *Prepared) error {
 	if res.Updates != nil {
 		writers = append(writers, res.Updates)
 	}
-	if err := c.ledger.Append(stored, ledger.AppendOptions{FillCommitHash: true, WritesHash: res.WritesHash, Reasons: res.Reasons, Writers: writers}); err != nil {
+	// Every block here passed checkBlock, data hash included, on its way
+	// from the orderer (pull is the only sender on c.blocks).
+	if err := c.ledger.Append(stored, ledger.AppendOptions{FillCommitHash: true, WritesHash: res.WritesHash, Reasons: res.Reasons, Writers: writers, DataHashChecked: true}); err != nil {
 		return err
 	}
 	if res.Config != nil && b.Header.Number > 0 {
