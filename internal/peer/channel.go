@@ -39,7 +39,7 @@ type channel struct {
 	config    atomic.Pointer[channelconfig.Bundle]
 	validator *Validator
 
-	blocks chan *commonpb.Block // puller → committer, verified
+	blocks chan checkedBlock // puller → committer
 	stopC  chan struct{}
 	wg     sync.WaitGroup
 
@@ -106,7 +106,7 @@ func (p *Peer) startChannel(name string, genesis *commonpb.Block) (err error) {
 	c := &channel{
 		id: name, p: p, log: p.log.With("channel", name), ledger: l, state: state,
 		validator: validator,
-		blocks:    make(chan *commonpb.Block, 8),
+		blocks:    make(chan checkedBlock, 8),
 		stopC:     make(chan struct{}),
 	}
 	c.config.Store(bundle)
@@ -254,7 +254,8 @@ func (c *channel) pullFrom(ctx context.Context, endpoint string, next *uint64, p
 			return fmt.Errorf("orderer ended the stream with %v", t.Status)
 		case *ordererpb.DeliverResponse_Block:
 			b := t.Block
-			if err := c.checkBlock(b, *next, *prevHash); err != nil {
+			checked, err := c.checkBlock(b, *next, *prevHash)
+			if err != nil {
 				c.p.metrics.refused.WithLabelValues(c.id).Inc()
 				c.log.Error("refusing a block from the orderer", "orderer", endpoint, "block", b.GetHeader().GetNumber(), "err", err)
 				return err
@@ -263,7 +264,7 @@ func (c *channel) pullFrom(ctx context.Context, endpoint string, next *uint64, p
 				c.ordererHeight.Store(h)
 			}
 			select {
-			case c.blocks <- b:
+			case c.blocks <- checked:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
@@ -298,21 +299,26 @@ func (c *channel) ordererTip(ctx context.Context, client ordererpb.AtomicBroadca
 	return b.Block.Header.Number + 1, nil
 }
 
+// checkedBlock is a block that passed checkBlock. Only checkBlock makes
+// one, and the committer takes nothing else: its data hash need not be
+// checked again when it is appended.
+type checkedBlock struct{ block *commonpb.Block }
+
 // checkBlock verifies a block before anything else is done with it: its
 // number, its link to the previous block, its data hash, and orderer
 // signatures that satisfy the channel's BlockValidation policy.
-func (c *channel) checkBlock(b *commonpb.Block, want uint64, prevHash []byte) error {
+func (c *channel) checkBlock(b *commonpb.Block, want uint64, prevHash []byte) (checkedBlock, error) {
 	if b.GetHeader() == nil || b.GetData() == nil {
-		return errors.New("block without header or data")
+		return checkedBlock{}, errors.New("block without header or data")
 	}
 	if b.Header.Number != want {
-		return fmt.Errorf("block %d received, %d expected", b.Header.Number, want)
+		return checkedBlock{}, fmt.Errorf("block %d received, %d expected", b.Header.Number, want)
 	}
 	if !bytes.Equal(b.Header.PreviousHash, prevHash) {
-		return fmt.Errorf("block %d does not link to block %d: previous hash %x, want %x", want, want-1, b.Header.PreviousHash, prevHash)
+		return checkedBlock{}, fmt.Errorf("block %d does not link to block %d: previous hash %x, want %x", want, want-1, b.Header.PreviousHash, prevHash)
 	}
 	if !bytes.Equal(b.Header.DataHash, ledger.DataHash(b.Data.Data)) {
-		return fmt.Errorf("block %d data hash does not match its transactions", want)
+		return checkedBlock{}, fmt.Errorf("block %d data hash does not match its transactions", want)
 	}
 	var signed []channelconfig.SignedData
 	err := ledger.VerifyBlockSignatures(b, func(creator, msg, sig []byte) error {
@@ -320,12 +326,12 @@ func (c *channel) checkBlock(b *commonpb.Block, want uint64, prevHash []byte) er
 		return nil
 	}, 1)
 	if err != nil {
-		return fmt.Errorf("block %d signatures: %w", want, err)
+		return checkedBlock{}, fmt.Errorf("block %d signatures: %w", want, err)
 	}
 	if err := c.bundle().CheckSigned(channelconfig.PolicyBlockValidation, signed...); err != nil {
-		return fmt.Errorf("block %d orderer signatures do not satisfy BlockValidation: %w", want, err)
+		return checkedBlock{}, fmt.Errorf("block %d orderer signatures do not satisfy BlockValidation: %w", want, err)
 	}
-	return nil
+	return checkedBlock{block: b}, nil
 }
 
 // commit validates and commits verified blocks in order. Preparing the
@@ -333,7 +339,7 @@ func (c *channel) checkBlock(b *commonpb.Block, want uint64, prevHash []byte) er
 func (c *channel) commit() {
 	defer c.wg.Done()
 	type prepared struct {
-		block  *commonpb.Block
+		block  checkedBlock
 		bundle *channelconfig.Bundle
 		prep   *Prepared
 	}
@@ -342,7 +348,7 @@ func (c *channel) commit() {
 		defer close(ready)
 		for b := range c.blocks {
 			bundle := c.bundle()
-			ready <- prepared{block: b, bundle: bundle, prep: c.validator.Prepare(b, bundle)}
+			ready <- prepared{block: b, bundle: bundle, prep: c.validator.Prepare(b.block, bundle)}
 		}
 	}()
 	for pr := range ready {
@@ -350,10 +356,10 @@ func (c *channel) commit() {
 		if cur := c.bundle(); pr.bundle != cur {
 			// A configuration block committed since: check again under
 			// the new configuration.
-			pr.prep = c.validator.Prepare(pr.block, cur)
+			pr.prep = c.validator.Prepare(pr.block.block, cur)
 		}
 		if err := c.commitBlock(pr.block, pr.prep); err != nil {
-			c.log.Error("commit failed; the channel stops until the peer restarts", "block", pr.block.Header.Number, "err", err)
+			c.log.Error("commit failed; the channel stops until the peer restarts", "block", pr.block.block.Header.Number, "err", err)
 			for range ready {
 			}
 			return
@@ -362,7 +368,8 @@ func (c *channel) commit() {
 	}
 }
 
-func (c *channel) commitBlock(b *commonpb.Block, prep *Prepared) error {
+func (c *channel) commitBlock(checked checkedBlock, prep *Prepared) error {
+	b := checked.block
 	defs := contract.StateDefinitions{State: c.state, Reader: c.p.opts.DB}
 	res, err := c.validator.Finish(prep, c.p.opts.DB, defs, c.txSeen)
 	if err != nil {
@@ -376,8 +383,7 @@ func (c *channel) commitBlock(b *commonpb.Block, prep *Prepared) error {
 	if res.Updates != nil {
 		writers = append(writers, res.Updates)
 	}
-	// Every block here passed checkBlock, data hash included, on its way
-	// from the orderer (pull is the only sender on c.blocks).
+	// The block passed checkBlock, data hash included.
 	if err := c.ledger.Append(stored, ledger.AppendOptions{FillCommitHash: true, WritesHash: res.WritesHash, Reasons: res.Reasons, Writers: writers, DataHashChecked: true}); err != nil {
 		return err
 	}

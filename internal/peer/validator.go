@@ -447,7 +447,7 @@ func (v *Validator) prepareEndorserTx(bundle *channelconfig.Bundle, t *preparedT
 	seen := make(map[string]struct{}, len(tx.Endorsements)) // verified, or an identity refused
 	var failed map[[2]string]struct{}                       // (endorser, signature) that did not verify
 	signed := signedBytesPool.Get().(*[]byte)
-	defer signedBytesPool.Put(signed)
+	defer putSignedBytes(signed)
 	for j, e := range tx.Endorsements {
 		key := bytesAsString(e.GetEndorser())
 		if _, dup := seen[key]; dup {
@@ -484,6 +484,16 @@ func (v *Validator) prepareEndorserTx(bundle *channelconfig.Bundle, t *preparedT
 // endorser signed (a few KB a transaction) to verify it; Verify keeps
 // nothing of its message.
 var signedBytesPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledSignedBytes: a buffer grown larger by an unusually large
+// transaction is left to the garbage collector instead of being kept.
+const maxPooledSignedBytes = 64 << 10
+
+func putSignedBytes(b *[]byte) {
+	if cap(*b) <= maxPooledSignedBytes {
+		signedBytesPool.Put(b)
+	}
+}
 
 // bytesAsString is b as a string without a copy, for a map key that does
 // not outlive b and while nothing changes b.

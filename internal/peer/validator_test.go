@@ -175,6 +175,22 @@ func TestValidate(t *testing.T) {
 			want: []vfWant{vfValid()},
 		},
 		{
+			// A failed signature does not stand for its endorser: the same
+			// endorser's good signature, before or after it, still counts.
+			name: "an endorser's forged signature before its good one",
+			build: func() ([][]byte, []string) {
+				return [][]byte{f.env(vfTx{endorsers: []*identity.SigningIdentity{f.org1Peer, f.org2Peer, f.org2Peer}, forgeEndorsement: 2})}, nil
+			},
+			want: []vfWant{vfValid()},
+		},
+		{
+			name: "an endorser's forged signature after its good one",
+			build: func() ([][]byte, []string) {
+				return [][]byte{f.env(vfTx{endorsers: []*identity.SigningIdentity{f.org1Peer, f.org2Peer, f.org2Peer}, forgeEndorsement: 3})}, nil
+			},
+			want: []vfWant{vfValid()},
+		},
+		{
 			name: "endorser from an unknown CA",
 			build: func() ([][]byte, []string) {
 				return [][]byte{f.env(vfTx{endorsers: []*identity.SigningIdentity{f.org2Peer, f.rogueClient}})}, nil
