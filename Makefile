@@ -13,7 +13,7 @@ GOFILES  = $(shell git ls-files '*.go' | grep -v '\.pb\.go$$')
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/chorus ./cmd/chorus
 
-## proto: regenerate the Go code beside every .proto file (buf and both
+## proto: regenerate the Go code beside every .proto file (buf and its three
 ## plugins are pinned in tools/go.mod; no protoc binary is needed)
 proto:
 	cd proto && $(GO) tool -modfile=../tools/go.mod buf generate
