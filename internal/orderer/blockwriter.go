@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/chorusledger/chorus/internal/consensus/raft"
 	"github.com/chorusledger/chorus/internal/kv"
@@ -79,12 +78,12 @@ type blockWriter struct {
 	isConfig func(*commonpb.Block) bool
 
 	// fetchCtx ends a catch-up fetch when the channel stops
-	// (stopFetching). While fetchLimit is non-zero, a catch-up also gives
-	// up after that long: the catch-up a restarting orderer finishes
-	// before its channel starts must not hold the process forever.
+	// (stopFetching). While startCtx is set, a catch-up runs under it
+	// instead: the catch-up a restarting orderer finishes before its
+	// channel starts ends with the start (its time limit, a SIGTERM).
 	fetchCtx     context.Context
 	stopFetching context.CancelFunc
-	fetchLimit   time.Duration
+	startCtx     context.Context
 }
 
 var _ raft.StateMachine = (*blockWriter)(nil)
@@ -193,8 +192,8 @@ func decodeSnapshot(data []byte) (uint64, []byte, error) {
 
 // Restore fetches the blocks up to the snapshot's height from the other
 // orderers, then records the snapshot's index. It keeps trying until the
-// blocks arrive or the channel stops (or fetchLimit passes): an error here
-// stops the channel's consenter.
+// blocks arrive or the channel stops (or, while it starts, startCtx
+// ends): an error here stops the channel's consenter.
 func (w *blockWriter) Restore(data []byte, index uint64) error {
 	height, tip, err := decodeSnapshot(data)
 	if err != nil {
@@ -206,10 +205,8 @@ func (w *blockWriter) Restore(data []byte, index uint64) error {
 			return fmt.Errorf("orderer: channel %s: behind a snapshot at height %d and no block fetcher", w.channel, height)
 		}
 		ctx := w.fetchCtx
-		if w.fetchLimit > 0 {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, w.fetchLimit)
-			defer cancel()
+		if w.startCtx != nil {
+			ctx = w.startCtx
 		}
 		rec := w.rec
 		err := w.fetcher.Fetch(ctx, w.channel, start, height-1, func(b *commonpb.Block) error {

@@ -245,7 +245,9 @@ func TestBlockWriterRestore(t *testing.T) {
 	})
 	t.Run("start-up limit", func(t *testing.T) {
 		w := open(down)
-		w.fetchLimit = 200 * time.Millisecond
+		var cancel context.CancelFunc
+		w.startCtx, cancel = context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
 		if err := w.Restore(snapshot, 10); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("got %v, want the start-up limit's deadline", err)
 		}

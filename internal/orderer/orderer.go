@@ -299,9 +299,10 @@ func (o *Orderer) startChannel(ctx context.Context, name string, genesis *common
 	ro := cfg.Consensus.GetRaft()
 	// NewNode finishes a catch-up a crash interrupted before anything
 	// else of the channel runs; bounded, so a node whose peers are all
-	// down fails to start with the reason instead of hanging.
-	w.fetchLimit = startupCatchUpLimit
-	stopFetchingOnCancel := context.AfterFunc(ctx, w.stopFetching)
+	// down fails to start with the reason instead of hanging, and ended
+	// by ctx (a SIGTERM during start).
+	startCtx, endStart := context.WithTimeout(ctx, startupCatchUpLimit)
+	w.startCtx = startCtx
 	node, err := raft.NewNode(raft.Config{
 		ID:                    self.Id,
 		ElectionTick:          int(ro.GetElectionTick()),
@@ -309,10 +310,11 @@ func (o *Orderer) startChannel(ctx context.Context, name string, genesis *common
 		SnapshotIntervalBytes: ro.GetSnapshotIntervalBytes(),
 		Logger:                o.log.With("channel", name),
 	}, storage, w)
-	w.fetchLimit = 0
-	if !stopFetchingOnCancel() {
+	w.startCtx = nil
+	endStart()
+	if ctx.Err() != nil {
 		// ctx ended while the node started: its catch-up, if any, was
-		// stopped, and the channel could not fetch any more.
+		// stopped.
 		if err != nil {
 			err = fmt.Errorf("start interrupted: %w (%v)", context.Cause(ctx), err)
 		} else {
