@@ -10,7 +10,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unsafe"
+
+	"github.com/chorusledger/chorus/internal/zerocopy"
 )
 
 // DefaultIdentityCacheSize is the number of validated identities an MSP
@@ -211,7 +212,7 @@ func (m *MSP) DeserializeIdentity(serialized []byte) (*Identity, error) {
 	// The look-up's key shares serialized's bytes instead of copying them
 	// (about 1 KB, several times per transaction): get does not keep its
 	// key, and nothing changes serialized meanwhile.
-	if id, ok := m.identities.get(unsafe.String(unsafe.SliceData(serialized), len(serialized))); ok && id.validAt(now) {
+	if id, ok := m.identities.get(zerocopy.String(serialized)); ok && id.validAt(now) {
 		return id, nil
 	}
 	sid, err := unmarshalSerialized(serialized)

@@ -8,9 +8,9 @@ import (
 	"crypto/x509"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/chorusledger/chorus/internal/identity/keytable"
+	"github.com/chorusledger/chorus/internal/zerocopy"
 )
 
 // DefaultSignatureCacheCapacity is the capacity of a SignatureCache made with
@@ -127,7 +127,7 @@ func (c *SignatureCache) verify(keyID [sha256.Size]byte, pub crypto.PublicKey, m
 		return verifyDigest(pub, msg, &digest, sig)
 	}
 	// The look-up's key shares sig's bytes; the key added below is a copy.
-	k := sigCacheKey{keyID: keyID, digest: digest, sig: unsafe.String(unsafe.SliceData(sig), len(sig))}
+	k := sigCacheKey{keyID: keyID, digest: digest, sig: zerocopy.String(sig)}
 	if _, ok := c.entries.get(k); ok {
 		return nil
 	}

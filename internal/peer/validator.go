@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"unsafe"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -449,11 +448,11 @@ func (v *Validator) prepareEndorserTx(bundle *channelconfig.Bundle, t *preparedT
 	signed := signedBytesPool.Get().(*[]byte)
 	defer putSignedBytes(signed)
 	for j, e := range tx.Endorsements {
-		key := bytesAsString(e.GetEndorser())
+		key := zerocopy.String(e.GetEndorser())
 		if _, dup := seen[key]; dup {
 			continue
 		}
-		sigKey := [2]string{key, bytesAsString(e.GetSignature())}
+		sigKey := [2]string{key, zerocopy.String(e.GetSignature())}
 		if _, dup := failed[sigKey]; dup {
 			continue
 		}
@@ -494,10 +493,6 @@ func putSignedBytes(b *[]byte) {
 		signedBytesPool.Put(b)
 	}
 }
-
-// bytesAsString is b as a string without a copy, for a map key that does
-// not outlive b and while nothing changes b.
-func bytesAsString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // endorser adapts a verified endorser identity to policy.Signer. Its ID is
 // the SHA-256 of the certificate's public key, so that the same key counts

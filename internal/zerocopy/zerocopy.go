@@ -40,6 +40,7 @@ import (
 	"math/bits"
 	"sync"
 	"unicode/utf8"
+	"unsafe"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -71,6 +72,11 @@ func Unmarshal(b []byte, m Message) error {
 func IsPlain(b []byte, m proto.Message) bool {
 	return schemaOf(m.ProtoReflect().Descriptor()).plain(b, 0)
 }
+
+// String returns b as a string that shares b's memory instead of copying
+// it: for a look-up key that does not outlive the call, or a key kept only
+// as long as b, while nothing changes b.
+func String(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // is64Bit: the generated code reads some varints into an int (a bool's,
 // for one), which on 32-bit platforms drops bits proto.Unmarshal keeps.

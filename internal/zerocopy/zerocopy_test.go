@@ -424,3 +424,18 @@ func BenchmarkUnmarshal(b *testing.B) {
 		})
 	}
 }
+
+func TestStringSharesTheBytes(t *testing.T) {
+	b := []byte("key")
+	s := zerocopy.String(b)
+	if s != "key" {
+		t.Fatalf("String = %q", s)
+	}
+	b[0] = 'K'
+	if s != "Key" {
+		t.Fatalf("String = %q after the bytes changed: a copy", s)
+	}
+	if zerocopy.String(nil) != "" {
+		t.Fatal("String(nil) is not empty")
+	}
+}
