@@ -13,9 +13,10 @@ import (
 // its arguments cost a contract compiled to WebAssembly about 15 µs, a
 // quarter of the sample's CreateAsset, which reads one key and writes
 // one. Direct lets a contract give the router callers made at compile
-// time, from method expressions, for the functions whose cost matters; everything else about an invocation (the name lookup, the
-// count check, each argument's conversion and its messages, the result's
-// encoding, panics) is the router's, unchanged.
+// time, from method expressions, for the functions whose cost matters;
+// everything else about an invocation (the name lookup, the count check,
+// each argument's conversion and its messages, the result's encoding,
+// panics) is the router's, unchanged.
 
 // Tx is a transaction function as a typed caller, made by one of the TxN
 // functions (for a method that returns an error) or TxRN (a value and an
