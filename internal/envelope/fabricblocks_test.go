@@ -6,11 +6,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/chorusledger/chorus/internal/envelope"
+	"github.com/chorusledger/chorus/internal/fabrictest"
 	commonpb "github.com/chorusledger/chorus/proto/fabric/common"
 	rwsetpb "github.com/chorusledger/chorus/proto/fabric/ledger/rwset"
 	kvrwsetpb "github.com/chorusledger/chorus/proto/fabric/ledger/rwset/kvrwset"
@@ -21,10 +20,6 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
-
-// fabricDir holds real blocks written by Hyperledger Fabric 2.5; it travels
-// beside the checkout, read-only.
-const fabricDir = "../../../shared/testdata/fabric-2.5"
 
 type blockFacts struct {
 	File                     string   `json:"file"`
@@ -41,20 +36,13 @@ type blockFacts struct {
 
 func loadFabricBlocks(t testing.TB) ([]*commonpb.Block, []blockFacts) {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(fabricDir, "facts.json"))
-	if err != nil {
-		t.Fatalf("read facts (the shared test data must sit beside the checkout): %v", err)
-	}
 	var facts []blockFacts
-	if err := json.Unmarshal(raw, &facts); err != nil {
+	if err := json.Unmarshal(fabrictest.File(t, "facts.json"), &facts); err != nil {
 		t.Fatal(err)
 	}
 	var blocks []*commonpb.Block
 	for _, f := range facts {
-		b, err := os.ReadFile(filepath.Join(fabricDir, f.File))
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := fabrictest.File(t, f.File)
 		blk := &commonpb.Block{}
 		if err := proto.Unmarshal(b, blk); err != nil {
 			t.Fatalf("%s: %v", f.File, err)

@@ -14,12 +14,11 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math/big"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/chorusledger/chorus/internal/envelope"
+	"github.com/chorusledger/chorus/internal/fabrictest"
 	"github.com/chorusledger/chorus/internal/kv"
 	commonpb "github.com/chorusledger/chorus/proto/fabric/common"
 	rwsetpb "github.com/chorusledger/chorus/proto/fabric/ledger/rwset"
@@ -29,27 +28,18 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// fabricDir holds real blocks written by Hyperledger Fabric 2.5, beside the
-// checkout, read-only.
-const fabricDir = "../../../shared/testdata/fabric-2.5"
-
 const testChannel = "mychannel"
 
 func loadFabricBlocks(t testing.TB) ([]*commonpb.Block, [][]byte) {
 	t.Helper()
-	var blocks []*commonpb.Block
-	var raws [][]byte
-	for i := 0; i < 6; i++ {
-		raw, err := os.ReadFile(filepath.Join(fabricDir, fmt.Sprintf("block%d.pb", i)))
-		if err != nil {
-			t.Fatalf("read Fabric block (the shared test data must sit beside the checkout): %v", err)
-		}
+	raws := fabrictest.RawBlocks(t)
+	blocks := make([]*commonpb.Block, len(raws))
+	for i, raw := range raws {
 		b, err := UnmarshalBlock(raw)
 		if err != nil {
 			t.Fatal(err)
 		}
-		blocks = append(blocks, b)
-		raws = append(raws, raw)
+		blocks[i] = b
 	}
 	return blocks, raws
 }

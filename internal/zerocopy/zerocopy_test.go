@@ -3,11 +3,10 @@ package zerocopy_test
 import (
 	"bytes"
 	"fmt"
-	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 
+	"github.com/chorusledger/chorus/internal/fabrictest"
 	"github.com/chorusledger/chorus/internal/zerocopy"
 	commonpb "github.com/chorusledger/chorus/proto/fabric/common"
 	rwsetpb "github.com/chorusledger/chorus/proto/fabric/ledger/rwset"
@@ -68,11 +67,6 @@ type seed struct {
 // to the read/write sets and returns every level's bytes with its type.
 func fabricSeeds(t testing.TB) []seed {
 	t.Helper()
-	dir := "../../../shared/testdata/fabric-2.5"
-	files, err := filepath.Glob(filepath.Join(dir, "block*.pb"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no Fabric blocks in %s (the shared test data must sit beside the checkout): %v", dir, err)
-	}
 	var seeds []seed
 	add := func(b []byte, m proto.Message) {
 		t.Helper()
@@ -81,11 +75,7 @@ func fabricSeeds(t testing.TB) []seed {
 		}
 		seeds = append(seeds, seed{kindIndex(m), b})
 	}
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, raw := range fabrictest.RawBlocks(t) {
 		blk := &commonpb.Block{}
 		add(raw, blk)
 		mdBytes, _ := proto.Marshal(blk.Metadata)
