@@ -58,7 +58,7 @@ type Message interface {
 // m alias b when b is plain (see the package comment); otherwise m is what
 // proto.Unmarshal makes of b.
 func Unmarshal(b []byte, m Message) error {
-	if is64Bit && schemaOf(m.ProtoReflect().Descriptor()).plain(b, 0) {
+	if is64Bit && IsPlain(b, m) {
 		if err := m.UnmarshalVTUnsafe(b); err == nil {
 			return nil
 		}
