@@ -48,6 +48,15 @@ type BatchWriter interface {
 	WriteTo(b *kv.Batch) error
 }
 
+// BatchDoneWriter is a BatchWriter that must learn when the batch it wrote
+// into is finished with. Append calls BatchDone once for each writer whose
+// WriteTo it called, after the batch has committed or failed to, whatever
+// the outcome: the world state's updates keep a cache stopped meanwhile.
+type BatchDoneWriter interface {
+	BatchWriter
+	BatchDone()
+}
+
 // AppendOptions says what a block's append carries beside the block.
 type AppendOptions struct {
 	// FillCommitHash computes the block's commit hash from the previous
@@ -359,7 +368,16 @@ func (l *Ledger) commit(block *commonpb.Block, loc []byte, info Info, opts Appen
 		return wrap(err)
 	}
 	b.Set(l.keys.info(), ci)
+	written := 0
+	defer func() {
+		for _, w := range opts.Writers[:written] {
+			if d, ok := w.(BatchDoneWriter); ok {
+				d.BatchDone()
+			}
+		}
+	}()
 	for i, w := range opts.Writers {
+		written = i + 1
 		if err := w.WriteTo(b); err != nil {
 			return wrap(fmt.Errorf("writer %d: %w", i, err))
 		}

@@ -225,6 +225,67 @@ func TestWritersCommitWithTheBlock(t *testing.T) {
 	}
 }
 
+// doneWriter is a BatchDoneWriter that records, at BatchDone, whether its
+// write had committed.
+type doneWriter struct {
+	db        *kv.DB
+	key       string
+	fail      bool
+	wrote     int
+	done      int
+	committed bool
+}
+
+func (w *doneWriter) WriteTo(b *kv.Batch) error {
+	w.wrote++
+	b.Set([]byte(w.key), []byte("v"))
+	if w.fail {
+		return errors.New("refused")
+	}
+	return nil
+}
+
+func (w *doneWriter) BatchDone() {
+	w.done++
+	_, err := w.db.Get([]byte(w.key))
+	w.committed = err == nil
+}
+
+// TestAppendTellsWritersTheBatchIsDone: Append calls BatchDone once on
+// each writer whose WriteTo it called, after the batch committed, or after
+// a writer failed and nothing committed; never on a writer it did not ask
+// to write.
+func TestAppendTellsWritersTheBatchIsDone(t *testing.T) {
+	db := openMemDB(t, kv.NewCrashableMemFS())
+	defer db.Close()
+	l := openLedger(t, db)
+	c := newChain(t, newTestSigner(t, "OrdererMSP"))
+	ok1 := &doneWriter{db: db, key: "cmychannel\x00a"}
+	ok2 := &doneWriter{db: db, key: "cmychannel\x00b"}
+	peerAppend(t, l, c.genesis(), ok1, writerFunc(func(*kv.Batch) error { return nil }), ok2)
+	for _, w := range []*doneWriter{ok1, ok2} {
+		if w.wrote != 1 || w.done != 1 || !w.committed {
+			t.Errorf("writer of %q: wrote %d, done %d, committed at BatchDone %v", w.key, w.wrote, w.done, w.committed)
+		}
+	}
+
+	before := &doneWriter{db: db, key: "cmychannel\x00c"}
+	failing := &doneWriter{db: db, key: "cmychannel\x00d", fail: true}
+	after := &doneWriter{db: db, key: "cmychannel\x00e"}
+	b := c.next([][]byte{endorserTx(t, 1, nil, 0)}, []peerpb.TxValidationCode{0})
+	if err := l.Append(b, AppendOptions{FillCommitHash: true, Writers: []BatchWriter{before, failing, after}}); err == nil {
+		t.Fatal("a failing writer's append succeeded")
+	}
+	for _, w := range []*doneWriter{before, failing} {
+		if w.wrote != 1 || w.done != 1 || w.committed {
+			t.Errorf("writer of %q: wrote %d, done %d, committed at BatchDone %v", w.key, w.wrote, w.done, w.committed)
+		}
+	}
+	if after.wrote != 0 || after.done != 0 {
+		t.Errorf("the writer after the failing one: wrote %d, done %d", after.wrote, after.done)
+	}
+}
+
 func TestTxIndexFirstOccurrence(t *testing.T) {
 	db := openMemDB(t, kv.NewCrashableMemFS())
 	defer db.Close()

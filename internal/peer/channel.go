@@ -76,6 +76,12 @@ func (p *Peer) startChannel(name string, genesis *commonpb.Block) (err error) {
 	if state, err = state.WithKeyFilter(p.opts.DB); err != nil {
 		return err
 	}
+	// Every endorsement, Gateway endorsement plan and validation reads the
+	// contract's definition; definitions change a few times in a
+	// channel's life.
+	if state, err = state.WithNamespaceCache(p.opts.DB, contract.LifecycleName); err != nil {
+		return err
+	}
 	if genesis != nil && l.Height() == 0 {
 		// The genesis block holds only the configuration: one VALID
 		// transaction and no state.

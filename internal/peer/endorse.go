@@ -86,7 +86,7 @@ func (p *Peer) simulate(sp *peerpb.SignedProposal, prop *envelope.Proposal, acce
 		return nil, refuseProposal(500, "looking up transaction %s: %v", prop.TxID(), err)
 	}
 
-	snap := p.opts.DB.NewSnapshot()
+	snap := ch.state.NewSnapshot(p.opts.DB)
 	defer snap.Close()
 	name := prop.ContractName()
 	sim := ch.state.NewSimulator(snap)

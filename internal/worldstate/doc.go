@@ -140,18 +140,21 @@
 //
 // # Concurrency and ownership
 //
-// A State holds only its channel's prefixes: it is immutable and safe for
-// concurrent use. Simulators, iterators and BlockUpdates belong to one
-// goroutine each. The package starts no goroutines and takes no locks; it
-// relies on kv for isolation:
+// A State holds its channel's prefixes and, when made so, a filter of its
+// keys (WithKeyFilter) and a cache of a few namespaces' values
+// (WithNamespaceCache, which takes a short lock per read of those
+// namespaces): it is safe for concurrent use. Simulators, iterators and
+// BlockUpdates belong to one goroutine each. The package starts no
+// goroutines; it relies on kv for isolation:
 //
 //   - To read committed state while a block may be committing (endorsement,
-//     queries), open a kv.Snapshot, read through it (Get, Range, History or
-//     a Simulator), and close it when done. A block and its state changes
-//     commit in one batch, so a snapshot shows either all of a block or none
-//     of it. Reading the live kv.DB is also safe, but successive reads may
-//     straddle a commit; each single Get or iterator is consistent on its
-//     own.
+//     queries), open a snapshot (State.NewSnapshot, which the namespace
+//     cache can answer, or a kv.Snapshot), read through it (Get, Range,
+//     History or a Simulator), and close it when done. A block and its
+//     state changes commit in one batch, so a snapshot shows either all of
+//     a block or none of it. Reading the live kv.DB is also safe, but
+//     successive reads may straddle a commit; each single Get or iterator
+//     is consistent on its own.
 //   - Validation of block N must read state committed up to block N-1 and
 //     nothing of N: run CheckReads after block N-1's batch has committed,
 //     and commit block N before validating block N+1. Only one goroutine

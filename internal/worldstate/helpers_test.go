@@ -91,6 +91,7 @@ func (f *fixture) commitBlock(txs ...txn) ([]peerpb.TxValidationCode, []string) 
 	if err := b.Commit(true); err != nil {
 		f.t.Fatal(err)
 	}
+	u.BatchDone() // as ledger.Append does
 	return codes, reasons
 }
 

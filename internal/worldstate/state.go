@@ -24,6 +24,8 @@ type State struct {
 	// statePrefix) ever written through this State or present when it was
 	// made; nil means every read asks the database.
 	keys *bloom.Filter
+	// cache, set by WithNamespaceCache, holds values of a few namespaces.
+	cache *namespaceCache
 }
 
 // New returns the state of channel, which must be a valid channel name
@@ -81,6 +83,15 @@ func (s *State) get(r kv.Reader, ns, key string) ([]byte, *Version, error) {
 	if s.keys != nil && !s.keys.MayContainBytes(k[len(s.statePrefix):]) {
 		return nil, nil, nil
 	}
+	if s.cache != nil && s.cache.namespaces[ns] {
+		return s.getCached(r, k, ns, key)
+	}
+	return s.readKey(r, k, ns, key)
+}
+
+// readKey returns the value and version in r of the state key k of (ns,
+// key), or (nil, nil, nil) when the key is absent.
+func (s *State) readKey(r kv.Reader, k []byte, ns, key string) ([]byte, *Version, error) {
 	rec, err := r.Get(k)
 	if errors.Is(err, kv.ErrNotFound) {
 		return nil, nil, nil

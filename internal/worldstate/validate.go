@@ -26,6 +26,9 @@ type BlockUpdates struct {
 	added   bool
 	nss     map[string]*nsUpdates
 	history []historyRecord
+	// cacheWrite is set while the batch WriteTo wrote, which writes a
+	// namespace the State caches, is committing.
+	cacheWrite bool
 }
 
 type nsUpdates struct {
@@ -399,9 +402,16 @@ func (u *BlockUpdates) Add(txNum uint64, txID string, timestamp *timestamppb.Tim
 // The caller commits b together with the block, in one synced batch, so
 // that state and blocks never disagree after a crash. WriteTo does not
 // change u; it adds the keys it sets to the State's key filter, if it has
-// one (State.WithKeyFilter).
+// one (State.WithKeyFilter). When the block writes a namespace the State
+// caches (State.WithNamespaceCache), WriteTo empties the cache and stops
+// it until BatchDone: ledger.Append, which calls both, is the way to
+// commit b.
 func (u *BlockUpdates) WriteTo(b *kv.Batch) error {
 	s := u.state
+	if c := s.cache; c != nil && !u.cacheWrite && u.writesCachedNamespace() {
+		c.beginWrite()
+		u.cacheWrite = true
+	}
 	var buf []byte
 	for _, ns := range sortedKeys(u.nss) {
 		nu := u.nss[ns]
@@ -443,4 +453,25 @@ func (u *BlockUpdates) WriteTo(b *kv.Batch) error {
 		b.Set(buf, rec)
 	}
 	return nil
+}
+
+// BatchDone tells u that the batch WriteTo wrote into has committed, or
+// will not: the State's namespace cache, stopped by WriteTo, may fill
+// again. ledger.Append calls it.
+func (u *BlockUpdates) BatchDone() {
+	if u.cacheWrite {
+		u.cacheWrite = false
+		u.state.cache.endWrite()
+	}
+}
+
+// writesCachedNamespace reports whether u writes a key of a namespace its
+// State caches.
+func (u *BlockUpdates) writesCachedNamespace() bool {
+	for ns, nu := range u.nss {
+		if len(nu.keys) > 0 && u.state.cache.namespaces[ns] {
+			return true
+		}
+	}
+	return false
 }
