@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -229,4 +230,94 @@ func ledgerTxIDs(t *testing.T, dbDir, channel string) []string {
 		}
 	}
 	return ids
+}
+
+// TestE2ELeadershipFollowsSubmissions runs three orderer processes and has
+// a client broadcast only to a follower: within a few windows of the
+// placement policy, the leader hands Raft leadership to that follower,
+// and keeps it there while the traffic stays; no broadcast fails across
+// the hand-over.
+func TestE2ELeadershipFollowsSubmissions(t *testing.T) {
+	needE2E(t)
+	n := newNetwork(t, network.Options{Orderers: 3})
+	startOrderers(t, n)
+	orderers := n.Nodes(network.RoleOrderer)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	leaderNow := func(nd network.Node) uint64 {
+		info, err := channelInfo(ctx, n, nd)
+		if err != nil {
+			return 0
+		}
+		return info.ConsensusLeader
+	}
+	var leader uint64
+	for deadline := time.Now().Add(60 * time.Second); leader == 0; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no Raft leader within 60 s")
+		}
+		leader = leaderNow(orderers[0])
+	}
+	var target network.Node
+	for _, o := range orderers {
+		if o.ConsenterID != leader {
+			target = o
+			break
+		}
+	}
+	t.Logf("consenter %d leads; the client broadcasts only to %s (consenter %d)", leader, target.Name, target.ConsenterID)
+
+	c := newClient(t, n, "Org1MSP", []string{target.Address})
+	var acked, failed atomic.Int64
+	var lastErr atomic.Value
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				env, _ := c.envelope(t, n.Spec.Channel, 2000)
+				bctx, bcancel := context.WithTimeout(ctx, 60*time.Second)
+				err := c.bc.Broadcast(bctx, env)
+				bcancel()
+				if err != nil {
+					failed.Add(1)
+					lastErr.Store(err.Error())
+				} else {
+					acked.Add(1)
+				}
+			}
+		})
+	}
+	defer func() {
+		close(stop)
+		wg.Wait()
+	}()
+
+	start := time.Now()
+	for leaderNow(target) != target.ConsenterID {
+		if time.Since(start) > 60*time.Second {
+			t.Fatalf("leadership did not move to %s within 60 s (leader %d, %d acknowledged, %d failed, last error %v)",
+				target.Name, leaderNow(target), acked.Load(), failed.Load(), lastErr.Load())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("%s leads %v after the client started (%d acknowledged so far)", target.Name, time.Since(start).Round(100*time.Millisecond), acked.Load())
+
+	// It stays while the traffic does: three more windows and then some.
+	for end := time.Now().Add(12 * time.Second); time.Now().Before(end); time.Sleep(500 * time.Millisecond) {
+		for _, o := range orderers {
+			if l := leaderNow(o); l != 0 && l != target.ConsenterID {
+				t.Fatalf("%s says consenter %d leads: leadership left %s while every envelope still arrives there", o.Name, l, target.Name)
+			}
+		}
+	}
+	if f := failed.Load(); f != 0 {
+		t.Errorf("%d broadcasts failed across the hand-over; last: %v", f, lastErr.Load())
+	}
+	t.Logf("%d envelopes acknowledged, %d failed", acked.Load(), failed.Load())
 }

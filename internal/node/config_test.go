@@ -132,6 +132,8 @@ func TestGoodOrderer(t *testing.T) {
 			MaxInflightTotal:     10000,
 			BroadcastTimeout:     15 * time.Second,
 			ClusterDialTimeout:   5 * time.Second,
+			// The file says false; the default is true.
+			LeaderFollowsSubmissions: false,
 		},
 		Peer: Default().Peer,
 	}
@@ -395,12 +397,13 @@ func TestSchema(t *testing.T) {
 		"CHORUS_ADMIN_CLIENTROOTCAFILES", "CHORUS_OPERATIONS_TLS", "CHORUS_OPERATIONS_PROFILING", "CHORUS_LOG_LEVEL", "CHORUS_LOG_FORMAT",
 		"CHORUS_ORDERER_MAXINFLIGHTPERSTREAM", "CHORUS_ORDERER_MAXINFLIGHTTOTAL", "CHORUS_PEER_GATEWAYCONCURRENCY",
 		"CHORUS_PEER_COMMITSTATUSTIMEOUT", "CHORUS_STORAGE_CACHEMIB", "CHORUS_STORAGE_MEMTABLEMIB", "CHORUS_PEER_CONTRACTMEMORYRESET",
+		"CHORUS_ORDERER_LEADERFOLLOWSSUBMISSIONS",
 	} {
 		if !slices.Contains(envs, want) {
 			t.Errorf("no field for %s", want)
 		}
 	}
-	if len(envs) != 29 {
+	if len(envs) != 30 {
 		t.Errorf("%d fields: %v", len(envs), envs)
 	}
 }

@@ -27,7 +27,8 @@
 //	admin: {clientRootCAFiles: [msp/ca.pem]}
 //	operations: {tls: false, clientRootCAFiles: [], profiling: false}  # profiling serves /debug/pprof/
 //	log: {level: info, format: auto}     # json | text | auto
-//	orderer: {maxInflightPerStream: 1000, maxInflightTotal: 20000, broadcastTimeout: 30s, clusterDialTimeout: 10s}
+//	orderer: {maxInflightPerStream: 1000, maxInflightTotal: 20000, broadcastTimeout: 30s, clusterDialTimeout: 10s,
+//	          leaderFollowsSubmissions: true}  # a Raft leader hands leadership to the orderer most envelopes arrive through
 //	peer: {gatewayConcurrency: 5000, endorseTimeout: 30s, commitStatusTimeout: 2m, contractMemoryReset: auto}  # auto | compare
 //
 // Strictness: a field the schema does not know, a field set twice, a value

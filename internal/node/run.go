@@ -224,6 +224,7 @@ func runOrderer(ctx context.Context, cfg *Config, logger *slog.Logger, level *sl
 		MaxInflightPerStream: cfg.Orderer.MaxInflightPerStream,
 		MaxInflightTotal:     cfg.Orderer.MaxInflightTotal,
 		BroadcastTimeout:     cfg.Orderer.BroadcastTimeout,
+		PinLeadership:        !cfg.Orderer.LeaderFollowsSubmissions,
 		Logger:               logger,
 		Registerer:           c.ops.Registry(),
 	})

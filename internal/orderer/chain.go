@@ -40,6 +40,9 @@ type submission struct {
 	hash     [32]byte
 	txID     string
 	isConfig bool
+	// from is the consenter through which the envelope arrived: this
+	// node's id when it admitted the envelope itself.
+	from uint64
 	// reject tells the origin the leader could not take the envelope, so
 	// it re-routes at once instead of waiting.
 	reject func(reason string)
@@ -71,6 +74,10 @@ type chain struct {
 	forwarded  map[uint64]chan struct{}
 	nextReqID  uint64
 	resubmitIn time.Duration
+
+	// placement says when this node, leading, hands leadership to the
+	// follower through which most envelopes arrive; set before start.
+	placement placementPolicy
 }
 
 func newChain(channel string, selfID uint64, l *ledger.Ledger, w *blockWriter, cluster *Cluster, settings chainSettings, log *slog.Logger) *chain {
@@ -83,6 +90,7 @@ func newChain(channel string, selfID uint64, l *ledger.Ledger, w *blockWriter, c
 		waiters:   map[[32]byte][]chan struct{}{},
 		inflight:  map[[32]byte]bool{},
 		forwarded: map[uint64]chan struct{}{},
+		placement: defaultPlacement,
 	}
 	c.settings.Store(&settings)
 	c.resubmitIn = resubmitInterval(settings.batch)
@@ -197,7 +205,7 @@ func (c *chain) route(env []byte, h [32]byte, txID string, isConfig bool, reject
 	switch {
 	case mayCut:
 		select {
-		case c.submitC <- submission{env: env, hash: h, txID: txID, isConfig: isConfig, reject: reject}:
+		case c.submitC <- submission{env: env, hash: h, txID: txID, isConfig: isConfig, from: c.selfID, reject: reject}:
 		case <-c.doneC:
 		}
 	case leader == 0 || leader == c.selfID:
@@ -295,7 +303,17 @@ func (c *chain) cutLoop() {
 	var next uint64
 	var prev []byte
 	positioned := false
+	// The origins of the pending envelopes that asked to hear of a
+	// rejection.
 	var pendingRejects []func(string)
+	place := newPlacement(c.placement, c.selfID, time.Now())
+	var placeC <-chan time.Time
+	if c.placement.Windows > 0 {
+		// A window ends at the first tick after it has lasted Window.
+		placeTicker := time.NewTicker(c.placement.Window / 10)
+		defer placeTicker.Stop()
+		placeC = placeTicker.C
+	}
 
 	dropPending := func(reason string) {
 		cutter.Cut()
@@ -309,7 +327,10 @@ func (c *chain) cutLoop() {
 		c.inflight = map[[32]byte]bool{}
 		c.mu.Unlock()
 	}
-	propose := func(batch [][]byte) {
+	// propose proposes a cut batch; if consensus refuses it (leadership
+	// lost or being handed over), rejects tells the origins of its
+	// envelopes, which re-route them at once.
+	propose := func(batch [][]byte, rejects []func(string)) {
 		if !positioned {
 			info := c.ledger.Info()
 			next, prev, positioned = info.Height, info.CurrentBlockHash, true
@@ -324,6 +345,9 @@ func (c *chain) cutLoop() {
 		if err != nil {
 			c.log.Info("block proposal refused; envelopes will be re-routed", "channel", c.channel, "block", next, "err", err)
 			positioned = false
+			for _, r := range rejects {
+				r("block proposal refused: " + err.Error())
+			}
 			return
 		}
 		c.mu.Lock()
@@ -347,16 +371,24 @@ func (c *chain) cutLoop() {
 			}
 			return
 		}
-		c.settings.Load()
 		batches, pending := cutter.Add(s.env, s.isConfig)
-		if s.reject != nil && pending {
-			pendingRejects = append(pendingRejects, s.reject)
+		// When Add cuts, every envelope pending before went into the cut
+		// batches, and s too unless it is now the only one pending.
+		var cutRejects []func(string)
+		if len(batches) > 0 {
+			cutRejects, pendingRejects = pendingRejects, nil
 		}
-		if len(batches) > 0 && !pending {
-			pendingRejects = nil
+		if s.reject != nil {
+			if pending {
+				pendingRejects = append(pendingRejects, s.reject)
+			} else {
+				cutRejects = append(cutRejects, s.reject)
+			}
 		}
 		for _, b := range batches {
-			propose(b)
+			// Should one be refused, telling the origins of envelopes of
+			// another batch too only makes them look again.
+			propose(b, cutRejects)
 		}
 		if pending && timerC == nil {
 			timer = time.NewTimer(c.settings.Load().batch.Timeout)
@@ -378,6 +410,7 @@ func (c *chain) cutLoop() {
 				positioned = false
 				cutter.SetConfig(c.settings.Load().batch)
 			}
+			place.reset(time.Now())
 		case s := <-c.submitC:
 			if _, mayCut := c.consenter.Leader(); !mayCut {
 				if s.reject != nil {
@@ -385,12 +418,24 @@ func (c *chain) cutLoop() {
 				}
 				continue
 			}
+			place.record(s.from)
 			add(s)
 		case <-timerC:
 			timer, timerC = nil, nil
 			if b := cutter.Cut(); b != nil {
+				rejects := pendingRejects
 				pendingRejects = nil
-				propose(b)
+				propose(b, rejects)
+			}
+		case now := <-placeC:
+			if _, mayCut := c.consenter.Leader(); !mayCut {
+				continue
+			}
+			if to := place.check(now); to != 0 {
+				p := c.placement
+				c.log.Info("handing Raft leadership to the consenter through which most envelopes arrive",
+					"channel", c.channel, "to", to, "share_percent_at_least", p.SharePercent, "for", time.Duration(p.Windows)*p.Window)
+				c.consenter.TransferLeadership(to)
 			}
 		case <-c.kickC:
 			c.mu.Lock()
@@ -456,7 +501,7 @@ func (c *chain) OnSubmit(from uint64, req *clusterpb.SubmitRequest, reply func(*
 			s.isConfig = isConfigEnvelope(env)
 		}
 	}
-	s.hash, s.reject = sha256.Sum256(s.env), rejectWith
+	s.hash, s.from, s.reject = sha256.Sum256(s.env), from, rejectWith
 	select {
 	case c.submitC <- s:
 	default:
