@@ -343,7 +343,7 @@ func (c *chain) cutLoop() {
 			cancel()
 		}
 		if err != nil {
-			c.log.Info("block proposal refused; envelopes will be re-routed", "channel", c.channel, "block", next, "err", err)
+			c.log.Info("block proposal refused; envelopes will be re-routed", "block", next, "err", err)
 			positioned = false
 			for _, r := range rejects {
 				r("block proposal refused: " + err.Error())
@@ -371,24 +371,28 @@ func (c *chain) cutLoop() {
 			}
 			return
 		}
+		if s.from != 0 {
+			// Only envelopes new to the cutter: an origin re-sending one
+			// it has not seen ordered yet must not count again.
+			place.record(s.from)
+		}
 		batches, pending := cutter.Add(s.env, s.isConfig)
-		// When Add cuts, every envelope pending before went into the cut
-		// batches, and s too unless it is now the only one pending.
-		var cutRejects []func(string)
+		// When Add cuts, the envelopes pending before are the first
+		// batch, and s is in the last one unless it is now pending.
+		rejects := make([][]func(string), len(batches))
 		if len(batches) > 0 {
-			cutRejects, pendingRejects = pendingRejects, nil
+			rejects[0], pendingRejects = pendingRejects, nil
 		}
 		if s.reject != nil {
 			if pending {
 				pendingRejects = append(pendingRejects, s.reject)
 			} else {
-				cutRejects = append(cutRejects, s.reject)
+				last := len(batches) - 1
+				rejects[last] = append(rejects[last], s.reject)
 			}
 		}
-		for _, b := range batches {
-			// Should one be refused, telling the origins of envelopes of
-			// another batch too only makes them look again.
-			propose(b, cutRejects)
+		for i, b := range batches {
+			propose(b, rejects[i])
 		}
 		if pending && timerC == nil {
 			timer = time.NewTimer(c.settings.Load().batch.Timeout)
@@ -418,7 +422,6 @@ func (c *chain) cutLoop() {
 				}
 				continue
 			}
-			place.record(s.from)
 			add(s)
 		case <-timerC:
 			timer, timerC = nil, nil
@@ -434,7 +437,7 @@ func (c *chain) cutLoop() {
 			if to := place.check(now); to != 0 {
 				p := c.placement
 				c.log.Info("handing Raft leadership to the consenter through which most envelopes arrive",
-					"channel", c.channel, "to", to, "share_percent_at_least", p.SharePercent, "for", time.Duration(p.Windows)*p.Window)
+					"to", to, "share_percent_at_least", p.SharePercent, "windows", p.Windows, "window", p.Window)
 				c.consenter.TransferLeadership(to)
 			}
 		case <-c.kickC:
@@ -459,11 +462,11 @@ func (c *chain) cutLoop() {
 func (c *chain) OnConsensus(from uint64, payload []byte) {
 	var m raftpb.Message
 	if err := m.Unmarshal(payload); err != nil {
-		c.log.Warn("undecodable consensus message", "channel", c.channel, "from", from, "err", err)
+		c.log.Warn("undecodable consensus message", "from", from, "err", err)
 		return
 	}
 	if m.From != from {
-		c.log.Warn("consensus message claims another sender", "channel", c.channel, "from", from, "claims", m.From)
+		c.log.Warn("consensus message claims another sender", "from", from, "claims", m.From)
 		return
 	}
 	c.consenter.Step(m)

@@ -44,6 +44,11 @@ type placement struct {
 	// candidate dominated the last streak windows.
 	candidate uint64
 	streak    int
+	// handovers counts the hand-overs decided since this node gained
+	// leadership: as the count restarts when leadership moves, any still
+	// counted did not happen (the follower could not take it), and each
+	// doubles the windows the next one needs.
+	handovers int
 }
 
 func newPlacement(policy placementPolicy, self uint64, now time.Time) *placement {
@@ -56,6 +61,7 @@ func (p *placement) reset(now time.Time) {
 	p.windowStart, p.total = now, 0
 	clear(p.via)
 	p.candidate, p.streak = 0, 0
+	p.handovers = 0
 }
 
 // record counts one envelope that reached the cutter from consenter from
@@ -67,7 +73,8 @@ func (p *placement) record(from uint64) {
 
 // check ends the current window if it has lasted policy.Window, and
 // returns the follower to hand leadership to once one has dominated
-// policy.Windows windows in a row; 0 otherwise.
+// policy.Windows windows in a row (twice as many after each hand-over that
+// did not happen); 0 otherwise.
 func (p *placement) check(now time.Time) uint64 {
 	if p.policy.Windows <= 0 || now.Sub(p.windowStart) < p.policy.Window {
 		return 0
@@ -90,9 +97,14 @@ func (p *placement) check(now time.Time) uint64 {
 	}
 	p.windowStart, p.total = now, 0
 	clear(p.via)
-	if p.streak >= p.policy.Windows {
+	if p.streak >= p.policy.Windows<<min(p.handovers, maxHandoverBackoff) {
 		p.candidate, p.streak = 0, 0
+		p.handovers++
 		return dominant
 	}
 	return 0
 }
+
+// maxHandoverBackoff caps the doubling after hand-overs that did not
+// happen: at most 2^5 = 32 times the windows.
+const maxHandoverBackoff = 5

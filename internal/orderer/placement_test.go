@@ -35,7 +35,9 @@ func TestPlacement(t *testing.T) {
 		{"an idle window breaks the streak", []window{{a: 300}, {a: 300}, {}, {a: 300}, {a: 300}}, []uint64{0, 0, 0, 0, 0}},
 		{"another follower starts its own streak", []window{{a: 300}, {a: 300}, {b: 300}, {b: 300}, {b: 300}}, []uint64{0, 0, 0, 0, b}},
 		{"the leader's own envelopes never move it", []window{{self: 300}, {self: 300}, {self: 300}, {self: 300}}, []uint64{0, 0, 0, 0}},
-		{"after handing over, counting starts again", []window{{a: 300}, {a: 300}, {a: 300}, {a: 300}, {a: 300}, {a: 300}}, []uint64{0, 0, a, 0, 0, a}},
+		{"a hand-over that did not happen doubles the windows the next needs",
+			[]window{{a: 300}, {a: 300}, {a: 300}, {a: 300}, {a: 300}, {a: 300}, {a: 300}, {a: 300}, {a: 300}},
+			[]uint64{0, 0, a, 0, 0, 0, 0, 0, a}},
 	}
 	for _, tc := range cases {
 		t0 := time.Unix(1_800_000_000, 0)
@@ -106,5 +108,16 @@ func TestPlacementOffAndReset(t *testing.T) {
 	arrivals(p, map[uint64]int{2: 100})
 	if got := p.check(t0.Add(5 * time.Second)); got != 2 {
 		t.Fatalf("third window after reset: %d, want 2", got)
+	}
+
+	// The hand-over happened (leadership moved and came back): the next
+	// needs three windows again, not six.
+	p.reset(t0.Add(5 * time.Second))
+	for i := range 3 {
+		arrivals(p, map[uint64]int{2: 100})
+		got := p.check(t0.Add(time.Duration(i+6) * time.Second))
+		if want := map[bool]uint64{true: 2}[i == 2]; got != want {
+			t.Fatalf("window %d after a hand-over that happened: %d, want %d", i, got, want)
+		}
 	}
 }

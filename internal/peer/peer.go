@@ -212,6 +212,9 @@ func (p *Peer) Remove(name string) error {
 		return fmt.Errorf("peer: remove: %w %s", ErrUnknownChannel, name)
 	}
 	ch.stop()
+	// A request that found the channel before it was removed reads the
+	// database from now on, not definitions cached before the delete.
+	ch.state.StopNamespaceCache()
 	if err := participation.DeleteChannel(p.opts.DB, p.log, name, worldstate.ChannelPrefix(name)); err != nil {
 		return fmt.Errorf("peer: remove channel %s: %w", name, err)
 	}

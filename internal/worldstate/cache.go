@@ -141,8 +141,11 @@ func (c *namespaceCache) lookup(gen uint64, k cacheKey) (cachedValue, bool) {
 func (c *namespaceCache) store(gen uint64, k cacheKey, v cachedValue) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.gen != gen || c.writing != 0 || len(c.values) >= maxCachedValues {
+	if c.gen != gen || c.writing != 0 {
 		return
+	}
+	if len(c.values) >= maxCachedValues {
+		clear(c.values) // start again with the keys read from now on
 	}
 	c.values[k] = v
 }
@@ -155,6 +158,17 @@ func (c *namespaceCache) beginWrite() {
 	c.writing++
 	c.gen++
 	clear(c.values)
+}
+
+// StopNamespaceCache stops the State's namespace cache for good: from now
+// on every read goes to the database. Call it before the channel's state
+// is written other than through BlockUpdates, as when the channel is
+// deleted, so that a request still under way does not read a value the
+// database no longer holds.
+func (s *State) StopNamespaceCache() {
+	if s.cache != nil {
+		s.cache.beginWrite() // never ended
+	}
 }
 
 // endWrite ends a beginWrite once its batch has committed or failed.

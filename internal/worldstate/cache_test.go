@@ -296,3 +296,37 @@ func TestNamespaceCacheKeepsNothingReadAcrossACommit(t *testing.T) {
 		t.Fatalf("a value read in the current generation: %q %v", v.value, ok)
 	}
 }
+
+// TestStopNamespaceCache: once stopped, the cache answers nothing, so a
+// write that bypasses BlockUpdates (a channel's deletion) is seen at once;
+// and a full cache starts again instead of refusing new keys.
+func TestStopNamespaceCache(t *testing.T) {
+	f, plain := newCachedFixture(t)
+	f.put(cachedNS, "k", "v1")
+	f.get(cachedNS, "k") // cached
+	f.s.StopNamespaceCache()
+	bypass := plain.NewBlockUpdates(99)
+	must(t, bypass.Add(0, "bypass", nil, []envelope.NsRWSet{{Namespace: cachedNS, KV: &kvrwsetpb.KVRWSet{
+		Writes: []*kvrwsetpb.KVWrite{{Key: "k", IsDelete: true}},
+	}}}))
+	b := f.db.NewBatch()
+	must(t, bypass.WriteTo(b))
+	must(t, b.Commit(true))
+	b.Close()
+	if v, ver := f.get(cachedNS, "k"); v != "" || ver != nil {
+		t.Fatalf("after the cache stopped and the key was deleted: %q %v", v, ver)
+	}
+	snap := f.s.NewSnapshot(f.db)
+	defer snap.Close()
+	if snap.cacheable {
+		t.Error("a snapshot of a stopped cache is cacheable")
+	}
+
+	c := &namespaceCache{values: make(map[cacheKey]cachedValue)}
+	for i := range maxCachedValues + 1 {
+		c.store(0, cacheKey{ns: cachedNS, key: strconv.Itoa(i)}, cachedValue{})
+	}
+	if _, ok := c.lookup(0, cacheKey{ns: cachedNS, key: strconv.Itoa(maxCachedValues)}); !ok || len(c.values) != 1 {
+		t.Errorf("a full cache: the newest key cached %v, %d keys held", ok, len(c.values))
+	}
+}

@@ -13,9 +13,10 @@ import (
 )
 
 // State is the versioned world state and key history of one channel. It
-// holds only the channel's key prefixes: every read takes the kv.Reader to
-// read from (the database or a snapshot of it) and every write goes into
-// the caller's kv.Batch. A State is immutable and safe for concurrent use.
+// holds the channel's key prefixes, and optionally a filter of its keys
+// and a cache of a few namespaces: every read takes the kv.Reader to read
+// from (the database or a snapshot of it) and every write goes into the
+// caller's kv.Batch. A State is safe for concurrent use.
 type State struct {
 	channel       string
 	statePrefix   []byte

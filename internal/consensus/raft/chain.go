@@ -233,11 +233,10 @@ func (c *Chain) Leader() (id uint64, mayPropose bool) {
 	return st.Leader, st.LeaderReady
 }
 
-// TransferLeadership asks this node, if it leads, to hand leadership to
-// consenter id: raft brings id's log up to date and has it campaign at
-// once. Meanwhile, for at most an election timeout, the leader refuses
-// proposals (a retryable error). Nothing happens if this node does not
-// lead or id is not a voter.
+// TransferLeadership asks the node, on its goroutine, to hand leadership
+// to consenter id (Node.TransferLeadership, which refuses unless this node
+// leads and id is ready). Meanwhile, for at most an election timeout, the
+// leader refuses proposals (a retryable error).
 func (c *Chain) TransferLeadership(id uint64) {
 	c.report(func(n *Node) { n.TransferLeadership(id) })
 }

@@ -7,6 +7,7 @@ import (
 
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
+	"go.etcd.io/raft/v3/tracker"
 )
 
 // Entry is one committed entry handed to the StateMachine.
@@ -354,8 +355,32 @@ func (n *Node) SnapshotCounts() (taken, applied int) { return n.snapshotsTaken, 
 // leadership on shutdown and in tests; normal elections need no help.
 func (n *Node) Campaign() error { return n.rn.Campaign() }
 
-// TransferLeadership asks the leader to hand leadership to id.
-func (n *Node) TransferLeadership(id uint64) { n.rn.TransferLeader(id) }
+// maxTransferLag is how many entries a follower's log may lag the
+// leader's for TransferLeadership to hand it leadership: etcd raft
+// refuses proposals until the follower has caught up and won, so it must
+// be close.
+const maxTransferLag = 32
+
+// TransferLeadership asks this node, if it leads, to hand leadership to
+// consenter id, and reports whether it did. It refuses unless id is a
+// voter that answered recently, is being replicated to (not sent a
+// snapshot), and lags by at most maxTransferLag entries. Raft then brings
+// id's log up to date and has it campaign at once; meanwhile, for at most
+// an election timeout, the leader refuses proposals.
+func (n *Node) TransferLeadership(id uint64) bool {
+	if n.role != raft.StateLeader || id == n.cfg.ID {
+		return false
+	}
+	st := n.rn.Status()
+	self, target := st.Progress[n.cfg.ID], st.Progress[id]
+	if target.IsLearner || !target.RecentActive || target.State != tracker.StateReplicate || self.Match > target.Match+maxTransferLag {
+		n.log.Info("raft leadership not handed over: the consenter is not ready", "consenter", n.cfg.ID, "to", id,
+			"state", target.State.String(), "recent_active", target.RecentActive, "lag", int64(self.Match)-int64(target.Match))
+		return false
+	}
+	n.rn.TransferLeader(id)
+	return true
+}
 
 func roleName(s raft.StateType) string {
 	switch s {
