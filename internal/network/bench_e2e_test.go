@@ -44,7 +44,7 @@ func TestE2EBenchNetworkUp(t *testing.T) {
 	html := filepath.Join(t.TempDir(), "report.html")
 	profiles := t.TempDir()
 	r := benchJSON(t, "--network-up", "--dir", dir, "--base-port", fmt.Sprint(base),
-		"--duration", "4s", "--warmup", "1s", "--workers", "32", "--html", html, "--profile-dir", profiles)
+		"--duration", "6s", "--warmup", "1s", "--workers", "32", "--html", html, "--profile-dir", profiles)
 	t.Logf("create: %.0f tx/s committed, p50 %.0f ms, p99 %.0f ms, %d failed; bound %.0f tx/s",
 		r.CommittedTPS, r.LatencyMS.P50, r.LatencyMS.P99, r.Failed, r.SignatureBoundTPS)
 	if r.Committed == 0 || r.Failed != 0 || r.Submitted != r.Committed {
@@ -62,12 +62,15 @@ func TestE2EBenchNetworkUp(t *testing.T) {
 	if len(r.Processes) != 6 {
 		t.Fatalf("%d processes measured, want 5 nodes and the client", len(r.Processes))
 	}
+	// Every process was profiled over the window; the peers' profiles show
+	// the contract runtime and signature verification. (At about 100 tx/s
+	// each is a few 10 ms samples a peer: asked of both peers together, so
+	// that a peer with none by chance does not fail the test.)
+	peerCategories := map[string]bool{}
 	for _, p := range r.Processes {
 		if p.Error != "" || p.CPUSeconds <= 0 {
 			t.Errorf("process %+v", p)
 		}
-		// Every process was profiled over the window; a peer's profile
-		// shows the contract runtime and signature verification.
 		if p.Profile == nil || p.Profile.SampledSeconds <= 0 || len(p.Profile.Categories) == 0 {
 			t.Errorf("%s: no CPU profile: %s", p.Name, p.ProfileError)
 			continue
@@ -76,14 +79,13 @@ func TestE2EBenchNetworkUp(t *testing.T) {
 			t.Errorf("%s: %v", p.Name, err)
 		}
 		if p.Role == string(network.RolePeer) {
-			found := map[string]bool{}
 			for _, c := range p.Profile.Categories {
-				found[c.Category] = c.Seconds > 0
-			}
-			if !found["contract runtime (WebAssembly)"] || !found["signature verification (ECDSA)"] {
-				t.Errorf("%s: CPU by category %+v", p.Name, p.Profile.Categories)
+				peerCategories[c.Category] = peerCategories[c.Category] || c.Seconds > 0
 			}
 		}
+	}
+	if !peerCategories["contract runtime (WebAssembly)"] || !peerCategories["signature verification (ECDSA)"] {
+		t.Errorf("the peers' CPU by category names %v", peerCategories)
 	}
 	if r.Settings.SignatureCacheMisses == 0 || r.Settings.BlockCutting == nil || r.Settings.EndorsementPolicy != "AND('Org1MSP.peer','Org2MSP.peer')" {
 		t.Errorf("settings %+v", r.Settings)
