@@ -58,7 +58,7 @@ type chain struct {
 	log       *slog.Logger
 	ledger    *ledger.Ledger
 	writer    *blockWriter
-	consenter *raft.Chain
+	consenter chainConsenter
 	cluster   *Cluster
 	settings  atomic.Pointer[chainSettings]
 
@@ -107,7 +107,24 @@ func resubmitInterval(b BatchConfig) time.Duration {
 	return d
 }
 
-func (c *chain) start(consenter *raft.Chain) {
+// chainConsenter is what a chain needs of its consenter: a Consenter that
+// also reports leadership changes, takes the messages of the other
+// consenters, and hands leadership over. *raft.Chain is one.
+type chainConsenter interface {
+	Consenter
+	// Watch returns a channel that receives the status after every
+	// leadership change, and a function to stop watching.
+	Watch() (<-chan raft.Status, func())
+	// Step delivers a consensus message from another consenter.
+	Step(m raftpb.Message)
+	// TransferLeadership asks the consenter, if it leads, to hand
+	// leadership to consenter id.
+	TransferLeadership(id uint64)
+}
+
+var _ chainConsenter = (*raft.Chain)(nil)
+
+func (c *chain) start(consenter chainConsenter) {
 	c.consenter = consenter
 	consenter.Start()
 	go c.cutLoop()
