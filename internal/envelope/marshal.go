@@ -21,6 +21,16 @@ func Marshal(m proto.Message) ([]byte, error) {
 	return b, nil
 }
 
+// MarshalAppend is Marshal appending to dst, for a caller that reuses a
+// buffer: the same bytes as Marshal(m), after dst's.
+func MarshalAppend(dst []byte, m proto.Message) ([]byte, error) {
+	b, err := deterministic.MarshalAppend(dst, m)
+	if err != nil {
+		return nil, fmt.Errorf("envelope: marshal %s: %w", m.ProtoReflect().Descriptor().FullName(), err)
+	}
+	return b, nil
+}
+
 // TxID returns Fabric's transaction id: lowercase hex of SHA-256(nonce ‖ creator).
 func TxID(nonce, creator []byte) string {
 	h := sha256.New()

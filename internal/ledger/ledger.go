@@ -99,6 +99,10 @@ type Ledger struct {
 
 	appendMu sync.Mutex // serialises Append and Close
 	failed   error      // set when a commit failed; guarded by appendMu
+	// blockBuf is the buffer Append encodes a block into before writing
+	// it to its segment, kept for the next block (a block of 500
+	// transactions is about 2 MB); guarded by appendMu.
+	blockBuf []byte
 
 	files *segments // the block bodies
 
@@ -233,6 +237,10 @@ func (l *Ledger) Info() Info { return l.tip.Load().info.clone() }
 // unless NoSync). With FillCommitHash, the caller's block receives the
 // commit hash too, once the commit succeeded.
 //
+// maxKeptBlockBuffer is the largest block encoding buffer Append keeps for
+// the next block; a larger one is left to the garbage collector.
+const maxKeptBlockBuffer = 16 << 20
+
 // Append must not be called concurrently with itself; the ledger
 // serialises such calls. If writing the segment or committing fails, the
 // ledger refuses further appends (ErrFailed) until reopened, because it
@@ -251,9 +259,13 @@ func (l *Ledger) Append(block *commonpb.Block, opts AppendOptions) error {
 	if err != nil {
 		return err
 	}
-	raw, err := envelope.Marshal(stored)
+	raw, err := envelope.MarshalAppend(l.blockBuf[:0], stored)
 	if err != nil {
 		return fmt.Errorf("ledger: append block %d to channel %s: %w", info.Height-1, l.channel, err)
+	}
+	// The segment writes raw and keeps nothing of it.
+	if cap(raw) <= maxKeptBlockBuffer {
+		l.blockBuf = raw[:0]
 	}
 	loc, err := l.files.append(raw)
 	if err != nil {
@@ -676,6 +688,7 @@ func (l *Ledger) Close() error {
 	}
 	l.tip.Store(&tip{info: t.info, closed: true, next: make(chan struct{})})
 	close(t.next)
+	l.blockBuf = nil
 	if err := l.files.close(); err != nil {
 		return fmt.Errorf("ledger: close channel %s: %w", l.channel, err)
 	}
