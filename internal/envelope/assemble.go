@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/chorusledger/chorus/internal/zerocopy"
 	commonpb "github.com/chorusledger/chorus/proto/fabric/common"
@@ -41,25 +42,45 @@ func AssemblePayload(p *Proposal, responses []*peerpb.ProposalResponse) ([]byte,
 			endorsements = append(endorsements, r.Endorsement)
 		}
 	}
-	cpp, err := p.PayloadWithoutTransient()
+	// The levels inside the payload are encoded one after the other into
+	// a pooled buffer, each read while the next is encoded after it; only
+	// the payload, which the caller keeps, gets memory of its own.
+	scratch := assembleScratch.Get().(*[]byte)
+	defer putAssembleScratch(scratch)
+	buf := (*scratch)[:0]
+	buf, err := MarshalAppend(buf, &peerpb.ChaincodeProposalPayload{Input: p.Payload.Input})
 	if err != nil {
 		return nil, err
 	}
-	actionPayload, err := Marshal(&peerpb.ChaincodeActionPayload{
+	cpp := buf
+	buf, err = MarshalAppend(buf, &peerpb.ChaincodeActionPayload{
 		ChaincodeProposalPayload: cpp,
 		Action:                   &peerpb.ChaincodeEndorsedAction{ProposalResponsePayload: prp, Endorsements: endorsements},
 	})
 	if err != nil {
 		return nil, err
 	}
-	tx, err := Marshal(&peerpb.Transaction{Actions: []*peerpb.TransactionAction{{Header: p.Header.SignatureHeader, Payload: actionPayload}}})
+	actionPayload := buf[len(cpp):]
+	buf, err = MarshalAppend(buf, &peerpb.Transaction{Actions: []*peerpb.TransactionAction{{Header: p.Header.SignatureHeader, Payload: actionPayload}}})
 	if err != nil {
 		return nil, err
 	}
+	tx := buf[len(cpp)+len(actionPayload):]
+	*scratch = buf
 	return Marshal(&commonpb.Payload{
 		Header: &commonpb.Header{ChannelHeader: p.Header.ChannelHeader, SignatureHeader: p.Header.SignatureHeader},
 		Data:   tx,
 	})
+}
+
+// assembleScratch holds AssemblePayload's buffers for the levels inside a
+// payload; putAssembleScratch keeps those of at most 64 KiB.
+var assembleScratch = sync.Pool{New: func() any { return new([]byte) }}
+
+func putAssembleScratch(b *[]byte) {
+	if cap(*b) <= 64<<10 {
+		assembleScratch.Put(b)
+	}
 }
 
 // DescribeDifference explains how two proposal response payloads differ:

@@ -13,7 +13,7 @@ import (
 	peerpb "github.com/chorusledger/chorus/proto/fabric/peer"
 )
 
-func responsePayload(t *testing.T, value string) []byte {
+func responsePayload(t testing.TB, value string) []byte {
 	kv := mustMarshal(t, &kvrwsetpb.KVRWSet{
 		Reads:  []*kvrwsetpb.KVRead{{Key: "asset1", Version: &kvrwsetpb.Version{BlockNum: 3}}},
 		Writes: []*kvrwsetpb.KVWrite{{Key: "asset1", Value: []byte(value)}},
@@ -67,6 +67,40 @@ func TestAssemblePayload(t *testing.T) {
 	}
 }
 
+// TestAssemblePayloadBytes: the payload is byte for byte the nesting of
+// deterministic encodings a reader of the format expects, whatever the
+// sizes of the levels and whatever an earlier call left in the pooled
+// buffers: payloads of growing and shrinking sizes, one after the other.
+func TestAssemblePayloadBytes(t *testing.T) {
+	p := newTestProposal(t)
+	prop, err := envelope.ParseProposal(p.signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, size := range []int{0, 10, 100_000, 3, 70_000, 1, 5000} {
+		prp := responsePayload(t, strings.Repeat("v", size))
+		var responses []*peerpb.ProposalResponse
+		var endorsements []*peerpb.Endorsement
+		for j := range 1 + i%3 {
+			e := &peerpb.Endorsement{Endorser: []byte{byte('a' + j)}, Signature: bytes.Repeat([]byte{byte(i)}, 70)}
+			responses = append(responses, &peerpb.ProposalResponse{Payload: prp, Endorsement: e})
+			endorsements = append(endorsements, e)
+		}
+		got, err := envelope.AssemblePayload(prop, responses)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cpp := mustMarshal(t, &peerpb.ChaincodeProposalPayload{Input: prop.Payload.Input})
+		action := mustMarshal(t, &peerpb.ChaincodeActionPayload{ChaincodeProposalPayload: cpp,
+			Action: &peerpb.ChaincodeEndorsedAction{ProposalResponsePayload: prp, Endorsements: endorsements}})
+		tx := mustMarshal(t, &peerpb.Transaction{Actions: []*peerpb.TransactionAction{{Header: p.shBytes, Payload: action}}})
+		want := mustMarshal(t, &commonpb.Payload{Header: &commonpb.Header{ChannelHeader: p.chBytes, SignatureHeader: p.shBytes}, Data: tx})
+		if !bytes.Equal(got, want) {
+			t.Fatalf("call %d (response payload of %d bytes): %d bytes, want %d bytes as nested encodings give", i, len(prp), len(got), len(want))
+		}
+	}
+}
+
 // actionPayload is a proposal response payload whose contract read asset1
 // at block readAt, wrote value and returned (status, payload).
 func actionPayload(t *testing.T, readAt uint64, value string, status int32, payload string) []byte {
@@ -97,5 +131,27 @@ func TestDescribeDifference(t *testing.T) {
 				t.Errorf("got  %q\nwant %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// BenchmarkAssemblePayload assembles a payload of the size the standard
+// workload's transactions have (a response payload of about 1 KB, two
+// endorsements with certificates of about 800 bytes).
+func BenchmarkAssemblePayload(b *testing.B) {
+	p := newTestProposal(b)
+	prop, err := envelope.ParseProposal(p.signed)
+	if err != nil {
+		b.Fatal(err)
+	}
+	prp := responsePayload(b, strings.Repeat("v", 800))
+	responses := []*peerpb.ProposalResponse{
+		{Payload: prp, Endorsement: &peerpb.Endorsement{Endorser: bytes.Repeat([]byte{1}, 800), Signature: bytes.Repeat([]byte{2}, 71)}},
+		{Payload: prp, Endorsement: &peerpb.Endorsement{Endorser: bytes.Repeat([]byte{3}, 800), Signature: bytes.Repeat([]byte{4}, 71)}},
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := envelope.AssemblePayload(prop, responses); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
