@@ -225,6 +225,10 @@ func (l *Ledger) Height() uint64 { return l.tip.Load().info.Height }
 // hash, all as of the same append.
 func (l *Ledger) Info() Info { return l.tip.Load().info.clone() }
 
+// maxKeptBlockBuffer is the largest block encoding buffer Append keeps for
+// the next block; a larger one is left to the garbage collector.
+const maxKeptBlockBuffer = 16 << 20
+
 // Append checks that block continues the chain (its number is the height,
 // its previous hash is the last block's hash, its data hash matches its
 // transactions, a transaction filter if present has one entry per
@@ -237,10 +241,6 @@ func (l *Ledger) Info() Info { return l.tip.Load().info.clone() }
 // unless NoSync). With FillCommitHash, the caller's block receives the
 // commit hash too, once the commit succeeded.
 //
-// maxKeptBlockBuffer is the largest block encoding buffer Append keeps for
-// the next block; a larger one is left to the garbage collector.
-const maxKeptBlockBuffer = 16 << 20
-
 // Append must not be called concurrently with itself; the ledger
 // serialises such calls. If writing the segment or committing fails, the
 // ledger refuses further appends (ErrFailed) until reopened, because it
