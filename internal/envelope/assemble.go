@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/chorusledger/chorus/internal/zerocopy"
 	commonpb "github.com/chorusledger/chorus/proto/fabric/common"
@@ -45,8 +44,8 @@ func AssemblePayload(p *Proposal, responses []*peerpb.ProposalResponse) ([]byte,
 	// The levels inside the payload are encoded one after the other into
 	// a pooled buffer, each read while the next is encoded after it; only
 	// the payload, which the caller keeps, gets memory of its own.
-	scratch := assembleScratch.Get().(*[]byte)
-	defer putAssembleScratch(scratch)
+	scratch := assembleScratch.Get()
+	defer assembleScratch.Put(scratch)
 	buf := (*scratch)[:0]
 	buf, err := MarshalAppend(buf, &peerpb.ChaincodeProposalPayload{Input: p.Payload.Input})
 	if err != nil {
@@ -74,14 +73,8 @@ func AssemblePayload(p *Proposal, responses []*peerpb.ProposalResponse) ([]byte,
 }
 
 // assembleScratch holds AssemblePayload's buffers for the levels inside a
-// payload; putAssembleScratch keeps those of at most 64 KiB.
-var assembleScratch = sync.Pool{New: func() any { return new([]byte) }}
-
-func putAssembleScratch(b *[]byte) {
-	if cap(*b) <= 64<<10 {
-		assembleScratch.Put(b)
-	}
-}
+// payload.
+var assembleScratch = NewBufferPool(64 << 10)
 
 // DescribeDifference explains how two proposal response payloads differ:
 // which keys were read at other versions or written with other values, or

@@ -445,8 +445,8 @@ func (v *Validator) prepareEndorserTx(bundle *channelconfig.Bundle, t *preparedT
 	// changes while it is validated, and do not outlive this call.
 	seen := make(map[string]struct{}, len(tx.Endorsements)) // verified, or an identity refused
 	var failed map[[2]string]struct{}                       // (endorser, signature) that did not verify
-	signed := signedBytesPool.Get().(*[]byte)
-	defer putSignedBytes(signed)
+	signed := signedBytesPool.Get()
+	defer signedBytesPool.Put(signed)
 	for j, e := range tx.Endorsements {
 		key := zerocopy.String(e.GetEndorser())
 		if _, dup := seen[key]; dup {
@@ -481,18 +481,9 @@ func (v *Validator) prepareEndorserTx(bundle *channelconfig.Bundle, t *preparedT
 
 // signedBytesPool holds the buffers in which the validator puts what an
 // endorser signed (a few KB a transaction) to verify it; Verify keeps
-// nothing of its message.
-var signedBytesPool = sync.Pool{New: func() any { return new([]byte) }}
-
-// maxPooledSignedBytes: a buffer grown larger by an unusually large
-// transaction is left to the garbage collector instead of being kept.
-const maxPooledSignedBytes = 64 << 10
-
-func putSignedBytes(b *[]byte) {
-	if cap(*b) <= maxPooledSignedBytes {
-		signedBytesPool.Put(b)
-	}
-}
+// nothing of its message. A buffer grown past 64 KiB by an unusually large
+// transaction is not kept.
+var signedBytesPool = envelope.NewBufferPool(64 << 10)
 
 // endorser adapts a verified endorser identity to policy.Signer. Its ID is
 // the SHA-256 of the certificate's public key, so that the same key counts
