@@ -8,9 +8,9 @@ import (
 	"github.com/chorusledger/chorus/internal/kv"
 )
 
-// maxCachedValues bounds the keys a namespace cache holds; reads past it go
-// to the database. The namespaces worth caching hold a few keys per
-// contract.
+// maxCachedValues bounds the keys a namespace cache holds; when it is
+// full, the cache empties and fills again with the keys read from then on.
+// The namespaces worth caching hold a few keys per contract.
 const maxCachedValues = 4096
 
 // WithNamespaceCache returns a State like s that keeps in memory the
@@ -73,6 +73,17 @@ func (s *State) NewSnapshot(db *kv.DB) *Snapshot {
 	// nothing.
 	gen, stable := c.generation()
 	return &Snapshot{Snapshot: db.NewSnapshot(), cache: c, gen: gen, cacheable: stable}
+}
+
+// StopNamespaceCache stops the State's namespace cache for good: from now
+// on every read goes to the database. Call it before the channel's state
+// is written other than through BlockUpdates, as when the channel is
+// deleted, so that a request still under way does not read a value the
+// database no longer holds.
+func (s *State) StopNamespaceCache() {
+	if s.cache != nil {
+		s.cache.beginWrite() // never ended
+	}
 }
 
 // namespaceCache holds, for the current generation, the committed values
@@ -158,17 +169,6 @@ func (c *namespaceCache) beginWrite() {
 	c.writing++
 	c.gen++
 	clear(c.values)
-}
-
-// StopNamespaceCache stops the State's namespace cache for good: from now
-// on every read goes to the database. Call it before the channel's state
-// is written other than through BlockUpdates, as when the channel is
-// deleted, so that a request still under way does not read a value the
-// database no longer holds.
-func (s *State) StopNamespaceCache() {
-	if s.cache != nil {
-		s.cache.beginWrite() // never ended
-	}
 }
 
 // endWrite ends a beginWrite once its batch has committed or failed.

@@ -401,8 +401,8 @@ func (u *BlockUpdates) Add(txNum uint64, txID string, timestamp *timestamppb.Tim
 // key deleted), then history records by namespace, key and transaction.
 // The caller commits b together with the block, in one synced batch, so
 // that state and blocks never disagree after a crash. WriteTo does not
-// change u; it adds the keys it sets to the State's key filter, if it has
-// one (State.WithKeyFilter). When the block writes a namespace the State
+// change u's writes; it adds the keys it sets to the State's key filter,
+// if it has one (State.WithKeyFilter). When the block writes a namespace the State
 // caches (State.WithNamespaceCache), WriteTo empties the cache and stops
 // it until BatchDone: ledger.Append, which calls both, is the way to
 // commit b.
