@@ -44,6 +44,29 @@ func (r *recorder) entries() []string {
 	return append([]string(nil), r.data...)
 }
 
+// newTestNode returns consenter id of a new group of voters, on an
+// in-memory database closed when the test ends.
+func newTestNode(t *testing.T, id uint64, voters []uint64, sm StateMachine) *Node {
+	t.Helper()
+	db, err := kv.Open("db", kv.Options{FS: kv.NewCrashableMemFS()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	st, err := OpenStorage(db, "ch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Bootstrap(voters, nil); err != nil {
+		t.Fatal(err)
+	}
+	node, err := NewNode(Config{ID: id, ElectionTick: 10, HeartbeatTick: 1}, st, sm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return node
+}
+
 // localTransport delivers messages between chains in one process.
 type localTransport struct {
 	mu     sync.Mutex
@@ -71,24 +94,8 @@ func TestChainOrdersAcrossThreeNodes(t *testing.T) {
 	recs := map[uint64]*recorder{}
 	var chains []*Chain
 	for id := uint64(1); id <= 3; id++ {
-		db, err := kv.Open("db", kv.Options{FS: kv.NewCrashableMemFS()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		st, err := OpenStorage(db, "ch")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := st.Bootstrap([]uint64{1, 2, 3}, nil); err != nil {
-			t.Fatal(err)
-		}
 		rec := &recorder{}
-		node, err := NewNode(Config{ID: id, ElectionTick: 10, HeartbeatTick: 1}, st, rec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := NewChain(node, tr, 5*time.Millisecond, nil)
+		c := NewChain(newTestNode(t, id, []uint64{1, 2, 3}, rec), tr, 5*time.Millisecond, nil)
 		tr.mu.Lock()
 		tr.chains[id] = c
 		tr.mu.Unlock()

@@ -3,7 +3,6 @@ package raft
 import (
 	"testing"
 
-	"github.com/chorusledger/chorus/internal/kv"
 	"go.etcd.io/raft/v3/raftpb"
 )
 
@@ -22,23 +21,7 @@ func newLockstep(t *testing.T, n int) *lockstep {
 		ids = append(ids, id)
 	}
 	for _, id := range ids {
-		db, err := kv.Open("db", kv.Options{FS: kv.NewCrashableMemFS()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		st, err := OpenStorage(db, "ch")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := st.Bootstrap(ids, nil); err != nil {
-			t.Fatal(err)
-		}
-		node, err := NewNode(Config{ID: id, ElectionTick: 10, HeartbeatTick: 1}, st, &recorder{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls.nodes[id] = node
+		ls.nodes[id] = newTestNode(t, id, ids, &recorder{})
 	}
 	return ls
 }
