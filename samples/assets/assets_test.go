@@ -141,9 +141,44 @@ func TestGetAllAssets(t *testing.T) {
 	wantError(t, submit(l, "ReadAsset", "broken"), "the asset broken is not valid asset JSON: unexpected end of JSON input")
 }
 
+func TestCreateAssets(t *testing.T) {
+	l := newLedger()
+	wantOK(t, submit(l, "CreateAsset", "asset1", "blue", "5", "Tomoko", "300"), "")
+
+	// All or nothing: asset1 exists, so asset2 is not created either.
+	wantError(t, submit(l, "CreateAssets", `[{"ID":"asset2","Color":"red","Size":1,"Owner":"Max","AppraisedValue":2},{"ID":"asset1"}]`),
+		"the asset asset1 already exists")
+	wantError(t, submit(l, "CreateAssets", `[{"ID":"asset2"},{"ID":"asset3"},{"ID":"asset2"}]`), "the asset asset2 is given twice")
+	wantOK(t, submit(l, "AssetExists", "asset2"), "false")
+
+	r := submit(l, "CreateAssets", `[{"ID":"asset3","Color":"green","Size":7,"Owner":"Ann","AppraisedValue":70},`+
+		`{"AppraisedValue":20,"Owner":"Max","Size":1,"Color":"red","ID":"asset2"}]`)
+	wantOK(t, r, "")
+	wantEvent(t, r, "CreateAssets", `["asset3","asset2"]`)
+	// Stored exactly as CreateAsset stores an asset.
+	wantOK(t, submit(l, "ReadAsset", "asset2"), `{"AppraisedValue":20,"Color":"red","ID":"asset2","Owner":"Max","Size":1}`)
+	wantOK(t, submit(l, "ReadAsset", "asset3"), `{"AppraisedValue":70,"Color":"green","ID":"asset3","Owner":"Ann","Size":7}`)
+	wantOK(t, submit(l, "ReadAsset", "asset1"), asset1)
+
+	for _, tc := range []struct{ arg, msg string }{
+		{`[]`, "CreateAssets: no assets given"},
+		{`null`, "CreateAssets: no assets given"},
+		{`{"ID":"asset4"}`, "CreateAssets: the assets are not a JSON array of assets: json: cannot unmarshal object into Go value of type []main.Asset"},
+		{`[{"ID":"asset4","Colour":"red"}]`, `CreateAssets: the assets are not a JSON array of assets: json: unknown field "Colour"`},
+		{`[{"ID":"asset4","Size":"5"}]`, "CreateAssets: the assets are not a JSON array of assets: json: cannot unmarshal string into Go struct field Asset.Size of type int64"},
+		{`[{"ID":"asset4"},{"Color":"red"}]`, "CreateAssets: asset 1 of the array has an empty id"},
+		{`[{"ID":"asset4"}] [{"ID":"asset5"}]`, "CreateAssets: the assets are not a JSON array of assets: data after the array"},
+		{`[{"ID":"asset4"}`, "CreateAssets: the assets are not a JSON array of assets: unexpected EOF"},
+	} {
+		wantError(t, submit(l, "CreateAssets", tc.arg), tc.msg)
+	}
+	wantError(t, submit(l, "CreateAssets"), "CreateAssets takes 1 argument (assets); got 0")
+	wantOK(t, submit(l, "AssetExists", "asset4"), "false")
+}
+
 func TestArguments(t *testing.T) {
 	l := newLedger()
-	const functions = "CreateAsset, ReadAsset, UpdateAsset, DeleteAsset, TransferAsset, AssetExists and GetAllAssets"
+	const functions = "CreateAsset, CreateAssets, ReadAsset, UpdateAsset, DeleteAsset, TransferAsset, AssetExists and GetAllAssets"
 	for _, tc := range []struct {
 		args []string
 		msg  string
