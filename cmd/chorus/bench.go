@@ -156,6 +156,7 @@ interrupted.`,
 	f.DurationVar(&cfg.Warmup, "warmup", cfg.Warmup, "load sent first and not measured")
 	f.IntVar(&cfg.Keys, "keys", cfg.Keys, "key space of read and transfer (assets created first when absent)")
 	f.IntVar(&cfg.Preload, "preload", 0, "create this many assets before measuring, to measure a fuller ledger")
+	f.IntVar(&cfg.PreloadBatch, "preload-batch", cfg.PreloadBatch, "assets a preload transaction creates: 1 calls CreateAsset per asset, more call CreateAssets (a bulk load)")
 	f.IntVar(&cfg.ValueSize, "value-size", cfg.ValueSize, "bytes of each asset's JSON that create writes")
 	f.DurationVar(&cfg.Timeout, "tx-timeout", cfg.Timeout, "the longest a transaction may take, endorsement to commit status")
 	f.IntVar(&connections, "connections", 1, "Gateway connections per organization")

@@ -88,6 +88,30 @@ func TestCreateOpValueSize(t *testing.T) {
 	}
 }
 
+// A bulk preload's CreateAssets call holds the assets CreateAsset calls
+// would create, in order.
+func TestCreateBatchOp(t *testing.T) {
+	ids := []string{"p-pre-0", "p-pre-1", "p-pre-2"}
+	o := createBatchOp(ids, 100)
+	if o.fn != "CreateAssets" || len(o.args) != 1 || o.evaluate {
+		t.Fatalf("op %+v", o)
+	}
+	var got []asset
+	if err := json.Unmarshal([]byte(o.args[0]), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(ids) {
+		t.Fatalf("%d assets, want %d", len(got), len(ids))
+	}
+	for i, a := range got {
+		single := createOp(ids[i], 100)
+		want := asset{AppraisedValue: 300, Color: single.args[1], ID: ids[i], Owner: single.args[3], Size: 5}
+		if a != want {
+			t.Errorf("asset %d: %+v, want %+v", i, a, want)
+		}
+	}
+}
+
 func TestGenerators(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	cfg := DefaultConfig()
@@ -133,9 +157,10 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("bad workload: %v", err)
 	}
 	bad = DefaultConfig()
-	bad.Workers, bad.Duration, bad.Transactions, bad.Workload, bad.Keys = 0, 0, 0, Transfer, 0
+	bad.Workers, bad.Duration, bad.Transactions, bad.Workload, bad.Keys, bad.PreloadBatch = 0, 0, 0, Transfer, 0, MaxPreloadBatch+1
 	err := bad.validate()
-	for _, want := range []string{"workers must be at least 1", "give a duration or a number of transactions", "needs a key space"} {
+	for _, want := range []string{"workers must be at least 1", "give a duration or a number of transactions", "needs a key space",
+		"the preload batch must be between 1 and 10000 assets, not 10001"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v lacks %q", err, want)
 		}
@@ -194,7 +219,7 @@ func TestReportOutputs(t *testing.T) {
 				{Category: "contract runtime (WebAssembly)", Seconds: 2, Share: 0.4}, {Category: otherCategory, Seconds: 3, Share: 0.6}}}},
 			{Name: "orderer0", Role: "orderer", CPUSeconds: 1, CPUSecondsPerTx: 0.0002, CoresUsed: 0.1, ProfileError: "not found: operations.profiling"},
 		},
-		Settings: Settings{RaftLeaders: []string{"orderer1", "orderer2"}, Contract: "assets", Channel: "mychannel", Workers: 8, Connections: 1, Organizations: []string{"Org1MSP"}, EndorsementPolicy: "AND('Org1MSP.peer','Org2MSP.peer')", BlockCutting: &BlockCutting{MaxMessageCount: 500, PreferredMaxBytes: 2 << 20, BatchTimeoutMS: 250}},
+		Settings: Settings{Preload: 100000, PreloadBatch: 1000, PreloadSeconds: 12.5, RaftLeaders: []string{"orderer1", "orderer2"}, Contract: "assets", Channel: "mychannel", Workers: 8, Connections: 1, Organizations: []string{"Org1MSP"}, EndorsementPolicy: "AND('Org1MSP.peer','Org2MSP.peer')", BlockCutting: &BlockCutting{MaxMessageCount: 500, PreferredMaxBytes: 2 << 20, BatchTimeoutMS: 250}},
 		Ledger:   &LedgerCheck{Channel: "mychannel", Height: 7, Verified: true, CommitHashesEqual: true, Nodes: []NodeLedger{{Name: "peer0", Height: 7, CommitHash: "abcd"}}},
 		Series:   []Second{{T: -1, Sent: 5, Committed: 5, P50: 90, P99: 120}, {T: 0, Sent: 10, Committed: 9, Failed: 1, P50: 100, P99: 300}},
 	}
@@ -203,7 +228,8 @@ func TestReportOutputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"throughput  900.5 tx/s committed", "MVCC_READ_CONFLICT 1", "p99 300.0 ms", "reached          23.1% of the bound", "800", "commit hashes are equal at height 7",
-		"contract runtime (WebAssembly)  40.0%    320", "no CPU profile of orderer0: not found", "Raft leader orderer1 then orderer2"} {
+		"contract runtime (WebAssembly)  40.0%    320", "no CPU profile of orderer0: not found", "Raft leader orderer1 then orderer2",
+		"100000 assets preloaded (1000 a transaction) in 12.5 s"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("text lacks %q:\n%s", want, text.String())
 		}
@@ -231,6 +257,9 @@ func TestReportOutputs(t *testing.T) {
 	h := html.String()
 	if !strings.Contains(h, "<td>contract runtime (WebAssembly)</td><td class=\"n\">40.0%</td><td class=\"n\">320</td>") || !strings.Contains(h, "No CPU profile of orderer0") {
 		t.Errorf("HTML report lacks the CPU by category")
+	}
+	if !strings.Contains(h, "<td>preloaded</td><td>100000 assets, 1000 a transaction, in 12.5 s</td>") {
+		t.Errorf("HTML report lacks the preload")
 	}
 	if !strings.Contains(h, "<td>Raft leader</td><td>orderer1 then orderer2</td>") {
 		t.Errorf("HTML report lacks the Raft leaders")

@@ -59,6 +59,11 @@ type Config struct {
 	// Preload creates that many assets before the run (in any workload),
 	// to measure a ledger holding them. Their ids are unique to the run.
 	Preload int
+	// PreloadBatch is how many of the preloaded assets one transaction
+	// creates: 1 calls CreateAsset for each, more call the sample
+	// contract's CreateAssets with that many at once (a bulk load: the
+	// ledger ends with fewer, larger transactions and the same state).
+	PreloadBatch int
 	// ValueSize is the size in bytes of each asset's JSON that create
 	// writes (about; the owner field is padded to reach it).
 	ValueSize int
@@ -67,17 +72,23 @@ type Config struct {
 	Timeout time.Duration
 }
 
+// MaxPreloadBatch bounds Config.PreloadBatch: 10,000 assets of 100 bytes
+// make a transaction of about 2 MB, the standard network's preferred
+// block size.
+const MaxPreloadBatch = 10000
+
 // DefaultConfig is the standard workload of DESIGN §11, closed loop.
 func DefaultConfig() Config {
 	return Config{
-		Workload:  Create,
-		Contract:  "assets",
-		Workers:   256,
-		Duration:  60 * time.Second,
-		Warmup:    10 * time.Second,
-		Keys:      1000,
-		ValueSize: 100,
-		Timeout:   2 * time.Minute,
+		Workload:     Create,
+		Contract:     "assets",
+		Workers:      256,
+		Duration:     60 * time.Second,
+		Warmup:       10 * time.Second,
+		Keys:         1000,
+		PreloadBatch: 1,
+		ValueSize:    100,
+		Timeout:      2 * time.Minute,
 	}
 }
 
@@ -102,6 +113,9 @@ func (c *Config) validate() error {
 	}
 	if c.Transactions < 0 || c.Warmup < 0 || c.Preload < 0 {
 		errs = append(errs, errors.New("transactions, warm-up and preload must not be negative"))
+	}
+	if c.PreloadBatch < 1 || c.PreloadBatch > MaxPreloadBatch {
+		errs = append(errs, fmt.Errorf("the preload batch must be between 1 and %d assets, not %d", MaxPreloadBatch, c.PreloadBatch))
 	}
 	if (c.Workload == Read || c.Workload == Transfer) && c.Keys < 1 {
 		errs = append(errs, fmt.Errorf("the %s workload needs a key space of at least 1, not %d", c.Workload, c.Keys))

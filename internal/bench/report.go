@@ -63,17 +63,20 @@ type Report struct {
 
 // Settings are what shape the figures.
 type Settings struct {
-	Contract          string        `json:"contract"`
-	Channel           string        `json:"channel"`
-	Workers           int           `json:"workers"`
-	Rate              float64       `json:"rate,omitempty"`
-	Connections       int           `json:"connections_per_org"`
-	Organizations     []string      `json:"client_organizations"`
-	DurationSeconds   float64       `json:"duration_seconds,omitempty"`
-	Transactions      int           `json:"transactions,omitempty"`
-	WarmupSeconds     float64       `json:"warmup_seconds"`
-	Keys              int           `json:"keys,omitempty"`
-	Preload           int           `json:"preload,omitempty"`
+	Contract        string   `json:"contract"`
+	Channel         string   `json:"channel"`
+	Workers         int      `json:"workers"`
+	Rate            float64  `json:"rate,omitempty"`
+	Connections     int      `json:"connections_per_org"`
+	Organizations   []string `json:"client_organizations"`
+	DurationSeconds float64  `json:"duration_seconds,omitempty"`
+	Transactions    int      `json:"transactions,omitempty"`
+	WarmupSeconds   float64  `json:"warmup_seconds"`
+	Keys            int      `json:"keys,omitempty"`
+	Preload         int      `json:"preload,omitempty"`
+	PreloadBatch    int      `json:"preload_batch,omitempty"`
+	// PreloadSeconds is how long the preload took, to its last commit.
+	PreloadSeconds    float64       `json:"preload_seconds,omitempty"`
 	ValueBytes        int           `json:"value_bytes,omitempty"`
 	EndorsementPolicy string        `json:"endorsement_policy"`
 	Orderers          int           `json:"orderers,omitempty"`
@@ -198,6 +201,12 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	if s.Preload > 0 {
 		p("; %d assets preloaded", s.Preload)
+		if s.PreloadBatch > 1 {
+			p(" (%d a transaction)", s.PreloadBatch)
+		}
+		if s.PreloadSeconds > 0 {
+			p(" in %.1f s", s.PreloadSeconds)
+		}
 	}
 	if len(s.RaftLeaders) > 0 {
 		p("; Raft leader %s", strings.Join(s.RaftLeaders, " then "))

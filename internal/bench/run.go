@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -114,7 +115,7 @@ func Run(ctx context.Context, cfg Config, t Target) (*Report, error) {
 	rep.Settings = Settings{
 		Contract: cfg.Contract, Channel: channel, Workers: cfg.Workers, Rate: cfg.Rate, Connections: conns, Organizations: orgs,
 		DurationSeconds: cfg.Duration.Seconds(), Transactions: cfg.Transactions, WarmupSeconds: cfg.Warmup.Seconds(),
-		Preload: cfg.Preload, TLS: "client to Gateway: TLS, server authenticated; between nodes: mutual TLS", Fsync: fsyncPolicy,
+		Preload: cfg.Preload, PreloadBatch: preloadBatch(cfg), TLS: "client to Gateway: TLS, server authenticated; between nodes: mutual TLS", Fsync: fsyncPolicy,
 	}
 	if cfg.Transactions > 0 {
 		rep.Settings.DurationSeconds = 0
@@ -152,13 +153,11 @@ func Run(ctx context.Context, cfg Config, t Target) (*Report, error) {
 		}
 	}
 	if cfg.Preload > 0 {
-		ops := make([]op, cfg.Preload)
-		for i := range ops {
-			ops[i] = createOp(fmt.Sprintf("%s-pre-%d", prefix, i), cfg.ValueSize)
-		}
-		if err := preload(ctx, d, cfg, t, fmt.Sprintf("%d assets", cfg.Preload), ops, false); err != nil {
+		started := time.Now()
+		if err := preloadAssets(ctx, d, cfg, t, prefix); err != nil {
 			return nil, err
 		}
+		rep.Settings.PreloadSeconds = round(time.Since(started).Seconds(), 1)
 	}
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
@@ -247,8 +246,43 @@ func Run(ctx context.Context, cfg Config, t Target) (*Report, error) {
 	return rep, nil
 }
 
-// preload runs ops (CreateAsset calls) to completion with the run's
-// workers. With existingOK, an asset that already exists counts as done.
+// preloadBatch is cfg.PreloadBatch when there is a preload, else 0.
+func preloadBatch(cfg Config) int {
+	if cfg.Preload == 0 {
+		return 0
+	}
+	return cfg.PreloadBatch
+}
+
+// preloadAssets creates cfg.Preload assets with ids unique to the run, one
+// CreateAsset each or cfg.PreloadBatch in each CreateAssets.
+func preloadAssets(ctx context.Context, d *driver, cfg Config, t Target, prefix string) error {
+	id := func(i int) string { return prefix + "-pre-" + strconv.Itoa(i) }
+	if cfg.PreloadBatch <= 1 {
+		ops := make([]op, cfg.Preload)
+		for i := range ops {
+			ops[i] = createOp(id(i), cfg.ValueSize)
+		}
+		return preload(ctx, d, cfg, t, fmt.Sprintf("%d assets", cfg.Preload), ops, false)
+	}
+	ops := make([]op, 0, (cfg.Preload+cfg.PreloadBatch-1)/cfg.PreloadBatch)
+	for first := 0; first < cfg.Preload; first += cfg.PreloadBatch {
+		ids := make([]string, 0, cfg.PreloadBatch)
+		for i := first; i < min(first+cfg.PreloadBatch, cfg.Preload); i++ {
+			ids = append(ids, id(i))
+		}
+		ops = append(ops, createBatchOp(ids, cfg.ValueSize))
+	}
+	return preload(ctx, d, cfg, t, fmt.Sprintf("%d assets, %d a transaction", cfg.Preload, cfg.PreloadBatch), ops, false)
+}
+
+// batchAssetsInFlight bounds the assets in flight during a batched
+// preload: more would only queue, and hold memory, in the endorsers.
+const batchAssetsInFlight = 16384
+
+// preload runs ops (CreateAsset or CreateAssets calls) to completion with
+// the run's workers, fewer for batches. With existingOK, an asset that
+// already exists counts as done.
 func preload(ctx context.Context, d *driver, cfg Config, t Target, what string, ops []op, existingOK bool) error {
 	if t.Log != nil {
 		fmt.Fprintf(t.Log, "preloading %s\n", what)
@@ -256,7 +290,11 @@ func preload(ctx context.Context, d *driver, cfg Config, t Target, what string, 
 	d.live = &live{}
 	stop := startProgress(t.Progress, t.Terminal, d.live, "preload", 0, 0, len(ops))
 	g := newListGenerator(ops)
-	pr := d.run(ctx, phase{name: "preload", gen: g.generate, workers: min(cfg.Workers, len(ops)), count: len(ops), timeout: cfg.Timeout})
+	workers := min(cfg.Workers, len(ops))
+	if ops[0].fn == createBatchFn {
+		workers = min(workers, max(1, batchAssetsInFlight/cfg.PreloadBatch))
+	}
+	pr := d.run(ctx, phase{name: "preload", gen: g.generate, workers: workers, count: len(ops), timeout: cfg.Timeout})
 	stop()
 	if pr.stopped {
 		return ctx.Err()

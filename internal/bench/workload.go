@@ -28,21 +28,40 @@ type asset struct {
 	Size           int64  `json:"Size"`
 }
 
-// createOp returns the CreateAsset call of asset id, its owner padded so
-// that the stored JSON is about valueSize bytes.
-func createOp(id string, valueSize int) op {
+// benchAsset is the asset the bench creates under id, its owner padded so
+// that its JSON is about valueSize bytes.
+func benchAsset(id string, valueSize int) asset {
 	a := asset{AppraisedValue: 300, Color: "blue", ID: id, Owner: "bench", Size: 5}
 	b, _ := json.Marshal(a)
 	if pad := valueSize - len(b); pad > 0 {
 		a.Owner += strings.Repeat("o", pad)
 	}
+	return a
+}
+
+// createOp returns the CreateAsset call of benchAsset(id, valueSize).
+func createOp(id string, valueSize int) op {
+	a := benchAsset(id, valueSize)
 	return op{fn: "CreateAsset", args: []string{id, a.Color, strconv.FormatInt(a.Size, 10), a.Owner, strconv.FormatInt(a.AppraisedValue, 10)}}
 }
 
-// valueBytes is the size of the JSON createOp(id, valueSize) stores.
+// createBatchFn is the sample contract's bulk load (samples/assets).
+const createBatchFn = "CreateAssets"
+
+// createBatchOp returns the CreateAssets call that creates benchAsset(id,
+// valueSize) for each of ids.
+func createBatchOp(ids []string, valueSize int) op {
+	list := make([]asset, len(ids))
+	for i, id := range ids {
+		list[i] = benchAsset(id, valueSize)
+	}
+	b, _ := json.Marshal(list)
+	return op{fn: createBatchFn, args: []string{string(b)}}
+}
+
+// valueBytes is the size of the JSON of benchAsset(id, valueSize).
 func valueBytes(id string, valueSize int) int {
-	o := createOp(id, valueSize)
-	b, _ := json.Marshal(asset{AppraisedValue: 300, Color: o.args[1], ID: id, Owner: o.args[3], Size: 5})
+	b, _ := json.Marshal(benchAsset(id, valueSize))
 	return len(b)
 }
 

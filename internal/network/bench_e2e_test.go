@@ -148,6 +148,33 @@ func TestE2EBenchWorkloads(t *testing.T) {
 		t.Errorf("read: %d answered, %d failed %v", r.Committed, r.Failed, r.FailureExamples)
 	}
 
+	// A bulk preload: 2,500 assets in three CreateAssets transactions (the
+	// last one of 500), then a short create run on top.
+	r = benchJSON(t, "--dir", dir, "--preload", "2500", "--preload-batch", "1000", "--transactions", "50", "--warmup", "0s", "--workers", "16")
+	if r.Settings.Preload != 2500 || r.Settings.PreloadBatch != 1000 || r.Settings.PreloadSeconds <= 0 || r.Committed != 50 || r.Failed != 0 {
+		t.Errorf("preloaded run: settings %+v, %d committed, %d failed %v", r.Settings, r.Committed, r.Failed, r.FailureExamples)
+	}
+	out, err := chorusCLI(t, "evaluate", "assets", "GetAllAssets", "--dir", dir)
+	if err != nil {
+		t.Fatalf("GetAllAssets: %v\n%s", err, out)
+	}
+	var all []struct{ ID, Owner string }
+	if err := json.Unmarshal([]byte(out), &all); err != nil {
+		t.Fatalf("GetAllAssets: %v", err)
+	}
+	preloaded := map[string]bool{}
+	for _, a := range all {
+		if i := strings.Index(a.ID, "-pre-"); i >= 0 {
+			preloaded[a.ID[i:]] = true
+			if !strings.HasPrefix(a.Owner, "bench") {
+				t.Errorf("preloaded asset %+v", a)
+			}
+		}
+	}
+	if len(preloaded) != 2500 || !preloaded["-pre-0"] || !preloaded["-pre-2499"] {
+		t.Errorf("%d preloaded assets in the state, want 2500 (-pre-0 to -pre-2499)", len(preloaded))
+	}
+
 	// The running peer verifies its own ledger through the admin API.
 	n, err := network.Load(dir)
 	if err != nil {
@@ -172,7 +199,7 @@ func TestE2EBenchWorkloads(t *testing.T) {
 			}
 		}
 	}
-	out, err := chorusCLI(t, "ledger", "verify", "--channel", "mychannel", "--admin-address", peer.AdminAddress,
+	out, err = chorusCLI(t, "ledger", "verify", "--channel", "mychannel", "--admin-address", peer.AdminAddress,
 		"--cert", n.Path(peer.AdminCertFile), "--key", n.Path(peer.AdminKeyFile), "--tls-ca", n.Path(peer.TLSCAFile))
 	if err != nil || !strings.Contains(out, "ledger verified") || !strings.Contains(out, "commit hash at height") {
 		t.Errorf("online ledger verify: %v\n%s", err, out)
