@@ -2,10 +2,12 @@ package bench
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"math/rand/v2"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -188,6 +190,35 @@ func TestProcessCPU(t *testing.T) {
 	}
 }
 
+// settlePIDs waits while a process is busy and returns once it is idle.
+func TestSettleWaitsForIdle(t *testing.T) {
+	var stop atomic.Bool
+	spun := make(chan struct{})
+	go func() {
+		defer close(spun)
+		for x := 0; !stop.Load(); x++ {
+		}
+	}()
+	time.AfterFunc(500*time.Millisecond, func() { stop.Store(true) })
+	waited, err := settlePIDs(context.Background(), []int{os.Getpid()}, 100*time.Millisecond, 10*time.Second)
+	<-spun
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Busy for 500 ms, then two idle intervals of 100 ms.
+	if waited < 500*time.Millisecond || waited > 5*time.Second {
+		t.Errorf("waited %v for a process busy for 500 ms", waited)
+	}
+	// An idle process settles after two intervals.
+	waited, err = settlePIDs(context.Background(), []int{os.Getpid()}, 100*time.Millisecond, 10*time.Second)
+	if err != nil || waited > 5*time.Second {
+		t.Errorf("idle: waited %v, %v", waited, err)
+	}
+	if _, err := settlePIDs(context.Background(), []int{-1}, time.Millisecond, time.Second); err == nil {
+		t.Error("a process that does not exist settled")
+	}
+}
+
 func TestSignatureBound(t *testing.T) {
 	b, err := measureSignatureBound(5 * time.Millisecond)
 	if err != nil {
@@ -219,7 +250,7 @@ func TestReportOutputs(t *testing.T) {
 				{Category: "contract runtime (WebAssembly)", Seconds: 2, Share: 0.4}, {Category: otherCategory, Seconds: 3, Share: 0.6}}}},
 			{Name: "orderer0", Role: "orderer", CPUSeconds: 1, CPUSecondsPerTx: 0.0002, CoresUsed: 0.1, ProfileError: "not found: operations.profiling"},
 		},
-		Settings: Settings{Preload: 100000, PreloadBatch: 1000, PreloadSeconds: 12.5, RaftLeaders: []string{"orderer1", "orderer2"}, Contract: "assets", Channel: "mychannel", Workers: 8, Connections: 1, Organizations: []string{"Org1MSP"}, EndorsementPolicy: "AND('Org1MSP.peer','Org2MSP.peer')", BlockCutting: &BlockCutting{MaxMessageCount: 500, PreferredMaxBytes: 2 << 20, BatchTimeoutMS: 250}},
+		Settings: Settings{Preload: 100000, PreloadBatch: 1000, PreloadSeconds: 12.5, SettleSeconds: 4, RaftLeaders: []string{"orderer1", "orderer2"}, Contract: "assets", Channel: "mychannel", Workers: 8, Connections: 1, Organizations: []string{"Org1MSP"}, EndorsementPolicy: "AND('Org1MSP.peer','Org2MSP.peer')", BlockCutting: &BlockCutting{MaxMessageCount: 500, PreferredMaxBytes: 2 << 20, BatchTimeoutMS: 250}},
 		Ledger:   &LedgerCheck{Channel: "mychannel", Height: 7, Verified: true, CommitHashesEqual: true, Nodes: []NodeLedger{{Name: "peer0", Height: 7, CommitHash: "abcd"}}},
 		Series:   []Second{{T: -1, Sent: 5, Committed: 5, P50: 90, P99: 120}, {T: 0, Sent: 10, Committed: 9, Failed: 1, P50: 100, P99: 300}},
 	}
@@ -229,7 +260,7 @@ func TestReportOutputs(t *testing.T) {
 	}
 	for _, want := range []string{"throughput  900.5 tx/s committed", "MVCC_READ_CONFLICT 1", "p99 300.0 ms", "reached          23.1% of the bound", "800", "commit hashes are equal at height 7",
 		"contract runtime (WebAssembly)  40.0%    320", "no CPU profile of orderer0: not found", "Raft leader orderer1 then orderer2",
-		"100000 assets preloaded (1000 a transaction) in 12.5 s"} {
+		"100000 assets preloaded (1000 a transaction) in 12.5 s, the nodes idle 4.0 s later"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("text lacks %q:\n%s", want, text.String())
 		}
@@ -258,7 +289,7 @@ func TestReportOutputs(t *testing.T) {
 	if !strings.Contains(h, "<td>contract runtime (WebAssembly)</td><td class=\"n\">40.0%</td><td class=\"n\">320</td>") || !strings.Contains(h, "No CPU profile of orderer0") {
 		t.Errorf("HTML report lacks the CPU by category")
 	}
-	if !strings.Contains(h, "<td>preloaded</td><td>100000 assets, 1000 a transaction, in 12.5 s</td>") {
+	if !strings.Contains(h, "<td>preloaded</td><td>100000 assets, 1000 a transaction, in 12.5 s, the nodes idle 4 s later</td>") {
 		t.Errorf("HTML report lacks the preload")
 	}
 	if !strings.Contains(h, "<td>Raft leader</td><td>orderer1 then orderer2</td>") {

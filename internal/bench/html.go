@@ -192,7 +192,7 @@ hashing, gRPC, garbage collection, allocation, system calls); µs per transactio
 {{with .Settings.BlockCutting}}<tr><td>block cutting</td><td>{{.MaxMessageCount}} transactions, {{.PreferredMaxBytes}} bytes or {{.BatchTimeoutMS}} ms</td></tr>{{end}}
 {{if .Settings.ValueBytes}}<tr><td>value size</td><td>{{.Settings.ValueBytes}} bytes</td></tr>{{end}}
 {{if .Settings.Keys}}<tr><td>key space</td><td>{{.Settings.Keys}} assets</td></tr>{{end}}
-{{if .Settings.Preload}}<tr><td>preloaded</td><td>{{.Settings.Preload}} assets{{if gt .Settings.PreloadBatch 1}}, {{.Settings.PreloadBatch}} a transaction{{end}}{{if .Settings.PreloadSeconds}}, in {{.Settings.PreloadSeconds}} s{{end}}</td></tr>{{end}}
+{{if .Settings.Preload}}<tr><td>preloaded</td><td>{{.Settings.Preload}} assets{{if gt .Settings.PreloadBatch 1}}, {{.Settings.PreloadBatch}} a transaction{{end}}{{if .Settings.PreloadSeconds}}, in {{.Settings.PreloadSeconds}} s{{end}}{{if .Settings.SettleSeconds}}, the nodes idle {{.Settings.SettleSeconds}} s later{{end}}</td></tr>{{end}}
 {{if .Settings.LedgerHeightStart}}<tr><td>ledger height at start</td><td>{{.Settings.LedgerHeightStart}}</td></tr>{{end}}
 {{if .Settings.Orderers}}<tr><td>network</td><td>{{.Settings.Orderers}} orderers, {{.Settings.Peers}} peers</td></tr>{{end}}
 <tr><td>signature cache</td><td>{{.Settings.SignatureCacheHits}} hits, {{.Settings.SignatureCacheMisses}} verified</td></tr>

@@ -344,3 +344,67 @@ func orUnknown(name string) string {
 	}
 	return name
 }
+
+// settleLimit bounds how long a run waits for its nodes to settle.
+const settleLimit = 3 * time.Minute
+
+// settleIdleCores is the CPU, in cores summed over the nodes, under which
+// they count as idle: Raft's heartbeats and the metrics scrapes cost a few
+// hundredths of a core, a compaction a whole one.
+const settleIdleCores = 0.25
+
+// settle waits until n's node processes together use less than
+// settleIdleCores for two half-second intervals in a row, or limit
+// passes, and returns how long it waited. A node that is not running is
+// left out.
+func settle(ctx context.Context, n *network.Network, limit time.Duration) (time.Duration, error) {
+	var pids []int
+	for _, nd := range n.Spec.Nodes {
+		if pid, ok := n.PID(nd); ok {
+			pids = append(pids, pid)
+		}
+	}
+	if len(pids) == 0 {
+		return 0, fmt.Errorf("no node of %s is running", n.Dir)
+	}
+	return settlePIDs(ctx, pids, 500*time.Millisecond, limit)
+}
+
+// settlePIDs waits until the processes pids together use less than
+// settleIdleCores for two intervals in a row, or limit passes.
+func settlePIDs(ctx context.Context, pids []int, interval, limit time.Duration) (time.Duration, error) {
+	total := func() (time.Duration, error) {
+		var sum time.Duration
+		for _, pid := range pids {
+			c, err := processCPU(pid)
+			if err != nil {
+				return 0, err
+			}
+			sum += c
+		}
+		return sum, nil
+	}
+	started := time.Now()
+	prev, err := total()
+	if err != nil {
+		return 0, err
+	}
+	for quiet := 0; quiet < 2 && time.Since(started) < limit; {
+		select {
+		case <-ctx.Done():
+			return time.Since(started), ctx.Err()
+		case <-time.After(interval):
+		}
+		now, err := total()
+		if err != nil {
+			return time.Since(started), err
+		}
+		if float64(now-prev) < settleIdleCores*float64(interval) {
+			quiet++
+		} else {
+			quiet = 0
+		}
+		prev = now
+	}
+	return time.Since(started), nil
+}

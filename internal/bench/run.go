@@ -158,6 +158,14 @@ func Run(ctx context.Context, cfg Config, t Target) (*Report, error) {
 			return nil, err
 		}
 		rep.Settings.PreloadSeconds = round(time.Since(started).Seconds(), 1)
+		if t.Network != nil {
+			fmt.Fprintln(logw, "waiting for the nodes to finish the preload's background work (compactions)")
+			waited, err := settle(ctx, t.Network, settleLimit)
+			if err != nil {
+				fmt.Fprintf(logw, "could not watch the nodes settle: %v\n", err)
+			}
+			rep.Settings.SettleSeconds = round(waited.Seconds(), 1)
+		}
 	}
 	if ctx.Err() != nil {
 		return nil, ctx.Err()

@@ -151,7 +151,7 @@ func TestE2EBenchWorkloads(t *testing.T) {
 	// A bulk preload: 2,500 assets in three CreateAssets transactions (the
 	// last one of 500), then a short create run on top.
 	r = benchJSON(t, "--dir", dir, "--preload", "2500", "--preload-batch", "1000", "--transactions", "50", "--warmup", "0s", "--workers", "16")
-	if r.Settings.Preload != 2500 || r.Settings.PreloadBatch != 1000 || r.Settings.PreloadSeconds <= 0 || r.Committed != 50 || r.Failed != 0 {
+	if r.Settings.Preload != 2500 || r.Settings.PreloadBatch != 1000 || r.Settings.PreloadSeconds <= 0 || r.Settings.SettleSeconds <= 0 || r.Committed != 50 || r.Failed != 0 {
 		t.Errorf("preloaded run: settings %+v, %d committed, %d failed %v", r.Settings, r.Committed, r.Failed, r.FailureExamples)
 	}
 	out, err := chorusCLI(t, "evaluate", "assets", "GetAllAssets", "--dir", dir)
