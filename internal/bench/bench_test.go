@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"math/rand/v2"
 	"os"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -142,9 +142,10 @@ func TestGenerators(t *testing.T) {
 	if a.args[0] == b.args[0] {
 		t.Errorf("create ids collide: %s", a.args[0])
 	}
-	g := newListGenerator([]op{{fn: "A"}, {fn: "B"}})
-	if g.generate(0, 0, rng).fn == "" || g.generate(0, 0, rng).fn == "" || g.generate(0, 0, rng).fn != "" {
-		t.Error("the list generator does not hand out each op once")
+	names := []string{"A", "B"}
+	g := newOnceGenerator(2, func(i int) op { return op{fn: names[i]} })
+	if g.generate(0, 0, rng).fn != "A" || g.generate(0, 0, rng).fn != "B" || g.generate(0, 0, rng).fn != "" || g.generate(0, 0, rng).fn != "" {
+		t.Error("the once generator does not hand out each op once")
 	}
 }
 
@@ -169,6 +170,18 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
+func TestConfigValidatePreloadBatchBytes(t *testing.T) {
+	c := DefaultConfig()
+	c.PreloadBatch, c.ValueSize = 10000, 1000
+	if err := c.validate(); err == nil || !strings.Contains(err.Error(), "a preload batch of 10000 assets of 1000 bytes (--preload-batch × --value-size) is over 2097152 bytes") {
+		t.Errorf("a 10 MB batch: %v", err)
+	}
+	c.PreloadBatch, c.ValueSize = 10000, 100
+	if err := c.validate(); err != nil {
+		t.Errorf("a 1 MB batch: %v", err)
+	}
+}
+
 func TestProcessCPU(t *testing.T) {
 	before, err := processCPU(os.Getpid())
 	if err != nil {
@@ -190,32 +203,65 @@ func TestProcessCPU(t *testing.T) {
 	}
 }
 
-// settlePIDs waits while a process is busy and returns once it is idle.
-func TestSettleWaitsForIdle(t *testing.T) {
-	var stop atomic.Bool
-	spun := make(chan struct{})
-	go func() {
-		defer close(spun)
-		for x := 0; !stop.Load(); x++ {
+// settleSamples returns once the CPU total grows by under a quarter of
+// an interval twice in a row, and reports a limit, a failed sample and a
+// cancelled context.
+func TestSettleSamples(t *testing.T) {
+	const interval = time.Millisecond
+	busy, idle := interval, interval/10 // CPU per interval
+	series := func(steps ...time.Duration) func() (time.Duration, error) {
+		var total time.Duration
+		i := 0
+		return func() (time.Duration, error) {
+			if i < len(steps) {
+				total += steps[i]
+			} else {
+				total += steps[len(steps)-1]
+			}
+			i++
+			return total, nil
 		}
-	}()
-	time.AfterFunc(500*time.Millisecond, func() { stop.Store(true) })
-	waited, err := settlePIDs(context.Background(), []int{os.Getpid()}, 100*time.Millisecond, 10*time.Second)
-	<-spun
-	if err != nil {
-		t.Fatal(err)
 	}
-	// Busy for 500 ms, then two idle intervals of 100 ms.
-	if waited < 500*time.Millisecond || waited > 5*time.Second {
-		t.Errorf("waited %v for a process busy for 500 ms", waited)
+	// Busy, one idle interval, busy again, then idle: the lone idle
+	// interval does not end the wait.
+	calls := 0
+	s := series(0, busy, busy, idle, busy, idle, idle, busy)
+	counted := func() (time.Duration, error) { calls++; return s() }
+	_, ok, err := settleSamples(context.Background(), counted, interval, time.Minute)
+	if err != nil || !ok || calls != 7 {
+		t.Errorf("settled %v, %v after %d samples, want true after 7", ok, err, calls)
 	}
-	// An idle process settles after two intervals.
-	waited, err = settlePIDs(context.Background(), []int{os.Getpid()}, 100*time.Millisecond, 10*time.Second)
-	if err != nil || waited > 5*time.Second {
-		t.Errorf("idle: waited %v, %v", waited, err)
+	// Always busy: the limit ends the wait, not idle.
+	waited, ok, err := settleSamples(context.Background(), series(0, busy), interval, 20*time.Millisecond)
+	if err != nil || ok || waited < 20*time.Millisecond {
+		t.Errorf("always busy: waited %v, idle %v, %v", waited, ok, err)
 	}
-	if _, err := settlePIDs(context.Background(), []int{-1}, time.Millisecond, time.Second); err == nil {
-		t.Error("a process that does not exist settled")
+	// A failed sample (a node that stopped) fails the wait.
+	n := 0
+	failing := func() (time.Duration, error) {
+		if n++; n > 2 {
+			return 0, errors.New("peer0 stopped")
+		}
+		return time.Duration(n) * busy, nil
+	}
+	if _, ok, err := settleSamples(context.Background(), failing, interval, time.Minute); err == nil || ok || err.Error() != "peer0 stopped" {
+		t.Errorf("failing sample: idle %v, %v", ok, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, ok, err := settleSamples(ctx, series(0, busy), interval, time.Minute); !errors.Is(err, context.Canceled) || ok {
+		t.Errorf("cancelled: idle %v, %v", ok, err)
+	}
+}
+
+func TestBatchRange(t *testing.T) {
+	for _, tc := range []struct{ b, size, total, first, end int }{
+		{0, 1000, 2500, 0, 1000}, {1, 1000, 2500, 1000, 2000}, {2, 1000, 2500, 2000, 2500},
+		{0, 1000, 300, 0, 300}, {1, 1000, 2000, 1000, 2000},
+	} {
+		if first, end := batchRange(tc.b, tc.size, tc.total); first != tc.first || end != tc.end {
+			t.Errorf("batchRange(%d, %d, %d) = [%d, %d), want [%d, %d)", tc.b, tc.size, tc.total, first, end, tc.first, tc.end)
+		}
 	}
 }
 
@@ -250,7 +296,7 @@ func TestReportOutputs(t *testing.T) {
 				{Category: "contract runtime (WebAssembly)", Seconds: 2, Share: 0.4}, {Category: otherCategory, Seconds: 3, Share: 0.6}}}},
 			{Name: "orderer0", Role: "orderer", CPUSeconds: 1, CPUSecondsPerTx: 0.0002, CoresUsed: 0.1, ProfileError: "not found: operations.profiling"},
 		},
-		Settings: Settings{Preload: 100000, PreloadBatch: 1000, PreloadSeconds: 12.5, SettleSeconds: 4, RaftLeaders: []string{"orderer1", "orderer2"}, Contract: "assets", Channel: "mychannel", Workers: 8, Connections: 1, Organizations: []string{"Org1MSP"}, EndorsementPolicy: "AND('Org1MSP.peer','Org2MSP.peer')", BlockCutting: &BlockCutting{MaxMessageCount: 500, PreferredMaxBytes: 2 << 20, BatchTimeoutMS: 250}},
+		Settings: Settings{Preload: 100000, PreloadBatch: 1000, PreloadSeconds: 12.5, SettleSeconds: 4, PreloadTransactions: 100, RaftLeaders: []string{"orderer1", "orderer2"}, Contract: "assets", Channel: "mychannel", Workers: 8, Connections: 1, Organizations: []string{"Org1MSP"}, EndorsementPolicy: "AND('Org1MSP.peer','Org2MSP.peer')", BlockCutting: &BlockCutting{MaxMessageCount: 500, PreferredMaxBytes: 2 << 20, BatchTimeoutMS: 250}},
 		Ledger:   &LedgerCheck{Channel: "mychannel", Height: 7, Verified: true, CommitHashesEqual: true, Nodes: []NodeLedger{{Name: "peer0", Height: 7, CommitHash: "abcd"}}},
 		Series:   []Second{{T: -1, Sent: 5, Committed: 5, P50: 90, P99: 120}, {T: 0, Sent: 10, Committed: 9, Failed: 1, P50: 100, P99: 300}},
 	}
@@ -260,7 +306,7 @@ func TestReportOutputs(t *testing.T) {
 	}
 	for _, want := range []string{"throughput  900.5 tx/s committed", "MVCC_READ_CONFLICT 1", "p99 300.0 ms", "reached          23.1% of the bound", "800", "commit hashes are equal at height 7",
 		"contract runtime (WebAssembly)  40.0%    320", "no CPU profile of orderer0: not found", "Raft leader orderer1 then orderer2",
-		"100000 assets preloaded (1000 a transaction) in 12.5 s, the nodes idle 4.0 s later"} {
+		"100000 assets preloaded (1000 a transaction, 100 transactions) in 12.5 s, the nodes idle 4.0 s later"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("text lacks %q:\n%s", want, text.String())
 		}
@@ -289,7 +335,7 @@ func TestReportOutputs(t *testing.T) {
 	if !strings.Contains(h, "<td>contract runtime (WebAssembly)</td><td class=\"n\">40.0%</td><td class=\"n\">320</td>") || !strings.Contains(h, "No CPU profile of orderer0") {
 		t.Errorf("HTML report lacks the CPU by category")
 	}
-	if !strings.Contains(h, "<td>preloaded</td><td>100000 assets, 1000 a transaction, in 12.5 s, the nodes idle 4 s later</td>") {
+	if !strings.Contains(h, "<td>preloaded</td><td>100000 assets, 1000 a transaction, 100 transactions, in 12.5 s, the nodes idle 4.0 s later</td>") {
 		t.Errorf("HTML report lacks the preload")
 	}
 	if !strings.Contains(h, "<td>Raft leader</td><td>orderer1 then orderer2</td>") {

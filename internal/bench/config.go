@@ -72,10 +72,15 @@ type Config struct {
 	Timeout time.Duration
 }
 
-// MaxPreloadBatch bounds Config.PreloadBatch: 10,000 assets of 100 bytes
-// make a transaction of about 2 MB, the standard network's preferred
-// block size.
-const MaxPreloadBatch = 10000
+// MaxPreloadBatch bounds Config.PreloadBatch, and MaxPreloadBatchBytes
+// the batch's assets' JSON, PreloadBatch × ValueSize: a transaction
+// carries each asset about three times (the argument, the write, the
+// proposal response's copy of it), so 2 MiB of assets make about 6 MB,
+// under the 10 MiB a block may hold on a network chorus up makes.
+const (
+	MaxPreloadBatch      = 10000
+	MaxPreloadBatchBytes = 2 << 20
+)
 
 // DefaultConfig is the standard workload of DESIGN §11, closed loop.
 func DefaultConfig() Config {
@@ -116,6 +121,8 @@ func (c *Config) validate() error {
 	}
 	if c.PreloadBatch < 1 || c.PreloadBatch > MaxPreloadBatch {
 		errs = append(errs, fmt.Errorf("the preload batch must be between 1 and %d assets, not %d", MaxPreloadBatch, c.PreloadBatch))
+	} else if c.PreloadBatch > 1 && c.PreloadBatch*c.ValueSize > MaxPreloadBatchBytes {
+		errs = append(errs, fmt.Errorf("a preload batch of %d assets of %d bytes (--preload-batch × --value-size) is over %d bytes: make a transaction smaller", c.PreloadBatch, c.ValueSize, MaxPreloadBatchBytes))
 	}
 	if (c.Workload == Read || c.Workload == Transfer) && c.Keys < 1 {
 		errs = append(errs, fmt.Errorf("the %s workload needs a key space of at least 1, not %d", c.Workload, c.Keys))

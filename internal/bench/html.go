@@ -145,9 +145,10 @@ func chart(p *plot.Plot, secs []Second, lines []chartSeries) (template.HTML, err
 }
 
 var htmlReport = template.Must(template.New("report").Funcs(template.FuncMap{
-	"us":   func(sec float64) string { return fmt.Sprintf("%.0f", sec*1e6) },
-	"pct":  func(share float64) string { return fmt.Sprintf("%.1f%%", share*100) },
-	"join": strings.Join,
+	"us":         func(sec float64) string { return fmt.Sprintf("%.0f", sec*1e6) },
+	"pct":        func(share float64) string { return fmt.Sprintf("%.1f%%", share*100) },
+	"join":       strings.Join,
+	"settleWord": settleWord,
 }).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>chorus bench: {{.Workload}} {{printf "%.0f" .CommittedTPS}} tx/s</title>
@@ -192,7 +193,7 @@ hashing, gRPC, garbage collection, allocation, system calls); µs per transactio
 {{with .Settings.BlockCutting}}<tr><td>block cutting</td><td>{{.MaxMessageCount}} transactions, {{.PreferredMaxBytes}} bytes or {{.BatchTimeoutMS}} ms</td></tr>{{end}}
 {{if .Settings.ValueBytes}}<tr><td>value size</td><td>{{.Settings.ValueBytes}} bytes</td></tr>{{end}}
 {{if .Settings.Keys}}<tr><td>key space</td><td>{{.Settings.Keys}} assets</td></tr>{{end}}
-{{if .Settings.Preload}}<tr><td>preloaded</td><td>{{.Settings.Preload}} assets{{if gt .Settings.PreloadBatch 1}}, {{.Settings.PreloadBatch}} a transaction{{end}}{{if .Settings.PreloadSeconds}}, in {{.Settings.PreloadSeconds}} s{{end}}{{if .Settings.SettleSeconds}}, the nodes idle {{.Settings.SettleSeconds}} s later{{end}}</td></tr>{{end}}
+{{if .Settings.Preload}}<tr><td>preloaded</td><td>{{.Settings.Preload}} assets{{if gt .Settings.PreloadBatch 1}}, {{.Settings.PreloadBatch}} a transaction, {{.Settings.PreloadTransactions}} transactions{{end}}{{if .Settings.PreloadSeconds}}, in {{printf "%.1f" .Settings.PreloadSeconds}} s{{end}}{{if .Settings.SettleSeconds}}, the nodes {{settleWord .Settings.BusyAfterPreload}} {{printf "%.1f" .Settings.SettleSeconds}} s later{{end}}</td></tr>{{end}}
 {{if .Settings.LedgerHeightStart}}<tr><td>ledger height at start</td><td>{{.Settings.LedgerHeightStart}}</td></tr>{{end}}
 {{if .Settings.Orderers}}<tr><td>network</td><td>{{.Settings.Orderers}} orderers, {{.Settings.Peers}} peers</td></tr>{{end}}
 <tr><td>signature cache</td><td>{{.Settings.SignatureCacheHits}} hits, {{.Settings.SignatureCacheMisses}} verified</td></tr>

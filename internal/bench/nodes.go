@@ -353,51 +353,61 @@ const settleLimit = 3 * time.Minute
 // hundredths of a core, a compaction a whole one.
 const settleIdleCores = 0.25
 
-// settle waits until n's node processes together use less than
+// settle waits until n's running node processes together use less than
 // settleIdleCores for two half-second intervals in a row, or limit
-// passes, and returns how long it waited. A node that is not running is
-// left out.
-func settle(ctx context.Context, n *network.Network, limit time.Duration) (time.Duration, error) {
-	var pids []int
+// passes; it returns how long it waited and whether the nodes went idle.
+// A node that stops meanwhile fails it: the run would measure a broken
+// network.
+func settle(ctx context.Context, n *network.Network, limit time.Duration) (time.Duration, bool, error) {
+	var nodes []network.Node
 	for _, nd := range n.Spec.Nodes {
-		if pid, ok := n.PID(nd); ok {
-			pids = append(pids, pid)
+		if _, ok := n.PID(nd); ok {
+			nodes = append(nodes, nd)
 		}
 	}
-	if len(pids) == 0 {
-		return 0, fmt.Errorf("no node of %s is running", n.Dir)
+	if len(nodes) == 0 {
+		return 0, false, fmt.Errorf("no node of %s is running", n.Dir)
 	}
-	return settlePIDs(ctx, pids, 500*time.Millisecond, limit)
-}
-
-// settlePIDs waits until the processes pids together use less than
-// settleIdleCores for two intervals in a row, or limit passes.
-func settlePIDs(ctx context.Context, pids []int, interval, limit time.Duration) (time.Duration, error) {
-	total := func() (time.Duration, error) {
+	sample := func() (time.Duration, error) {
 		var sum time.Duration
-		for _, pid := range pids {
+		for _, nd := range nodes {
+			pid, ok := n.PID(nd)
+			if !ok {
+				return 0, fmt.Errorf("%s stopped while the nodes settled after the preload", nd.Name)
+			}
 			c, err := processCPU(pid)
 			if err != nil {
-				return 0, err
+				return 0, fmt.Errorf("%s: %w", nd.Name, err)
 			}
 			sum += c
 		}
 		return sum, nil
 	}
+	return settleSamples(ctx, sample, 500*time.Millisecond, limit)
+}
+
+// settleSamples waits until the CPU time that sample returns (a running
+// total) grows by less than settleIdleCores × interval in two intervals
+// in a row, or limit passes, or sample fails.
+func settleSamples(ctx context.Context, sample func() (time.Duration, error), interval, limit time.Duration) (time.Duration, bool, error) {
 	started := time.Now()
-	prev, err := total()
+	prev, err := sample()
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	for quiet := 0; quiet < 2 && time.Since(started) < limit; {
+	quiet := 0
+	for quiet < 2 {
+		if time.Since(started) >= limit {
+			return time.Since(started), false, nil
+		}
 		select {
 		case <-ctx.Done():
-			return time.Since(started), ctx.Err()
+			return time.Since(started), false, ctx.Err()
 		case <-time.After(interval):
 		}
-		now, err := total()
+		now, err := sample()
 		if err != nil {
-			return time.Since(started), err
+			return time.Since(started), false, err
 		}
 		if float64(now-prev) < settleIdleCores*float64(interval) {
 			quiet++
@@ -406,5 +416,5 @@ func settlePIDs(ctx context.Context, pids []int, interval, limit time.Duration) 
 		}
 		prev = now
 	}
-	return time.Since(started), nil
+	return time.Since(started), true, nil
 }

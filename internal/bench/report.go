@@ -80,14 +80,19 @@ type Settings struct {
 	// SettleSeconds is how long the run then waited for the nodes' CPU
 	// to fall back to idle (Pebble compacting what the preload wrote),
 	// so that neither the signature bound nor the window measures it.
-	SettleSeconds     float64       `json:"settle_seconds,omitempty"`
-	ValueBytes        int           `json:"value_bytes,omitempty"`
-	EndorsementPolicy string        `json:"endorsement_policy"`
-	Orderers          int           `json:"orderers,omitempty"`
-	Peers             int           `json:"peers,omitempty"`
-	TLS               string        `json:"tls"`
-	Fsync             string        `json:"fsync"`
-	BlockCutting      *BlockCutting `json:"block_cutting,omitempty"`
+	SettleSeconds float64 `json:"settle_seconds,omitempty"`
+	// BusyAfterPreload is set when the nodes were not idle within the
+	// wait's limit, and the run measured them anyway.
+	BusyAfterPreload bool `json:"busy_after_preload,omitempty"`
+	// PreloadTransactions is how many transactions the preload committed.
+	PreloadTransactions int           `json:"preload_transactions,omitempty"`
+	ValueBytes          int           `json:"value_bytes,omitempty"`
+	EndorsementPolicy   string        `json:"endorsement_policy"`
+	Orderers            int           `json:"orderers,omitempty"`
+	Peers               int           `json:"peers,omitempty"`
+	TLS                 string        `json:"tls"`
+	Fsync               string        `json:"fsync"`
+	BlockCutting        *BlockCutting `json:"block_cutting,omitempty"`
 	// SignatureCacheHits and SignatureCacheMisses are summed over the
 	// nodes, in the measured window.
 	SignatureCacheHits   uint64 `json:"signature_cache_hits"`
@@ -206,13 +211,13 @@ func (r *Report) WriteText(w io.Writer) error {
 	if s.Preload > 0 {
 		p("; %d assets preloaded", s.Preload)
 		if s.PreloadBatch > 1 {
-			p(" (%d a transaction)", s.PreloadBatch)
+			p(" (%d a transaction, %d transactions)", s.PreloadBatch, s.PreloadTransactions)
 		}
 		if s.PreloadSeconds > 0 {
 			p(" in %.1f s", s.PreloadSeconds)
 		}
 		if s.SettleSeconds > 0 {
-			p(", the nodes idle %.1f s later", s.SettleSeconds)
+			p(", the nodes %s %.1f s later", settleWord(s.BusyAfterPreload), s.SettleSeconds)
 		}
 	}
 	if len(s.RaftLeaders) > 0 {
@@ -256,4 +261,13 @@ func (r *Report) OK() bool {
 		return false
 	}
 	return r.Ledger == nil || (r.Ledger.Verified && r.Ledger.CommitHashesEqual)
+}
+
+// settleWord says how the nodes were when a run stopped waiting for them
+// after a preload.
+func settleWord(busy bool) string {
+	if busy {
+		return "still busy"
+	}
+	return "idle"
 }

@@ -144,27 +144,27 @@ func Run(ctx context.Context, cfg Config, t Target) (*Report, error) {
 
 	d := &driver{contracts: contracts, live: &live{}}
 	if cfg.Workload != Create {
-		ops := make([]op, cfg.Keys)
-		for i := range ops {
-			ops[i] = createOp(keyID(i), cfg.ValueSize)
-		}
-		if err := preload(ctx, d, cfg, t, fmt.Sprintf("key space (%d assets)", cfg.Keys), ops, true); err != nil {
+		keySpace := func(i int) op { return createOp(keyID(i), cfg.ValueSize) }
+		if err := preload(ctx, d, cfg, t, fmt.Sprintf("key space (%d assets)", cfg.Keys), cfg.Keys, keySpace, cfg.Workers, true); err != nil {
 			return nil, err
 		}
 	}
 	if cfg.Preload > 0 {
 		started := time.Now()
-		if err := preloadAssets(ctx, d, cfg, t, prefix); err != nil {
+		if err := preloadAssets(ctx, d, cfg, t, rep, prefix); err != nil {
 			return nil, err
 		}
 		rep.Settings.PreloadSeconds = round(time.Since(started).Seconds(), 1)
 		if t.Network != nil {
 			fmt.Fprintln(logw, "waiting for the nodes to finish the preload's background work (compactions)")
-			waited, err := settle(ctx, t.Network, settleLimit)
+			waited, idle, err := settle(ctx, t.Network, settleLimit)
 			if err != nil {
-				fmt.Fprintf(logw, "could not watch the nodes settle: %v\n", err)
+				return nil, fmt.Errorf("bench: after the preload: %w", err)
 			}
-			rep.Settings.SettleSeconds = round(waited.Seconds(), 1)
+			if !idle {
+				fmt.Fprintf(logw, "the nodes were still busy after %v; measuring anyway\n", settleLimit)
+			}
+			rep.Settings.SettleSeconds, rep.Settings.BusyAfterPreload = round(waited.Seconds(), 1), !idle
 		}
 	}
 	if ctx.Err() != nil {
@@ -264,45 +264,49 @@ func preloadBatch(cfg Config) int {
 
 // preloadAssets creates cfg.Preload assets with ids unique to the run, one
 // CreateAsset each or cfg.PreloadBatch in each CreateAssets.
-func preloadAssets(ctx context.Context, d *driver, cfg Config, t Target, prefix string) error {
+func preloadAssets(ctx context.Context, d *driver, cfg Config, t Target, rep *Report, prefix string) error {
 	id := func(i int) string { return prefix + "-pre-" + strconv.Itoa(i) }
 	if cfg.PreloadBatch <= 1 {
-		ops := make([]op, cfg.Preload)
-		for i := range ops {
-			ops[i] = createOp(id(i), cfg.ValueSize)
-		}
-		return preload(ctx, d, cfg, t, fmt.Sprintf("%d assets", cfg.Preload), ops, false)
+		single := func(i int) op { return createOp(id(i), cfg.ValueSize) }
+		rep.Settings.PreloadTransactions = cfg.Preload
+		return preload(ctx, d, cfg, t, fmt.Sprintf("%d assets", cfg.Preload), cfg.Preload, single, cfg.Workers, false)
 	}
-	ops := make([]op, 0, (cfg.Preload+cfg.PreloadBatch-1)/cfg.PreloadBatch)
-	for first := 0; first < cfg.Preload; first += cfg.PreloadBatch {
-		ids := make([]string, 0, cfg.PreloadBatch)
-		for i := first; i < min(first+cfg.PreloadBatch, cfg.Preload); i++ {
+	batch := func(b int) op {
+		first, end := batchRange(b, cfg.PreloadBatch, cfg.Preload)
+		ids := make([]string, 0, end-first)
+		for i := first; i < end; i++ {
 			ids = append(ids, id(i))
 		}
-		ops = append(ops, createBatchOp(ids, cfg.ValueSize))
+		return createBatchOp(ids, cfg.ValueSize)
 	}
-	return preload(ctx, d, cfg, t, fmt.Sprintf("%d assets, %d a transaction", cfg.Preload, cfg.PreloadBatch), ops, false)
+	batches := (cfg.Preload + cfg.PreloadBatch - 1) / cfg.PreloadBatch
+	rep.Settings.PreloadTransactions = batches
+	workers := min(cfg.Workers, max(1, batchAssetsInFlight/cfg.PreloadBatch))
+	return preload(ctx, d, cfg, t, fmt.Sprintf("%d assets, %d a transaction", cfg.Preload, cfg.PreloadBatch), batches, batch, workers, false)
+}
+
+// batchRange is the range [first, end) of the assets that batch b of
+// size size creates out of total.
+func batchRange(b, size, total int) (first, end int) {
+	first = b * size
+	return first, min(first+size, total)
 }
 
 // batchAssetsInFlight bounds the assets in flight during a batched
 // preload: more would only queue, and hold memory, in the endorsers.
 const batchAssetsInFlight = 16384
 
-// preload runs ops (CreateAsset or CreateAssets calls) to completion with
-// the run's workers, fewer for batches. With existingOK, an asset that
-// already exists counts as done.
-func preload(ctx context.Context, d *driver, cfg Config, t Target, what string, ops []op, existingOK bool) error {
+// preload runs the n ops that makeOp makes (CreateAsset or CreateAssets
+// calls) to completion with at most workers of them in flight. With
+// existingOK, an asset that already exists counts as done.
+func preload(ctx context.Context, d *driver, cfg Config, t Target, what string, n int, makeOp func(i int) op, workers int, existingOK bool) error {
 	if t.Log != nil {
 		fmt.Fprintf(t.Log, "preloading %s\n", what)
 	}
 	d.live = &live{}
-	stop := startProgress(t.Progress, t.Terminal, d.live, "preload", 0, 0, len(ops))
-	g := newListGenerator(ops)
-	workers := min(cfg.Workers, len(ops))
-	if ops[0].fn == createBatchFn {
-		workers = min(workers, max(1, batchAssetsInFlight/cfg.PreloadBatch))
-	}
-	pr := d.run(ctx, phase{name: "preload", gen: g.generate, workers: workers, count: len(ops), timeout: cfg.Timeout})
+	stop := startProgress(t.Progress, t.Terminal, d.live, "preload", 0, 0, n)
+	g := newOnceGenerator(n, makeOp)
+	pr := d.run(ctx, phase{name: "preload", gen: g.generate, workers: min(workers, n), count: n, timeout: cfg.Timeout})
 	stop()
 	if pr.stopped {
 		return ctx.Err()
@@ -319,7 +323,7 @@ func preload(ctx context.Context, d *driver, cfg Config, t Target, what string, 
 		}
 	}
 	if failed > 0 {
-		return fmt.Errorf("bench: preloading %s: %d of %d transactions failed, such as: %s", what, failed, len(ops), example)
+		return fmt.Errorf("bench: preloading %s: %d of %d transactions failed, such as: %s", what, failed, n, example)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 // op is one call of the workload's contract.
@@ -87,26 +88,24 @@ func newGenerator(cfg Config, prefix string) generator {
 	}
 }
 
-// listGenerator hands out ops from a fixed list, each once, across
-// workers; past the end it returns an op with an empty fn.
-type listGenerator struct {
-	ops  []op
-	next chan int
+// onceGenerator hands out ops 0 to n-1, each once, across workers, making
+// each when it is handed out (a preload of a million assets would hold
+// hundreds of megabytes of arguments if made first); past the end it
+// returns an op with an empty fn.
+type onceGenerator struct {
+	n      int64
+	makeOp func(i int) op
+	next   atomic.Int64
 }
 
-func newListGenerator(ops []op) *listGenerator {
-	g := &listGenerator{ops: ops, next: make(chan int, len(ops))}
-	for i := range ops {
-		g.next <- i
-	}
-	close(g.next)
-	return g
+func newOnceGenerator(n int, makeOp func(i int) op) *onceGenerator {
+	return &onceGenerator{n: int64(n), makeOp: makeOp}
 }
 
-func (g *listGenerator) generate(int, uint64, *rand.Rand) op {
-	i, ok := <-g.next
-	if !ok {
+func (g *onceGenerator) generate(int, uint64, *rand.Rand) op {
+	i := g.next.Add(1) - 1
+	if i >= g.n {
 		return op{}
 	}
-	return g.ops[i]
+	return g.makeOp(int(i))
 }

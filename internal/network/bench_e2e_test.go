@@ -151,8 +151,11 @@ func TestE2EBenchWorkloads(t *testing.T) {
 	// A bulk preload: 2,500 assets in three CreateAssets transactions (the
 	// last one of 500), then a short create run on top.
 	r = benchJSON(t, "--dir", dir, "--preload", "2500", "--preload-batch", "1000", "--transactions", "50", "--warmup", "0s", "--workers", "16")
-	if r.Settings.Preload != 2500 || r.Settings.PreloadBatch != 1000 || r.Settings.PreloadSeconds <= 0 || r.Settings.SettleSeconds <= 0 || r.Committed != 50 || r.Failed != 0 {
-		t.Errorf("preloaded run: settings %+v, %d committed, %d failed %v", r.Settings, r.Committed, r.Failed, r.FailureExamples)
+	if s := r.Settings; s.Preload != 2500 || s.PreloadBatch != 1000 || s.PreloadTransactions != 3 || s.PreloadSeconds <= 0 || s.SettleSeconds <= 0 || s.BusyAfterPreload {
+		t.Errorf("preloaded run: settings %+v", s)
+	}
+	if r.Committed != 50 || r.Failed != 0 {
+		t.Errorf("preloaded run: %d committed, %d failed %v", r.Committed, r.Failed, r.FailureExamples)
 	}
 	out, err := chorusCLI(t, "evaluate", "assets", "GetAllAssets", "--dir", dir)
 	if err != nil {
@@ -162,17 +165,28 @@ func TestE2EBenchWorkloads(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &all); err != nil {
 		t.Fatalf("GetAllAssets: %v", err)
 	}
-	preloaded := map[string]bool{}
+	// The run's preloaded ids are <run prefix>-pre-<i>, one prefix.
+	preloaded := map[string]map[string]bool{}
 	for _, a := range all {
-		if i := strings.Index(a.ID, "-pre-"); i >= 0 {
-			preloaded[a.ID[i:]] = true
-			if !strings.HasPrefix(a.Owner, "bench") {
-				t.Errorf("preloaded asset %+v", a)
-			}
+		prefix, n, ok := strings.Cut(a.ID, "-pre-")
+		if !ok {
+			continue
+		}
+		if preloaded[prefix] == nil {
+			preloaded[prefix] = map[string]bool{}
+		}
+		preloaded[prefix][n] = true
+		if !strings.HasPrefix(a.Owner, "bench") {
+			t.Errorf("preloaded asset %+v", a)
 		}
 	}
-	if len(preloaded) != 2500 || !preloaded["-pre-0"] || !preloaded["-pre-2499"] {
-		t.Errorf("%d preloaded assets in the state, want 2500 (-pre-0 to -pre-2499)", len(preloaded))
+	if len(preloaded) != 1 {
+		t.Errorf("preloaded assets under %d prefixes, want 1", len(preloaded))
+	}
+	for prefix, ns := range preloaded {
+		if len(ns) != 2500 || !ns["0"] || !ns["2499"] {
+			t.Errorf("%d assets %s-pre-*, want 2500 (0 to 2499)", len(ns), prefix)
+		}
 	}
 
 	// The running peer verifies its own ledger through the admin API.
