@@ -29,8 +29,9 @@
 // CreateAssets is Chorus's addition to Fabric's sample, for loading many
 // assets quickly (chorus bench --preload-batch): its argument is a JSON
 // array of assets, each with a non-empty ID and no field but the five
-// above; it creates all of them or, if any exists already or is given
-// twice, none. Its event's payload is the JSON array of the IDs created.
+// above; it creates all of them or, if any exists already ("the asset
+// asset1 already exists") or is given twice ("the asset asset1 is given
+// twice"), none. Its event's payload is the JSON array of the IDs created.
 //
 // Build the module with
 //
@@ -122,7 +123,9 @@ func (Assets) CreateAsset(ctx contract.Context, id AssetID, color string, size i
 // asset. The router converts the argument with UnmarshalText, which is
 // stricter than encoding/json's defaults, since a bulk load should not
 // silently drop what its caller misspelt: a field that is not one of
-// Asset's is refused, and every ID must be non-empty.
+// Asset's is refused, and every ID must be non-empty. Names match as
+// encoding/json matches them, without regard to case, and a field given
+// twice keeps its last value.
 type AssetList []Asset
 
 // UnmarshalText sets l to the assets of the JSON array text.
@@ -168,12 +171,8 @@ func (Assets) CreateAssets(ctx contract.Context, assets AssetList) error {
 	}
 	ids := make([]string, 0, len(assets))
 	for _, a := range assets {
-		b, err := json.Marshal(a)
-		if err != nil {
-			return fmt.Errorf("encoding the asset %s: %w", a.ID, err)
-		}
-		if err := stub.PutState(a.ID, b); err != nil {
-			return fmt.Errorf("failed to put to world state: %w", err)
+		if _, err := storeAsset(stub, a); err != nil {
+			return err
 		}
 		ids = append(ids, a.ID)
 	}
@@ -287,12 +286,21 @@ func getAsset(stub contract.Stub, id string) (Asset, error) {
 
 // putAsset writes a and emits the event event with its JSON.
 func putAsset(stub contract.Stub, event string, a Asset) error {
-	b, err := json.Marshal(a)
+	b, err := storeAsset(stub, a)
 	if err != nil {
-		return fmt.Errorf("encoding the asset %s: %w", a.ID, err)
-	}
-	if err := stub.PutState(a.ID, b); err != nil {
-		return fmt.Errorf("failed to put to world state: %w", err)
+		return err
 	}
 	return stub.SetEvent(event, b)
+}
+
+// storeAsset writes a under its ID and returns its JSON.
+func storeAsset(stub contract.Stub, a Asset) ([]byte, error) {
+	b, err := json.Marshal(a)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the asset %s: %w", a.ID, err)
+	}
+	if err := stub.PutState(a.ID, b); err != nil {
+		return nil, fmt.Errorf("failed to put to world state: %w", err)
+	}
+	return b, nil
 }
