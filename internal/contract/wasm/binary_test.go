@@ -405,8 +405,9 @@ func TestParseModuleErrors(t *testing.T) {
 }
 
 // FuzzParseModule checks that the reader never panics, that what it reads
-// it writes back unchanged, and that a rewritten module reads back with
-// only its exports changed.
+// it writes back unchanged, that a module with its globals exported reads
+// back with only its exports changed, and that one with the interrupt
+// flag reads back with the flag.
 func FuzzParseModule(f *testing.F) {
 	f.Add(abiModule(1).bytes())
 	f.Add(testModule{
@@ -415,6 +416,7 @@ func FuzzParseModule(f *testing.F) {
 	}.bytes())
 	f.Add([]byte(wasmHeader))
 	f.Add(append([]byte(wasmHeader), sectionCustom, 0x81, 0x80, 0x80, 0x80, 0x00)) // padded size LEB
+	f.Add(loopsModule().bytes())
 	f.Fuzz(func(t *testing.T, code []byte) {
 		m, err := parseModule(code)
 		if err != nil {
@@ -428,6 +430,19 @@ func FuzzParseModule(f *testing.F) {
 		}
 		none := func(string) (funcType, bool) { return funcType{}, false }
 		_ = validate(m, none, none)
+		// The interrupt flag's rewriting never panics, and what it writes
+		// reads back with one global and one export more.
+		if out, err := m.addInterrupt(); err == nil {
+			got, err := parseModule(out)
+			if err != nil {
+				t.Fatalf("the module with the interrupt flag does not parse: %v", err)
+			}
+			if len(got.globals) != len(m.globals)+1 || len(got.exports) != len(m.exports)+1 {
+				t.Fatalf("%d globals and %d exports, want %d and %d", len(got.globals), len(got.exports), len(m.globals)+1, len(m.exports)+1)
+			}
+		} else if !strings.HasPrefix(err.Error(), "wasm: ") {
+			t.Fatalf("error without prefix: %v", err)
+		}
 		out, err := m.exportGlobals()
 		if err != nil {
 			return

@@ -38,10 +38,15 @@
 // "chorus.global.N" of kind global for each defined global, N being the
 // global's index in the module's global index space (imported globals come
 // first; Go modules import none, so N counts the defined globals from 0).
-// Every other section is copied unchanged. The rewritten module is
-// compiled by wazero with WebAssembly 2.0 minus reference types (so that
-// table.set, table.grow and table.fill cannot occur, spec §6 R2), the
-// memory limit, and interruption on deadlines. Compiled code is kept in
+// A second rewrite adds the interrupt flag (ADR 0015): a mutable i32
+// global after the defined ones, exported as "chorus.interrupt", and at
+// the head of every loop "global.get flag; if; unreachable; end"; the host
+// sets the flag when a call's deadline passes. Every other section is
+// copied unchanged. The rewritten module is compiled by wazero with
+// WebAssembly 2.0 minus reference types (so that table.set, table.grow
+// and table.fill cannot occur, spec §6 R2) and the memory limit; wazero's
+// own interruption on deadlines, a call at every loop head that made Go
+// contracts three times slower, is off. Compiled code is kept in
 // memory per Runtime, keyed by the SHA-256 of the code given to Load: loading
 // the same code again, even concurrently, returns the same Module. With
 // Options.CacheDir, wazero also keeps it on disk, so that a restarted peer
@@ -160,10 +165,13 @@
 // and one of these messages, which hold no stack trace or address:
 //
 //   - "contract exceeded its time limit of 5s": the call ran past
-//     Options.TimeLimit. wazero checks the deadline at every loop
-//     iteration of the contract's code, so the goroutine returns promptly
-//     (a host function in progress, such as a nested invocation, is not
-//     interrupted: the contract stops when its own code runs again).
+//     Options.TimeLimit (or _initialize did, and Load fails with it). When
+//     the deadline passes the host sets the instance's interrupt flag,
+//     which the contract's code tests at every loop iteration, so the
+//     goroutine returns promptly (a host function in progress, such as a
+//     nested invocation, is not interrupted: the contract stops when its
+//     own code runs again). An instance whose flag was set is never used
+//     again.
 //     Each invocation has its own limit; a nested invocation of another
 //     WebAssembly contract has its own too, and the caller's keeps
 //     running meanwhile.

@@ -55,6 +55,9 @@ type instance struct {
 	mem     api.Memory
 	invoke  api.Function
 	globals []api.MutableGlobal
+	// interrupt is the flag that stops the running call at its next loop
+	// head (ADR 0015).
+	interrupt api.MutableGlobal
 	console console
 	// dirty reports that the instance may differ from the initial state:
 	// it has run a function since it was last reset.
@@ -114,9 +117,12 @@ func (m *Module) callI32(ctx context.Context, inst *instance, name string) (int3
 	ctx, cancel := context.WithTimeout(ctx, m.rt.timeLimit)
 	defer cancel()
 	inst.stack[0] = 0
-	err := inst.mod.ExportedFunction(name).CallWithStack(ctx, inst.stack[:])
+	interrupted, err := inst.call(ctx, inst.mod.ExportedFunction(name), inst.stack[:])
 	inst.console.flush(m, "")
-	if err != nil {
+	if err != nil || interrupted {
+		if err == nil {
+			err = context.DeadlineExceeded
+		}
 		return 0, m.failure(inst, err, ctx.Err())
 	}
 	return api.DecodeI32(inst.stack[0]), ""
@@ -133,9 +139,6 @@ func (m *Module) instantiate(ctx context.Context) (*instance, error) {
 	inst := &instance{}
 	first := m.memory == nil
 	cfg := m.rt.moduleConfig.WithStdout(&inst.console.stdout).WithStderr(&inst.console.stderr)
-	if !first {
-		cfg = cfg.WithStartFunctions()
-	}
 	if m.rt.trackPages {
 		ctx = experimental.WithMemoryAllocator(ctx, experimental.MemoryAllocatorFunc(func(_, max uint64) experimental.LinearMemory {
 			t, err := newTrackedMemory(max)
@@ -164,9 +167,10 @@ func (m *Module) instantiate(ctx context.Context) (*instance, error) {
 	inst.mod = mod
 	inst.mem = mod.ExportedMemory(exportMemory)
 	inst.invoke = mod.ExportedFunction(exportInvoke)
-	if inst.mem == nil || inst.invoke == nil {
+	inst.interrupt, _ = mod.ExportedGlobal(interruptExport).(api.MutableGlobal)
+	if inst.mem == nil || inst.invoke == nil || inst.interrupt == nil {
 		inst.close()
-		return nil, errors.New("wasm: the instance lacks its memory or chorus_invoke")
+		return nil, errors.New("wasm: the instance lacks its memory, chorus_invoke or the interrupt flag")
 	}
 	for _, name := range m.globalNames {
 		g, ok := mod.ExportedGlobal(name).(api.MutableGlobal)
@@ -177,6 +181,18 @@ func (m *Module) instantiate(ctx context.Context) (*instance, error) {
 		inst.globals = append(inst.globals, g)
 	}
 	if first {
+		if init := mod.ExportedFunction(exportInitialize); init != nil {
+			interrupted, err := inst.call(ctx, init, nil)
+			inst.console.flush(m, "")
+			if err != nil || interrupted {
+				if err == nil {
+					err = context.DeadlineExceeded
+				}
+				msg := m.failure(inst, err, ctx.Err())
+				inst.close()
+				return nil, fmt.Errorf("wasm: creating an instance: %s", msg)
+			}
+		}
 		return inst, nil
 	}
 	want := uint32(len(m.memory))
@@ -395,9 +411,9 @@ func (m *Module) Invoke(stub contract.Stub) contract.Response {
 	inv := &invocation{stub: stub, module: m}
 	ctx, cancel := context.WithTimeout(context.WithValue(context.Background(), invocationKey{}, inv), m.rt.timeLimit)
 	inst.stack[0] = 0
-	callErr := inst.invoke.CallWithStack(ctx, inst.stack[:])
-	// A deadline reached before the call returned may still close the
-	// instance asynchronously: such an instance is never reused.
+	// An instance whose interrupt flag was set, even after its call
+	// returned, is never reused.
+	interrupted, callErr := inst.call(ctx, inst.invoke, inst.stack[:])
 	ctxErr := ctx.Err()
 	cancel()
 	inv.closeIterators()
@@ -418,7 +434,7 @@ func (m *Module) Invoke(stub contract.Stub) contract.Response {
 		healthy = true
 	}
 	inst.console.flush(m, stub.TxID())
-	if healthy && ctxErr == nil && !inst.mod.IsClosed() && inst.mem.Size() == uint32(len(m.memory)) {
+	if healthy && !interrupted && ctxErr == nil && !inst.mod.IsClosed() && inst.mem.Size() == uint32(len(m.memory)) {
 		m.release(inst, isNested)
 	} else {
 		m.discard(inst, isNested)

@@ -148,7 +148,9 @@ func NewRuntime(ctx context.Context, opts Options) (*Runtime, error) {
 	cfg := wazero.NewRuntimeConfig().
 		WithCoreFeatures(api.CoreFeaturesV2 &^ api.CoreFeatureReferenceTypes).
 		WithMemoryLimitPages(uint32(r.memoryLimit / pageSize)).
-		WithCloseOnContextDone(true).
+		// Calls are interrupted by the flag installation adds (ADR 0015),
+		// not by wazero's calls at every loop head.
+		WithCloseOnContextDone(false).
 		WithDebugInfoEnabled(false)
 	if opts.CacheDir != "" {
 		cache, err := wazero.NewCompilationCacheWithDir(opts.CacheDir)
@@ -168,7 +170,9 @@ func NewRuntime(ctx context.Context, opts Options) (*Runtime, error) {
 	}
 	r.moduleConfig = wazero.NewModuleConfig().
 		WithName("").
-		WithStartFunctions(exportInitialize).
+		// _initialize is called by Module.instantiate, under the time
+		// limit.
+		WithStartFunctions().
 		WithWalltime(func() (int64, int32) { return fixedWalltimeSeconds, 0 }, 1).
 		WithNanotime(func() int64 { return fixedNanotime }, 1).
 		WithNanosleep(func(int64) {}).
@@ -300,7 +304,15 @@ func (r *Runtime) load(ctx context.Context, code []byte, sum [sha256.Size]byte) 
 	}); err != nil {
 		return nil, err
 	}
-	rewritten, err := bin.exportGlobals()
+	withGlobals, err := bin.exportGlobals()
+	if err != nil {
+		return nil, err
+	}
+	bin2, err := parseModule(withGlobals)
+	if err != nil {
+		return nil, fmt.Errorf("wasm: the module with its globals exported: %w", err)
+	}
+	rewritten, err := bin2.addInterrupt()
 	if err != nil {
 		return nil, err
 	}
