@@ -93,9 +93,11 @@ func (m *binaryModule) encodeReplacing(replace map[byte][]byte) ([]byte, error) 
 		done[id] = true
 		return nil
 	}
-	// emitBefore writes the missing sections that rank below rank.
+	// emitBefore writes the missing sections that rank below rank, in
+	// rank order.
 	emitBefore := func(rank int) error {
-		for _, id := range []byte{sectionGlobal, sectionExport, sectionCode} {
+		for _, id := range []byte{sectionType, sectionImport, sectionFunction, sectionTable, sectionMemory, sectionGlobal,
+			sectionExport, sectionStart, sectionElement, sectionDataCount, sectionCode, sectionData} {
 			if _, ok := replace[id]; ok && !done[id] && sectionRank(id) < rank && m.sectionIndex(id) < 0 {
 				if err := emit(id); err != nil {
 					return err

@@ -58,7 +58,7 @@ type instance struct {
 	// interrupt is the flag that stops the running call at its next loop
 	// head (ADR 0015).
 	interrupt api.MutableGlobal
-	console console
+	console   console
 	// dirty reports that the instance may differ from the initial state:
 	// it has run a function since it was last reset.
 	dirty bool

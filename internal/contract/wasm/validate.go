@@ -76,6 +76,12 @@ func validate(m *binaryModule, wasi, chorus func(name string) (funcType, bool)) 
 	if _, ok := m.export(exportStart); ok {
 		add("it exports %s: a contract must be a reactor (build it with -buildmode=c-shared), whose entry point is %s", exportStart, exportInitialize)
 	}
+	if m.hasSection(sectionStart) {
+		// The host runs _initialize itself, under the time limit; a start
+		// function would run while the instance is created, where nothing
+		// could stop it (ADR 0015).
+		add("it has a start function (section 8): a contract initialises itself in %s", exportInitialize)
+	}
 	if e, ok := m.export(exportMemory); !ok {
 		add("it does not export its memory as %q", exportMemory)
 	} else if e.kind != externMemory {

@@ -217,6 +217,17 @@ func TestLoadValidation(t *testing.T) {
 		{"warm-up fails", withWarmup(sig(none, i32), i32Const(3)), "wasm: calling chorus_warmup: it returned 3"},
 		{"warm-up traps", withWarmup(sig(none, i32), []byte{0x00}), "wasm: calling chorus_warmup: contract trapped: wasm error: unreachable"},
 		{"warm-up signature", withWarmup(sig(i32, i32), i32Const(0)), "its export chorus_warmup has signature"},
+		{"start function", func() []byte {
+			m, err := parseModule(abiModule(1).bytes())
+			if err != nil {
+				t.Fatal(err)
+			}
+			code, err := m.encodeReplacing(map[byte][]byte{sectionStart: {0x00}}) // start: function 0
+			if err != nil {
+				t.Fatal(err)
+			}
+			return code
+		}(), "it has a start function (section 8): a contract initialises itself in _initialize"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, err := r.Load(ctx, tc.code)
