@@ -31,18 +31,26 @@
 //     fmt), each with its exact signature;
 //   - a mutable global of a type other than i32, i64, f32 or f64, which
 //     the host could not restore;
-//   - an export whose name begins with "chorus.global.".
+//   - an export whose name begins with "chorus.global.";
+//   - a start function (section 8): wazero would run it while creating
+//     the instance, where the time limit cannot stop it;
+//   - at the rewrite below: an export named "chorus.interrupt", code that
+//     names a global the module does not define (the host's), or an
+//     instruction outside WebAssembly 2.0.
 //
 // It then rewrites the module: the export section is rebuilt with the
 // original entries first, byte for byte, followed by one export
 // "chorus.global.N" of kind global for each defined global, N being the
 // global's index in the module's global index space (imported globals come
 // first; Go modules import none, so N counts the defined globals from 0).
-// A second rewrite adds the interrupt flag (ADR 0015): a mutable i32
-// global after the defined ones, exported as "chorus.interrupt", and at
-// the head of every loop "global.get flag; if; unreachable; end"; the host
-// sets the flag when a call's deadline passes. Every other section is
-// copied unchanged. The rewritten module is compiled by wazero with
+// A second rewrite adds the interrupt flag and a countdown (ADR 0015):
+// two mutable i32 globals after the defined ones, the flag exported as
+// "chorus.interrupt", and at every function entry and loop head a test
+// that decrements the countdown and, every 4,096 tests, leaves for Go
+// (memory.grow 0, so that the Go runtime can preempt the goroutine and
+// stop the world) and traps if the flag is set; the host sets the flag
+// when a call's deadline passes. Every other section is copied
+// unchanged. The rewritten module is compiled by wazero with
 // WebAssembly 2.0 minus reference types (so that table.set, table.grow
 // and table.fill cannot occur, spec §6 R2) and the memory limit; wazero's
 // own interruption on deadlines, a call at every loop head that made Go

@@ -10,42 +10,70 @@ import (
 
 // A contract must stop when its time limit passes, even in an endless
 // loop. wazero can do this itself (RuntimeConfig.WithCloseOnContextDone),
-// but it does so by calling a trampoline at the head of every loop, and a
-// call spills every register the loop keeps live: Go compiled to
-// WebAssembly turns every backward jump into a loop iteration, and the
-// sample contract's CreateAsset took 41.6 µs with those calls against
-// 13.5 µs without (BenchmarkAssetsCreateAsset), its JSON decoding six times
-// as long. Installation instead adds a flag to the module, a mutable i32
-// global, and at the head of every loop a test of it that traps when it is
-// set: a load and a branch, no call. The host sets the flag from another
-// goroutine when the call's deadline passes (ADR 0015). Loops are the only
-// way a WebAssembly 2.0 function runs without end: without them it ends or
-// exhausts its stack.
+// but it does so by leaving compiled code for Go at the head of every
+// loop, and Go compiled to WebAssembly turns every backward jump into a
+// loop iteration: the sample contract's CreateAsset took 41.6 µs with those
+// exits against 13.5 µs without (BenchmarkAssetsCreateAsset).
+//
+// Installation instead adds two globals to the module and a test at the
+// head of every loop and every function (ADR 0015):
+//
+//   - a countdown, decremented by each test; when it reaches zero it is
+//     set back to interruptPeriod and the code leaves for Go with
+//     "memory.grow 0", which changes nothing but passes through Go. Go
+//     cannot preempt a goroutine while it runs compiled code, so without
+//     these exits a contract in a long loop would hold up every stop of
+//     the world (each garbage collection) of the whole process, and an
+//     endless one would hang it;
+//   - the interrupt flag, which the host sets from another goroutine when
+//     the call's deadline passes, and which the test reads after each
+//     such exit: once it is set the code traps.
+//
+// A test is a few loads, a subtraction, a store and a branch, with no call;
+// an exit to Go costs about a hundred nanoseconds every interruptPeriod
+// tests. Between loop heads and function entries, code runs straight
+// through, so the tests bound the time between two of them.
+
+// interruptPeriod is how many tests pass between two exits to Go.
+const interruptPeriod = 4096
 
 // interruptExport names the export installation adds for the flag.
 const interruptExport = "chorus.interrupt"
 
-// addInterrupt returns the module's binary with the interrupt flag: a new
-// mutable i32 global initialised to 0 after the defined ones, exported as
-// interruptExport, and "global.get flag; if; unreachable; end" inserted
-// after the block type of every loop instruction. Every other byte is
-// copied unchanged; a module without a global or export section gets one.
+// addInterrupt returns the module's binary with the interrupt flag and
+// the countdown: two mutable i32 globals after the defined ones (the flag,
+// initialised to 0 and exported as interruptExport, then the countdown),
+// and the test (interruptTest) inserted at the start of every function
+// body and after the block type of every loop instruction. Every other
+// byte is copied unchanged; a module without a global or export section
+// gets one. The module's own code may not name the added globals.
 func (m *binaryModule) addInterrupt() ([]byte, error) {
 	if _, ok := m.export(interruptExport); ok {
 		return nil, fmt.Errorf("wasm: the module exports %q, a name reserved for the host", interruptExport)
 	}
-	if uint64(m.importedGlobals)+uint64(len(m.globals)) >= 0xffffffff || len(m.exports) >= 0xffffffff {
+	if uint64(m.importedGlobals)+uint64(len(m.globals)) >= 0xffffffff-1 || len(m.exports) >= 0xffffffff {
 		return nil, errors.New("wasm: too many globals or exports")
 	}
+	if !m.hasSection(sectionMemory) && !m.importsMemory() {
+		return nil, errors.New("wasm: the module has no memory")
+	}
 	flag := m.importedGlobals + uint32(len(m.globals))
+	for _, e := range m.exports {
+		if e.kind == externGlobal && e.index >= flag {
+			return nil, fmt.Errorf("wasm: the module exports global %d, which it does not define", e.index)
+		}
+	}
 
-	globals := appendU32(nil, uint32(len(m.globals))+1)
+	globals := appendU32(nil, uint32(len(m.globals))+2)
 	if i := m.sectionIndex(sectionGlobal); i >= 0 {
 		r := &reader{b: m.sections[i].body}
 		r.u32()
 		globals = append(globals, r.b[r.off:]...)
 	}
-	globals = append(globals, valI32, 1, 0x41, 0, 0x0b) // mut i32, i32.const 0
+	globals = append(globals, valI32, 1, 0x41, 0, 0x0b) // the flag: mut i32, i32.const 0
+	globals = append(globals, valI32, 1)                // the countdown: mut i32,
+	globals = appendI32Const(globals, interruptPeriod)  // i32.const interruptPeriod
+	globals = append(globals, 0x0b)
 
 	exports := appendU32(nil, uint32(len(m.exports))+1)
 	exports = append(exports, m.exportEntries...)
@@ -63,6 +91,55 @@ func (m *binaryModule) addInterrupt() ([]byte, error) {
 		replace[sectionCode] = code
 	}
 	return m.encodeReplacing(replace)
+}
+
+// importsMemory reports whether the module imports a memory.
+func (m *binaryModule) importsMemory() bool {
+	for _, imp := range m.imports {
+		if imp.kind == externMemory {
+			return true
+		}
+	}
+	return false
+}
+
+// interruptTest is the code inserted at every function entry and loop
+// head, for the flag global and the countdown global:
+//
+//	countdown = countdown - 1
+//	if countdown == 0 {
+//		countdown = interruptPeriod
+//		drop(memory.grow(0))   // through Go, where the goroutine can be preempted
+//		if flag != 0 { unreachable }
+//	}
+func interruptTest(flag uint32) []byte {
+	countdown := flag + 1
+	b := []byte{0x23}
+	b = appendU32(b, countdown)
+	b = append(b, 0x41, 0x01, 0x6b, 0x24) // i32.const 1; i32.sub; global.set
+	b = appendU32(b, countdown)
+	b = append(b, 0x23)
+	b = appendU32(b, countdown)
+	b = append(b, 0x45, 0x04, 0x40) // i32.eqz; if
+	b = appendI32Const(b, interruptPeriod)
+	b = append(b, 0x24)
+	b = appendU32(b, countdown)
+	b = append(b, 0x41, 0x00, 0x40, 0x00, 0x1a, 0x23) // i32.const 0; memory.grow 0; drop; global.get
+	b = appendU32(b, flag)
+	return append(b, 0x04, 0x40, 0x00, 0x0b, 0x0b) // if; unreachable; end; end
+}
+
+// appendI32Const appends i32.const v for a v in [0, 2^20).
+func appendI32Const(b []byte, v uint32) []byte {
+	b = append(b, 0x41)
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if v == 0 && c&0x40 == 0 {
+			return append(b, c)
+		}
+		b = append(b, c|0x80)
+	}
 }
 
 // sectionIndex returns the index in m.sections of the section id, or -1.
@@ -129,10 +206,10 @@ func (m *binaryModule) encodeReplacing(replace map[byte][]byte) ([]byte, error) 
 }
 
 // instrumentLoops returns a code section's body with the interrupt test
-// after the block type of every loop of every function.
+// at the start of every function and after the block type of every loop.
+// Code that names a global from flag on is refused.
 func instrumentLoops(body []byte, flag uint32) ([]byte, error) {
-	test := append([]byte{0x23}, appendU32(nil, flag)...) // global.get flag
-	test = append(test, 0x04, 0x40, 0x00, 0x0b)           // if; unreachable; end
+	test := interruptTest(flag)
 	r := &reader{b: body}
 	n := r.count()
 	out := appendU32(make([]byte, 0, len(body)+len(body)/8), n)
@@ -144,7 +221,7 @@ func instrumentLoops(body []byte, flag uint32) ([]byte, error) {
 			return nil, fmt.Errorf("code of function %d: %w", i, r.err)
 		}
 		var err error
-		if fn, err = instrumentFunction(fn[:0], code, test); err != nil {
+		if fn, err = instrumentFunction(fn[:0], code, test, flag); err != nil {
 			return nil, fmt.Errorf("code of function %d: %w", i, err)
 		}
 		if uint64(len(fn)) > 0xffffffff {
@@ -160,9 +237,10 @@ func instrumentLoops(body []byte, flag uint32) ([]byte, error) {
 }
 
 // instrumentFunction appends to dst one function's code (its locals and
-// its instructions up to its final end) with test after every loop's
-// block type.
-func instrumentFunction(dst, code, test []byte) ([]byte, error) {
+// its instructions up to its final end) with test after the locals and
+// after every loop's block type. An instruction that names a global from
+// added on is refused: those are the host's.
+func instrumentFunction(dst, code, test []byte, added uint32) ([]byte, error) {
 	r := &reader{b: code}
 	locals := r.count()
 	for range locals {
@@ -173,6 +251,7 @@ func instrumentFunction(dst, code, test []byte) ([]byte, error) {
 		return nil, fmt.Errorf("locals: %w", r.err)
 	}
 	dst = append(dst, code[:r.off]...)
+	dst = append(dst, test...)
 	for depth := 1; depth > 0; {
 		start := r.off
 		op := r.byte()
@@ -190,6 +269,10 @@ func instrumentFunction(dst, code, test []byte) ([]byte, error) {
 			}
 		case 0x0b: // end
 			depth--
+		case 0x23, 0x24: // global.get, global.set
+			if g := r.u32(); r.err == nil && g >= added {
+				return nil, fmt.Errorf("instruction at offset %d: global %d, which the module does not define", start, g)
+			}
 		default:
 			r.immediates(op)
 		}

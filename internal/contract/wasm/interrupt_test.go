@@ -3,6 +3,7 @@ package wasm
 import (
 	"bytes"
 	"context"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -20,8 +21,9 @@ import (
 //	  with a nested loop that runs once per turn, adding the turns to a
 //	  counter in memory; returns the counter
 //	1 spin() -> (): an endless loop
-//	2 mixed() -> i32: br_table, memory, constants of every width, a 0xfc
-//	  and a 0xfd instruction, if and else
+//	2 mixed() -> i32: br_table, memory, constants of every width, 0xfc
+//	  and 0xfd instructions, a loop with a parameter and a type-index
+//	  block type, if and else
 func loopsModule() testModule {
 	count := []byte{
 		0x02, 0x40, // block
@@ -48,8 +50,10 @@ func loopsModule() testModule {
 		0x41, 0x00, 0x41, 0x2a, 0x36, 0x02, 0x00, // i32.store align=2 offset=0 of 42 at 0
 		0x41, 0x00, 0x28, 0x02, 0x00, 0x6a, // i32.load; i32.add
 		0x43, 0x00, 0x00, 0x80, 0x3f, 0xfc, 0x00, 0x6a, // f32.const 1; i32.trunc_sat_f32_s; i32.add
-		0x41, 0x00, 0xfd, 0x0f, 0xfd, 0x1b, 0x00, 0x6a, // i32.const 0; i8x16.splat; i8x16.extract_lane_u 0; i32.add
+		0x41, 0x00, 0xfd, 0x0f, 0xfd, 0x1b, 0x00, 0x6a, // i32.const 0; i8x16.splat; i32x4.extract_lane 0; i32.add
+		0x41, 0x00, 0xfd, 0x00, 0x04, 0x00, 0xfd, 0x1b, 0x01, 0x6a, // i32.const 0; v128.load; i32x4.extract_lane 1; i32.add
 		0x3f, 0x00, 0x6a, // memory.size; i32.add
+		0x03, 0x00, 0x41, 0x01, 0x6b, 0x0b, // loop (type 0: i32 -> i32) i32.const 1; i32.sub end: the sum, less 1
 		0x04, 0x7f, 0x41, 0x01, 0x05, 0x41, 0x02, 0x0b, // if (result i32) 1 else 2 end (on the sum, non-zero)
 	}
 	tm := testModule{
@@ -81,20 +85,25 @@ func TestAddInterrupt(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the rewritten module does not parse: %v", err)
 	}
-	// A second global, mutable i32, exported as the flag.
-	if len(got.globals) != 2 || got.globals[1] != (globalType{valueType: valI32, mutable: true}) {
+	// Two more globals, mutable i32: the flag, exported, and the countdown.
+	mutI32 := globalType{valueType: valI32, mutable: true}
+	if len(got.globals) != 3 || got.globals[1] != mutI32 || got.globals[2] != mutI32 {
 		t.Fatalf("globals %+v", got.globals)
 	}
 	if e, ok := got.export(interruptExport); !ok || e.kind != externGlobal || e.index != 1 {
 		t.Fatalf("export %q: %+v %v", interruptExport, e, ok)
 	}
-	// Every loop is followed by the test, and nothing else changed.
-	test := []byte{0x23, 0x01, 0x04, 0x40, 0x00, 0x0b}
+	// Every loop and every function begins with the test, and nothing
+	// else changed.
+	test := interruptTest(1)
 	gotCode := got.sections[got.sectionIndex(sectionCode)].body
-	if n := bytes.Count(gotCode, append([]byte{0x03, 0x40}, test...)); n != 3 {
-		t.Errorf("%d loops followed by the test, want 3", n)
+	if n := bytes.Count(gotCode, append([]byte{0x03, 0x40}, test...)) + bytes.Count(gotCode, append([]byte{0x03, 0x00}, test...)); n != 4 {
+		t.Errorf("%d loops followed by the test, want 4", n)
 	}
-	if restored := bytes.ReplaceAll(gotCode, test, nil); len(restored) != len(gotCode)-3*len(test) {
+	if n := bytes.Count(gotCode, test); n != 7 { // the loops' and the three functions' entries
+		t.Errorf("%d tests, want 7", n)
+	}
+	if restored := bytes.ReplaceAll(gotCode, test, nil); len(restored) != len(gotCode)-7*len(test) {
 		t.Errorf("the test appears elsewhere")
 	}
 
@@ -176,16 +185,14 @@ func TestAddInterruptGoModules(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		flag := m.importedGlobals + uint32(len(m.globals))
-		test := append(append([]byte{0x23}, appendU32(nil, flag)...), 0x04, 0x40, 0x00, 0x0b)
-		loops := bytes.Count(out, test)
+		loops := bytes.Count(out, interruptTest(m.importedGlobals+uint32(len(m.globals))))
 		if loops == 0 {
 			t.Errorf("%s: no loop head tests", name)
 		}
 		if _, err := r.CompileModule(ctx, out); err != nil {
 			t.Errorf("%s: the rewritten module does not compile: %v", name, err)
 		}
-		t.Logf("%s: %d bytes, %d more rewritten, %d loop heads tested", name, len(code), len(out)-len(code), loops)
+		t.Logf("%s: %d bytes, %d more rewritten, %d loop heads and function entries tested", name, len(code), len(out)-len(code), loops)
 	}
 }
 
@@ -207,6 +214,8 @@ func TestAddInterruptRefuses(t *testing.T) {
 		{[]byte{0xfc, 0x20}, "unknown instruction 0xfc 32"},
 		{[]byte{0x03, 0x40}, "unexpected end of data"}, // no end
 		{[]byte{0x03, 0x80, 0x80, 0x80, 0x80, 0x7f}, "invalid block type"},
+		{[]byte{0x41, 0x00, 0x24, 0x02}, "global 2, which the module does not define"}, // global.set of the flag's index
+		{[]byte{0x23, 0x03, 0x1a}, "global 3, which the module does not define"},       // global.get of the countdown's
 	} {
 		tm := abiModule(1)
 		tm.funcs[0].body = tc.body
@@ -232,5 +241,56 @@ func TestTimeLimitInInitialize(t *testing.T) {
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("Load returned after %v", d)
+	}
+}
+
+// A contract in an endless loop leaves for Go often enough that the Go
+// runtime can stop the world: a garbage collection completes while it
+// spins, and so do the timers that set the flag. (Go cannot preempt
+// compiled code; without the exits runtime.GC would wait for the loop
+// for ever.)
+func TestInterruptLetsTheWorldStop(t *testing.T) {
+	tm := loopsModule()
+	m, err := parseModule(tm.bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := m.addInterrupt()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCoreFeatures(api.CoreFeaturesV2&^api.CoreFeatureReferenceTypes))
+	defer r.Close(ctx)
+	mod, err := r.Instantiate(ctx, exportAll(t, out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spun := make(chan error, 1)
+	go func() {
+		_, err := mod.ExportedFunction("f1").Call(ctx)
+		spun <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	collected := make(chan struct{})
+	go func() {
+		for range 3 {
+			runtime.GC()
+		}
+		close(collected)
+	}()
+	select {
+	case <-collected:
+	case <-time.After(10 * time.Second):
+		t.Fatal("runtime.GC did not complete in 10 s while a contract looped")
+	}
+	mod.ExportedGlobal(interruptExport).(api.MutableGlobal).Set(1)
+	select {
+	case err := <-spun:
+		if err == nil || !strings.Contains(err.Error(), "unreachable") {
+			t.Errorf("the interrupted loop returned %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the loop did not stop 10 s after the flag was set")
 	}
 }

@@ -287,10 +287,9 @@ func (h *heapMemory) Free() { h.b = nil }
 // resetPageBytes is the unit reset compares and restores.
 const resetPageBytes = 4096
 
-// close closes the instance and frees its memory. wazero frees a tracked
-// memory when it closes the module, except for a module its deadline
-// closed after the call had returned: freeing it here too (Free is
-// idempotent) keeps that instance's mapping and descriptor from leaking.
+// close closes the instance and frees its memory. Free is idempotent, so
+// freeing a tracked memory here too, whatever wazero did when it closed
+// the module, keeps no mapping or descriptor from leaking.
 func (inst *instance) close() {
 	inst.mod.Close(context.Background())
 	if inst.tracked != nil {
@@ -434,7 +433,7 @@ func (m *Module) Invoke(stub contract.Stub) contract.Response {
 		healthy = true
 	}
 	inst.console.flush(m, stub.TxID())
-	if healthy && !interrupted && ctxErr == nil && !inst.mod.IsClosed() && inst.mem.Size() == uint32(len(m.memory)) {
+	if healthy && !interrupted && ctxErr == nil && inst.interrupt.Get() == 0 && !inst.mod.IsClosed() && inst.mem.Size() == uint32(len(m.memory)) {
 		m.release(inst, isNested)
 	} else {
 		m.discard(inst, isNested)
