@@ -235,8 +235,7 @@ func TestExportGlobals(t *testing.T) {
 
 	// wazero accepts it and sees the globals.
 	ctx := context.Background()
-	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCoreFeatures(api.CoreFeaturesV2&^api.CoreFeatureReferenceTypes))
-	defer r.Close(ctx)
+	r := plainRuntime(t)
 	mod, err := r.InstantiateWithConfig(ctx, out, wazero.NewModuleConfig().WithStartFunctions())
 	if err != nil {
 		t.Fatal(err)

@@ -108,8 +108,7 @@ func TestAddInterrupt(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCoreFeatures(api.CoreFeaturesV2&^api.CoreFeatureReferenceTypes))
-	defer r.Close(ctx)
+	r := plainRuntime(t)
 	plain, err := r.Instantiate(ctx, exportAll(t, code))
 	if err != nil {
 		t.Fatalf("the original module: %v", err)
@@ -132,11 +131,24 @@ func TestAddInterrupt(t *testing.T) {
 	// The endless loop stops once the flag is set from elsewhere.
 	flag := mod.ExportedGlobal(interruptExport).(api.MutableGlobal)
 	time.AfterFunc(50*time.Millisecond, func() { flag.Set(1) })
+	wantTrap(t, spin(mod))
+}
+
+// spin calls the endless loop f1 of mod in a goroutine; the channel gets
+// what the call returns.
+func spin(mod api.Module) <-chan error {
 	done := make(chan error, 1)
 	go func() {
-		_, err := mod.ExportedFunction("f1").Call(ctx)
+		_, err := mod.ExportedFunction("f1").Call(context.Background())
 		done <- err
 	}()
+	return done
+}
+
+// wantTrap waits, at most 10 s, for the loop spin started to stop with the
+// unreachable trap the flag makes.
+func wantTrap(t *testing.T, done <-chan error) {
+	t.Helper()
 	select {
 	case err := <-done:
 		if err == nil || !strings.Contains(err.Error(), "unreachable") {
@@ -145,6 +157,15 @@ func TestAddInterrupt(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the endless loop did not stop 10 s after the flag was set")
 	}
+}
+
+// plainRuntime is a wazero runtime with the features the peer's has and
+// none of its host modules, closed when the test ends.
+func plainRuntime(t *testing.T) wazero.Runtime {
+	ctx := context.Background()
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCoreFeatures(api.CoreFeaturesV2&^api.CoreFeatureReferenceTypes))
+	t.Cleanup(func() { r.Close(ctx) })
+	return r
 }
 
 // exportAll returns code with an export "fN" for each defined function N,
@@ -174,8 +195,7 @@ func exportAll(t *testing.T, code []byte) []byte {
 // with the test at their loop heads.
 func TestAddInterruptGoModules(t *testing.T) {
 	ctx := context.Background()
-	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCoreFeatures(api.CoreFeaturesV2&^api.CoreFeatureReferenceTypes))
-	defer r.Close(ctx)
+	r := plainRuntime(t)
 	for name, code := range map[string][]byte{"guest": guestWasm, "assets": samples.AssetsModule} {
 		m, err := parseModule(code)
 		if err != nil {
@@ -260,17 +280,12 @@ func TestInterruptLetsTheWorldStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCoreFeatures(api.CoreFeaturesV2&^api.CoreFeatureReferenceTypes))
-	defer r.Close(ctx)
+	r := plainRuntime(t)
 	mod, err := r.Instantiate(ctx, exportAll(t, out))
 	if err != nil {
 		t.Fatal(err)
 	}
-	spun := make(chan error, 1)
-	go func() {
-		_, err := mod.ExportedFunction("f1").Call(ctx)
-		spun <- err
-	}()
+	spun := spin(mod)
 	time.Sleep(50 * time.Millisecond)
 	collected := make(chan struct{})
 	go func() {
@@ -285,12 +300,5 @@ func TestInterruptLetsTheWorldStop(t *testing.T) {
 		t.Fatal("runtime.GC did not complete in 10 s while a contract looped")
 	}
 	mod.ExportedGlobal(interruptExport).(api.MutableGlobal).Set(1)
-	select {
-	case err := <-spun:
-		if err == nil || !strings.Contains(err.Error(), "unreachable") {
-			t.Errorf("the interrupted loop returned %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the loop did not stop 10 s after the flag was set")
-	}
+	wantTrap(t, spun)
 }

@@ -117,15 +117,25 @@ func (m *Module) callI32(ctx context.Context, inst *instance, name string) (int3
 	ctx, cancel := context.WithTimeout(ctx, m.rt.timeLimit)
 	defer cancel()
 	inst.stack[0] = 0
-	interrupted, err := inst.call(ctx, inst.mod.ExportedFunction(name), inst.stack[:])
-	inst.console.flush(m, "")
-	if err != nil || interrupted {
-		if err == nil {
-			err = context.DeadlineExceeded
-		}
-		return 0, m.failure(inst, err, ctx.Err())
+	if failure := m.callOutsideInvocation(ctx, inst, inst.mod.ExportedFunction(name), inst.stack[:]); failure != "" {
+		return 0, failure
 	}
 	return api.DecodeI32(inst.stack[0]), ""
+}
+
+// callOutsideInvocation calls fn on inst, to be interrupted when ctx is
+// done, and returns why it failed, or "". A call the flag was set during
+// fails even if it returned: the instance would trap at its next loop.
+func (m *Module) callOutsideInvocation(ctx context.Context, inst *instance, fn api.Function, stack []uint64) string {
+	interrupted, err := inst.call(ctx, fn, stack)
+	inst.console.flush(m, "")
+	if err == nil && !interrupted {
+		return ""
+	}
+	if err == nil {
+		err = context.DeadlineExceeded
+	}
+	return m.failure(inst, err, ctx.Err())
 }
 
 // instantiate creates an instance. The first runs _initialize (and the
@@ -182,15 +192,9 @@ func (m *Module) instantiate(ctx context.Context) (*instance, error) {
 	}
 	if first {
 		if init := mod.ExportedFunction(exportInitialize); init != nil {
-			interrupted, err := inst.call(ctx, init, nil)
-			inst.console.flush(m, "")
-			if err != nil || interrupted {
-				if err == nil {
-					err = context.DeadlineExceeded
-				}
-				msg := m.failure(inst, err, ctx.Err())
+			if failure := m.callOutsideInvocation(ctx, inst, init, nil); failure != "" {
 				inst.close()
-				return nil, fmt.Errorf("wasm: creating an instance: %s", msg)
+				return nil, fmt.Errorf("wasm: creating an instance: %s", failure)
 			}
 		}
 		return inst, nil
