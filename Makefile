@@ -34,8 +34,11 @@ lint:
 ## end-to-end tests that start real node processes (built without -race)
 test: lint check-proto test-unit test-e2e
 
+# The second line tests keytable's portable path, which architectures
+# without nistec's assembly take (ADR 0016).
 test-unit:
 	$(GO) test -race -short -timeout 15m ./...
+	$(GO) test -race -tags purego ./internal/identity/keytable/
 
 test-e2e:
 	$(GO) test -count=1 -timeout 20m ./internal/network/...

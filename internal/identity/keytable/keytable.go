@@ -1,6 +1,7 @@
 // Package keytable verifies ECDSA P-256 signatures made by one public key
-// in about half the time crypto/ecdsa takes, using a table of the key's
-// multiples computed once (about 0.4 ms and 130 KB a key).
+// in a quarter (amd64) to a half (elsewhere) of the time crypto/ecdsa
+// takes, using a table of the key's multiples computed once (about 0.5 ms
+// and 90 KB a key on amd64, 0.4 ms and 130 KB elsewhere).
 //
 // A verification computes u1·G + u2·Q, where G is the curve's generator and
 // Q the public key. crypto/ecdsa multiplies G with a precomputed table but
@@ -14,7 +15,11 @@
 // digest, the signature), so the table is indexed by the scalar's digits
 // directly, without the constant-time lookups that signing needs. The
 // arithmetic of points is filippo.io/nistec, the exported copy of the
-// standard library's own P-256 (assembly on amd64 and arm64).
+// standard library's own P-256. On amd64 the table holds affine points and
+// a verification adds them with nistec's assembly for mixed addition, for
+// G as for Q, and compares x(R) with r without an inversion (point_amd64.go,
+// ADR 0016); elsewhere it holds nistec's points and uses their exported
+// operations (point_generic.go).
 package keytable
 
 import (
@@ -28,8 +33,8 @@ import (
 
 // windowBits is the width of the scalar's signed digits. Q's multiplication
 // adds one table entry per nonzero digit: 43 additions for 6 bits. Each
-// window holds 2^(windowBits-1) multiples of 96 bytes; 5 bits would take 80
-// KB and 2 µs more, 7 bits 227 KB and 1 µs less.
+// window holds 2^(windowBits-1) multiples; 5 bits would take fewer bytes
+// and 2 µs more, 7 bits about 1.8 times the bytes and 1 µs less.
 const windowBits = 6
 
 // windows is the number of digits of a scalar below 2^256, counting the
@@ -40,14 +45,15 @@ const windows = (256 + 1 + windowBits - 1) / windowBits
 // [1, 2^(windowBits-1)] uses entry d-1, digit -d its negation.
 const entriesPerWindow = 1 << (windowBits - 1)
 
-// Size is the number of bytes a Table holds, about 130 KB.
-const Size = windows * entriesPerWindow * 96
+// Size is the number of bytes a Table holds: about 90 KB with affine
+// entries (amd64), 130 KB with nistec's points.
+const Size = windows * entriesPerWindow * entryBytes
 
 // Table is the precomputed multiples of one P-256 public key Q: entry
 // [i][j] is (j+1)·2^(windowBits·i)·Q. It is immutable once made and safe
 // for concurrent use.
 type Table struct {
-	points [windows][entriesPerWindow]nistec.P256Point
+	points [windows][entriesPerWindow]entry
 }
 
 // ErrNotP256 is returned by New for a key that is not a valid point of
@@ -71,10 +77,18 @@ func New(pub *ecdsa.PublicKey) (*Table, error) {
 	if err != nil {
 		return nil, ErrNotP256
 	}
-	t := new(Table)
-	step := q // 2^(windowBits·i)·Q
-	for i := range t.points {
-		row := &t.points[i]
+	return newTable(q), nil
+}
+
+// newTable computes the table of q, a point of P-256 other than the point
+// at infinity.
+func newTable(q *nistec.P256Point) *Table {
+	// No multiple in the table is the point at infinity: the order of the
+	// group is a prime larger than every (j+1)·2^(windowBits·i).
+	multiples := make([]nistec.P256Point, windows*entriesPerWindow)
+	step := nistec.NewP256Point().Set(q) // 2^(windowBits·i)·Q
+	for i := range windows {
+		row := multiples[i*entriesPerWindow : (i+1)*entriesPerWindow]
 		row[0].Set(step)
 		for j := 1; j < entriesPerWindow; j++ {
 			row[j].Add(&row[j-1], step)
@@ -83,7 +97,9 @@ func New(pub *ecdsa.PublicKey) (*Table, error) {
 			step.Double(step)
 		}
 	}
-	return t, nil
+	t := new(Table)
+	setEntries(&t.points, multiples)
+	return t
 }
 
 // Verify reports whether (r, s) is a valid ECDSA signature of digest, a
@@ -103,26 +119,12 @@ func (t *Table) Verify(digest []byte, r, s *big.Int) bool {
 	u2 := w.Mul(r, w)
 	u2.Mod(u2, curveOrder)
 
-	var u1Bytes [32]byte
-	sum, err := nistec.NewP256Point().ScalarBaseMult(u1.FillBytes(u1Bytes[:]))
-	if err != nil {
-		return false
-	}
-	var qMultiple nistec.P256Point
+	var sum, qMultiple nistec.P256Point
+	multiplyGenerator(&sum, u1)
 	t.multiply(&qMultiple, u2)
-	sum.Add(sum, &qMultiple)
-
-	x, err := sum.BytesX() // fails for the point at infinity
-	if err != nil {
-		return false
-	}
-	// r must equal x modulo the order; x < p < 2·order, so one subtraction
-	// reduces it.
-	xInt := new(big.Int).SetBytes(x)
-	if xInt.Cmp(curveOrder) >= 0 {
-		xInt.Sub(xInt, curveOrder)
-	}
-	return xInt.Cmp(r) == 0
+	sum.Add(&sum, &qMultiple) // nistec's complete addition: either may be the point at infinity
+	// r must equal x(R) modulo the order; fails for the point at infinity.
+	return xModOrderIs(&sum, r)
 }
 
 // hashToInt is the integer of a digest's leading 256 bits, as ECDSA
@@ -135,20 +137,20 @@ func hashToInt(digest []byte) *big.Int {
 	return new(big.Int).SetBytes(digest)
 }
 
-// multiply sets p = k·Q for 0 <= k < 2^256, with signed digits of
-// windowBits bits: digit d_i in [-2^(windowBits-1), 2^(windowBits-1)] and
-// k = Σ d_i·2^(windowBits·i).
+// multiply sets p = k·Q for 0 <= k < the order of the group, with signed
+// digits of windowBits bits: digit d_i in [-2^(windowBits-1),
+// 2^(windowBits-1)] and k = Σ d_i·2^(windowBits·i).
+//
+// Below the order, no addition meets a case that an incomplete (mixed)
+// addition gets wrong: before window i the sum holds b·Q with |b| <=
+// 2^(windowBits·i-1), and window i adds c·Q with |c| >= 2^(windowBits·i),
+// so b ≠ ±c; b ≡ ±c modulo the order could only happen in the top window,
+// and would make k = b + c either zero or at least the order. b is never a
+// nonzero multiple of the order either (|b| < 2^252).
 func (t *Table) multiply(p *nistec.P256Point, k *big.Int) {
-	var limbs [4]uint64 // little-endian
-	var scalar [32]byte
-	k.FillBytes(scalar[:])
-	for i := range limbs {
-		for b := range 8 {
-			limbs[i] |= uint64(scalar[31-8*i-b]) << (8 * b)
-		}
-	}
+	limbs := limbsOf(k)
 	p.Set(nistec.NewP256Point()) // the point at infinity
-	var negated nistec.P256Point
+	started := false
 	carry := 0
 	for i := range windows {
 		digit := bitsAt(&limbs, i*windowBits) + carry
@@ -159,12 +161,28 @@ func (t *Table) multiply(p *nistec.P256Point, k *big.Int) {
 		}
 		switch {
 		case digit > 0:
-			p.Add(p, &t.points[i][digit-1])
+			addEntry(p, &t.points[i][digit-1], false, started)
+			started = true
 		case digit < 0:
-			p.Add(p, negated.Negate(&t.points[i][-digit-1]))
+			addEntry(p, &t.points[i][-digit-1], true, started)
+			started = true
 		}
 	}
 	// windows covers 257 bits, so the last carry is always zero.
+}
+
+// limbsOf returns k, which is below 2^256, as four little-endian 64-bit
+// limbs.
+func limbsOf(k *big.Int) [4]uint64 {
+	var limbs [4]uint64
+	var scalar [32]byte
+	k.FillBytes(scalar[:])
+	for i := range limbs {
+		for b := range 8 {
+			limbs[i] |= uint64(scalar[31-8*i-b]) << (8 * b)
+		}
+	}
+	return limbs
 }
 
 // bitsAt returns windowBits bits of the 256-bit number limbs starting at bit

@@ -250,15 +250,40 @@ func TestMultiply(t *testing.T) {
 		cases = append(cases, randomScalar(rng))
 	}
 	for _, k := range cases {
+		k = new(big.Int).Mod(k, curveOrder) // multiply's domain
 		var got nistec.P256Point
 		table.multiply(&got, k)
-		reduced := new(big.Int).Mod(k, curveOrder)
-		want, err := nistec.NewP256Point().ScalarMult(q, scalar(reduced))
+		want, err := nistec.NewP256Point().ScalarMult(q, scalar(k))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got.Equal(want) != 1 {
 			t.Fatalf("multiply(%x) differs from ScalarMult", k)
+		}
+	}
+}
+
+// TestMultiplyGenerator checks k·G, as a verification computes it,
+// against nistec's ScalarBaseMult, the zero scalar included.
+func TestMultiplyGenerator(t *testing.T) {
+	rng := mathrand.New(mathrand.NewPCG(5, 6))
+	cases := []*big.Int{big.NewInt(0), big.NewInt(1), big.NewInt(32), big.NewInt(33),
+		new(big.Int).Sub(curveOrder, big.NewInt(1)), new(big.Int).Rsh(curveOrder, 1)}
+	for i := 0; i < 256; i += 7 {
+		cases = append(cases, new(big.Int).Lsh(big.NewInt(1), uint(i)))
+	}
+	for range 100 {
+		cases = append(cases, randomScalar(rng))
+	}
+	for _, k := range cases {
+		var got nistec.P256Point
+		multiplyGenerator(&got, k)
+		want, err := nistec.NewP256Point().ScalarBaseMult(scalar(k))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Equal(want) != 1 {
+			t.Fatalf("multiplyGenerator(%x) differs from ScalarBaseMult", k)
 		}
 	}
 }
