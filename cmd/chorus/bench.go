@@ -139,7 +139,10 @@ interrupted.`,
 			if err != nil {
 				return err
 			}
-			if !rep.OK() {
+			switch {
+			case rep.Interrupted:
+				return errors.New("interrupted: the report covers the transactions sent until then; the ledgers were not checked")
+			case !rep.OK():
 				return errors.New("the run is not valid: see the ledger check above")
 			}
 			return nil

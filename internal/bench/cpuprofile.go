@@ -145,8 +145,11 @@ type profiler struct {
 }
 
 // startProfiler begins profiling one process for window (rounded up to
-// whole seconds for a node). The profile is written to dir/name.pprof.
-func startProfiler(dir, name, opsAddress string, self bool, window time.Duration) *profiler {
+// whole seconds for a node). The profile is written to dir/name.pprof. A
+// node's profile is abandoned when ctx ends first (the run was
+// interrupted): the node sends nothing before the window's end, and the
+// run should not wait for it.
+func startProfiler(ctx context.Context, dir, name, opsAddress string, self bool, window time.Duration) *profiler {
 	pr := &profiler{file: filepath.Join(dir, profileFileName(name)+".pprof"), self: self, done: make(chan struct{})}
 	if self {
 		defer close(pr.done)
@@ -167,19 +170,22 @@ func startProfiler(dir, name, opsAddress string, self bool, window time.Duration
 	pr.url = fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", opsAddress, seconds)
 	go func() {
 		defer close(pr.done)
-		pr.err = fetchProfile(pr.url, pr.file, window+time.Minute)
+		pr.err = fetchProfile(ctx, pr.url, pr.file, window+time.Minute)
 	}()
 	return pr
 }
 
-func fetchProfile(url, file string, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+func fetchProfile(ctx context.Context, url, file string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
 	}
 	resp, err := http.DefaultClient.Do(req)
+	if errors.Is(err, context.Canceled) {
+		return errors.New("no profile: the run was interrupted before the window's end")
+	}
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -108,7 +109,7 @@ func TestProfilerOverHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	pr := startProfiler(dir, "peer0.org1 example", strings.TrimPrefix(srv.URL, "http://"), false, time.Second)
+	pr := startProfiler(context.Background(), dir, "peer0.org1 example", strings.TrimPrefix(srv.URL, "http://"), false, time.Second)
 	deadline := time.Now().Add(1100 * time.Millisecond)
 	for time.Now().Before(deadline) {
 		if !ecdsa.VerifyASN1(&key.PublicKey, digest[:], sig) {
@@ -134,8 +135,29 @@ func TestProfilerOverHTTP(t *testing.T) {
 func TestProfilerNotServed(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	defer srv.Close()
-	pr := startProfiler(t.TempDir(), "orderer0", strings.TrimPrefix(srv.URL, "http://"), false, time.Second)
+	pr := startProfiler(context.Background(), t.TempDir(), "orderer0", strings.TrimPrefix(srv.URL, "http://"), false, time.Second)
 	if _, err := pr.breakdown(); err == nil || !strings.Contains(err.Error(), "operations.profiling: true") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestProfilerInterrupted: a run interrupted during its window does not
+// wait for the nodes' profiles, which they send only at its end.
+func TestProfilerInterrupted(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/profile", httppprof.Profile)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	ctx, interrupt := context.WithCancel(context.Background())
+	pr := startProfiler(ctx, t.TempDir(), "peer0", strings.TrimPrefix(srv.URL, "http://"), false, time.Minute)
+	time.Sleep(100 * time.Millisecond) // the request is in flight
+	interrupted := time.Now()
+	interrupt()
+	_, err := pr.breakdown()
+	if err == nil || !strings.Contains(err.Error(), "interrupted") {
+		t.Fatalf("got %v, want the interruption named", err)
+	}
+	if waited := time.Since(interrupted); waited > 10*time.Second {
+		t.Fatalf("breakdown returned %v after the interruption", waited)
 	}
 }

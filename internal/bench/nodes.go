@@ -103,12 +103,12 @@ func (p *nodeProbe) stop() {
 	}
 }
 
-// startProfile profiles the process for the window.
-func (p *nodeProbe) startProfile(dir string, window time.Duration) {
+// startProfile profiles the process for the window, or until ctx ends.
+func (p *nodeProbe) startProfile(ctx context.Context, dir string, window time.Duration) {
 	if p.err != nil {
 		return
 	}
-	p.profiler = startProfiler(dir, p.node.Name, p.node.OpsAddress, p.self, window)
+	p.profiler = startProfiler(ctx, dir, p.node.Name, p.node.OpsAddress, p.self, window)
 }
 
 func (p *nodeProbe) report(committed int) ProcessCPU {

@@ -193,7 +193,7 @@ func Run(ctx context.Context, cfg Config, t Target) (*Report, error) {
 		for _, p := range probes {
 			p.start()
 			if t.ProfileDir != "" && ctx.Err() == nil {
-				p.startProfile(t.ProfileDir, cfg.Duration)
+				p.startProfile(ctx, t.ProfileDir, cfg.Duration)
 			}
 		}
 		// Asked aside, so that slow orderers do not hold back the end of
