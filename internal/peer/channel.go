@@ -47,6 +47,41 @@ type channel struct {
 	// puller last connected; caught up means the ledger reached it.
 	ordererHeight atomic.Uint64
 	connected     atomic.Bool
+
+	// failure is set, and failed closed, when a block's commit fails:
+	// the channel then commits nothing more until the peer restarts, and
+	// says why to its readiness check, its admin status, the Gateway's
+	// commit-status waiters and new proposals.
+	failure    atomic.Pointer[commitFailure]
+	failed     context.Context // done once failure is set
+	markFailed context.CancelFunc
+}
+
+// commitFailure is the commit that stopped a channel.
+type commitFailure struct {
+	block uint64
+	err   error
+}
+
+// ErrChannelStopped: a channel's commit failed (a full disk, a storage
+// error) and it commits nothing more until the peer restarts.
+var ErrChannelStopped = errors.New("channel stopped")
+
+// stopped returns nil while the channel commits, else an error wrapping
+// ErrChannelStopped that names the block and the cause.
+func (c *channel) stopped() error {
+	f := c.failure.Load()
+	if f == nil {
+		return nil
+	}
+	return fmt.Errorf("%w: %s: the commit of block %d failed (%v); restart the peer once the cause is fixed", ErrChannelStopped, c.id, f.block, f.err)
+}
+
+// fail records that the commit of block failed and wakes the waiters.
+func (c *channel) fail(block uint64, err error) {
+	if c.failure.CompareAndSwap(nil, &commitFailure{block: block, err: err}) {
+		c.markFailed()
+	}
 }
 
 func (c *channel) bundle() *channelconfig.Bundle { return c.config.Load() }
@@ -115,6 +150,7 @@ func (p *Peer) startChannel(name string, genesis *commonpb.Block) (err error) {
 		blocks:    make(chan checkedBlock, 8),
 		stopC:     make(chan struct{}),
 	}
+	c.failed, c.markFailed = context.WithCancel(context.Background())
 	c.config.Store(bundle)
 	p.metrics.height.WithLabelValues(name).Set(float64(l.Height()))
 	c.wg.Add(2)
@@ -141,13 +177,18 @@ func (c *channel) stop() {
 
 func (c *channel) info() *adminpb.ChannelInfo {
 	status := "active"
-	if err := c.caughtUp(); err != nil {
+	if c.stopped() != nil {
+		status = "stopped"
+	} else if err := c.caughtUp(); err != nil {
 		status = "catching-up"
 	}
 	return &adminpb.ChannelInfo{Channel: c.id, Height: c.ledger.Height(), Status: status}
 }
 
 func (c *channel) caughtUp() error {
+	if err := c.stopped(); err != nil {
+		return err
+	}
 	if !c.connected.Load() {
 		return errors.New("not connected to any orderer")
 	}
@@ -366,6 +407,7 @@ func (c *channel) commit() {
 		}
 		if err := c.commitBlock(pr.block, pr.prep); err != nil {
 			c.log.Error("commit failed; the channel stops until the peer restarts", "block", pr.block.block.Header.Number, "err", err)
+			c.fail(pr.block.block.Header.Number, err)
 			for range ready {
 			}
 			return

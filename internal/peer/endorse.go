@@ -68,6 +68,11 @@ func (p *Peer) simulate(sp *peerpb.SignedProposal, prop *envelope.Proposal, acce
 	if err != nil {
 		return nil, refuseProposal(404, "%v", err)
 	}
+	if err := ch.stopped(); err != nil {
+		// Its state no longer follows the ledger: an endorsement would
+		// read stale versions.
+		return nil, refuseProposal(503, "%v", err)
+	}
 	bundle := ch.bundle()
 	err = bundle.CheckSigned(accessPolicy, channelconfig.SignedData{Data: sp.ProposalBytes, Identity: prop.SignatureHeader.Creator, Signature: sp.Signature})
 	switch {

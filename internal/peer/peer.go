@@ -264,12 +264,18 @@ func (p *Peer) TxStatus(channelName, txID string) (*ledgerpb.TxRecord, error) {
 }
 
 // WaitForTx blocks until the transaction is committed on this peer (valid
-// or not) and returns its record, or until ctx ends.
+// or not) and returns its record, or until ctx ends or the channel stops
+// committing (an error wrapping ErrChannelStopped).
 func (p *Peer) WaitForTx(ctx context.Context, channelName, txID string) (*ledgerpb.TxRecord, error) {
 	ch, err := p.channel(channelName)
 	if err != nil {
 		return nil, err
 	}
+	// A channel that stops committing ends the wait with its reason,
+	// instead of leaving the caller to its deadline.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(ch.failed, cancel)()
 	for {
 		h := ch.ledger.Height()
 		rec, err := ch.ledger.TxByID(txID)
@@ -279,7 +285,13 @@ func (p *Peer) WaitForTx(ctx context.Context, channelName, txID string) (*ledger
 		if !errors.Is(err, ledger.ErrNotFound) {
 			return nil, err
 		}
+		if err := ch.stopped(); err != nil {
+			return nil, err
+		}
 		if err := ch.ledger.WaitForHeight(ctx, h+1); err != nil {
+			if stopped := ch.stopped(); stopped != nil {
+				return nil, stopped
+			}
 			return nil, err
 		}
 	}

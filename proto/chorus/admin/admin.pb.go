@@ -234,7 +234,8 @@ type ChannelInfo struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Channel string                 `protobuf:"bytes,1,opt,name=channel,proto3" json:"channel,omitempty"`
 	Height  uint64                 `protobuf:"varint,2,opt,name=height,proto3" json:"height,omitempty"`
-	// status is "active", "catching-up" or "inactive".
+	// status is "active", "catching-up", "stopped" (a block's commit failed: the
+	// channel commits nothing more until the peer restarts) or "inactive".
 	Status string `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
 	// consensus_role is the node's consensus role on an orderer ("leader",
 	// "follower", "candidate"); empty on a peer.
