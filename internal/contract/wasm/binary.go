@@ -434,7 +434,7 @@ func (m *binaryModule) encode() []byte {
 // export section is rebuilt with the original entries first, byte for
 // byte, then the new ones; every other section is copied unchanged. A
 // module without an export section gets one, in its place in the section
-// order.
+// order (encodeReplacing).
 func (m *binaryModule) exportGlobals() ([]byte, error) {
 	for _, e := range m.exports {
 		if strings.HasPrefix(e.name, globalExportPrefix) {
@@ -457,40 +457,7 @@ func (m *binaryModule) exportGlobals() ([]byte, error) {
 		body = append(body, externGlobal)
 		body = appendU32(body, m.importedGlobals+uint32(i))
 	}
-	if uint64(len(body)) > 0xffffffff {
-		return nil, errors.New("wasm: the export section is too large")
-	}
-	exportSec := []byte{sectionExport}
-	exportSec = appendU32(exportSec, uint32(len(body)))
-	exportSec = append(exportSec, body...)
-
-	// Without an export section, the new one goes right after the last
-	// section that must precede it.
-	at := m.exportSection
-	if at < 0 {
-		at = -1
-		for i, s := range m.sections {
-			if s.id != sectionCustom && sectionRank(s.id) < sectionRank(sectionExport) {
-				at = i
-			}
-		}
-	}
-	out := make([]byte, 0, len(wasmHeader)+len(exportSec)+sumRaw(m.sections))
-	out = append(out, wasmHeader...)
-	if at == -1 && m.exportSection < 0 {
-		out = append(out, exportSec...)
-	}
-	for i, s := range m.sections {
-		if i == m.exportSection {
-			out = append(out, exportSec...)
-			continue
-		}
-		out = append(out, s.raw...)
-		if i == at && m.exportSection < 0 {
-			out = append(out, exportSec...)
-		}
-	}
-	return out, nil
+	return m.encodeReplacing(map[byte][]byte{sectionExport: body})
 }
 
 func sumRaw(ss []section) int {

@@ -154,7 +154,8 @@ func (m *binaryModule) sectionIndex(id byte) int {
 
 // encodeReplacing returns the module's binary with the non-custom sections
 // of replace's ids given replace's bodies: in place when the module has
-// them, else inserted where the section order puts them.
+// them, else inserted where the section order puts them, right after the
+// section they follow.
 func (m *binaryModule) encodeReplacing(replace map[byte][]byte) ([]byte, error) {
 	out := make([]byte, 0, len(wasmHeader)+sumRaw(m.sections)+len(replace)*16)
 	out = append(out, wasmHeader...)
@@ -183,24 +184,37 @@ func (m *binaryModule) encodeReplacing(replace map[byte][]byte) ([]byte, error) 
 		}
 		return nil
 	}
-	for _, s := range m.sections {
+	// nextRank is the rank of the first non-custom section after index i,
+	// or beyond every rank when there is none.
+	nextRank := func(i int) int {
+		for _, s := range m.sections[i+1:] {
+			if s.id != sectionCustom {
+				return sectionRank(s.id)
+			}
+		}
+		return int(^uint(0) >> 1)
+	}
+	// A missing section goes right after the non-custom section it
+	// follows (or after the header), so that custom sections keep their
+	// place after the sections they followed.
+	if err := emitBefore(nextRank(-1)); err != nil {
+		return nil, err
+	}
+	for i, s := range m.sections {
 		if s.id == sectionCustom {
 			out = append(out, s.raw...)
 			continue
-		}
-		if err := emitBefore(sectionRank(s.id)); err != nil {
-			return nil, err
 		}
 		if _, ok := replace[s.id]; ok {
 			if err := emit(s.id); err != nil {
 				return nil, err
 			}
-			continue
+		} else {
+			out = append(out, s.raw...)
 		}
-		out = append(out, s.raw...)
-	}
-	if err := emitBefore(int(^uint(0) >> 1)); err != nil {
-		return nil, err
+		if err := emitBefore(nextRank(i)); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
