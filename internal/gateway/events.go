@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -45,10 +46,22 @@ func (s *Server) ChaincodeEvents(req *gatewaypb.SignedChaincodeEventsRequest, st
 	if err != nil {
 		return err
 	}
+	// A channel that stops committing ends the stream, once the blocks it
+	// did commit are sent, with the reason.
+	failed, whyStopped, err := s.opts.Peer.Stopped(cer.ChannelId)
+	if err != nil {
+		return status.Error(codes.NotFound, err.Error())
+	}
+	waitCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(failed, cancel)()
 	for num := start; ; num++ {
-		if err := l.WaitForHeight(ctx, num+1); err != nil {
+		if err := l.WaitForHeight(waitCtx, num+1); err != nil {
 			if ctx.Err() != nil {
 				return status.FromContextError(ctx.Err()).Err()
+			}
+			if why := whyStopped(); why != nil {
+				return status.Error(codes.Unavailable, why.Error())
 			}
 			return status.Error(codes.Unavailable, err.Error())
 		}

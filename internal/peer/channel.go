@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	ledgerpb "github.com/chorusledger/chorus/proto/chorus/ledger"
 	"log/slog"
 	"math"
 	"sync"
@@ -75,6 +76,17 @@ func (c *channel) stopped() error {
 		return nil
 	}
 	return fmt.Errorf("%w: %s: the commit of block %d failed (%v); restart the peer once the cause is fixed", ErrChannelStopped, c.id, f.block, f.err)
+}
+
+// lastLookUp answers a commit-status wait on a stopped channel: the
+// transaction's record if a block committed before the failure holds it
+// (fail runs after the last successful append, so this look-up is final),
+// else why the channel stopped.
+func (c *channel) lastLookUp(txID string) (*ledgerpb.TxRecord, error) {
+	if rec, err := c.ledger.TxByID(txID); err == nil {
+		return rec, nil
+	}
+	return nil, c.stopped()
 }
 
 // fail records that the commit of block failed and wakes the waiters.

@@ -285,16 +285,27 @@ func (p *Peer) WaitForTx(ctx context.Context, channelName, txID string) (*ledger
 		if !errors.Is(err, ledger.ErrNotFound) {
 			return nil, err
 		}
-		if err := ch.stopped(); err != nil {
-			return nil, err
+		if ch.stopped() != nil {
+			return ch.lastLookUp(txID)
 		}
 		if err := ch.ledger.WaitForHeight(ctx, h+1); err != nil {
-			if stopped := ch.stopped(); stopped != nil {
-				return nil, stopped
+			if ch.stopped() != nil {
+				return ch.lastLookUp(txID)
 			}
 			return nil, err
 		}
 	}
+}
+
+// Stopped returns a context that ends when the channel stops committing
+// (a block's commit failed), and a function that returns why, or nil
+// while it commits. Waits on the channel's ledger tie themselves to it.
+func (p *Peer) Stopped(channelName string) (context.Context, func() error, error) {
+	ch, err := p.channel(channelName)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ch.failed, ch.stopped, nil
 }
 
 // Close stops every channel; what was committed is durable.
