@@ -84,7 +84,8 @@ func New(pub *ecdsa.PublicKey) (*Table, error) {
 // at infinity.
 func newTable(q *nistec.P256Point) *Table {
 	// No multiple in the table is the point at infinity: the order of the
-	// group is a prime larger than every (j+1)·2^(windowBits·i).
+	// group is an odd prime above 32, so it divides no (j+1)·2^(windowBits·i).
+	// (The top window's entries above 16·2^252 are never used: k < 2^256.)
 	multiples := make([]nistec.P256Point, windows*entriesPerWindow)
 	step := nistec.NewP256Point().Set(q) // 2^(windowBits·i)·Q
 	for i := range windows {
@@ -137,16 +138,19 @@ func hashToInt(digest []byte) *big.Int {
 	return new(big.Int).SetBytes(digest)
 }
 
-// multiply sets p = k·Q for 0 <= k < the order of the group, with signed
-// digits of windowBits bits: digit d_i in [-2^(windowBits-1),
+// multiply sets p = k·Q for 0 <= k < the order n of the group, with signed
+// digits of windowBits bits: digit d_i in [-2^(windowBits-1)+1,
 // 2^(windowBits-1)] and k = Σ d_i·2^(windowBits·i).
 //
 // Below the order, no addition meets a case that an incomplete (mixed)
-// addition gets wrong: before window i the sum holds b·Q with |b| <=
-// 2^(windowBits·i-1), and window i adds c·Q with |c| >= 2^(windowBits·i),
-// so b ≠ ±c; b ≡ ±c modulo the order could only happen in the top window,
-// and would make k = b + c either zero or at least the order. b is never a
-// nonzero multiple of the order either (|b| < 2^252).
+// addition gets wrong. Before window i the sum holds b·Q with |b| <=
+// 32·(2^(6i)-1)/63 < 2^(6i), and window i adds c·Q with |c| >= 2^(6i), so
+// b ≠ ±c, and b is never a nonzero multiple of n. b ≡ ±c modulo n needs
+// |b| + |c| >= n, so only the top window (i = 42, c = d·2^252 with d <= 16
+// since k < 2^256) could reach it: b = c ± n is too small to be a partial
+// sum except for d = 16, b = 2^256 - n, which makes k = 2^257 - n >= n;
+// and b ≡ -c makes k = b + c a multiple of n, so zero, with every digit
+// zero.
 func (t *Table) multiply(p *nistec.P256Point, k *big.Int) {
 	limbs := limbsOf(k)
 	p.Set(nistec.NewP256Point()) // the point at infinity

@@ -1,6 +1,7 @@
 package keytable
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -383,4 +384,39 @@ func must(b []byte, err error) []byte {
 		panic(err)
 	}
 	return b
+}
+
+// FuzzVerifyForged builds valid signatures from fuzzed scalars (R = k·G,
+// u1, u2, with the key forged to fit), so that the fuzzer explores
+// acceptance too, and scalars of every digit pattern: a valid signature
+// must be accepted, as crypto/ecdsa accepts it.
+func FuzzVerifyForged(f *testing.F) {
+	n := curveOrder
+	nMinus1 := scalar(new(big.Int).Sub(n, big.NewInt(1)))
+	f.Add([]byte{1}, []byte{2}, []byte{3})
+	f.Add(nMinus1, nMinus1, nMinus1)
+	f.Add(bytes.Repeat([]byte{0x82}, 32), bytes.Repeat([]byte{0x7f}, 32), []byte{0x20})
+	f.Fuzz(func(t *testing.T, kb, u1b, u2b []byte) {
+		if len(kb) > 32 || len(u1b) > 32 || len(u2b) > 32 {
+			return
+		}
+		k := new(big.Int).Mod(new(big.Int).SetBytes(kb), n)
+		u1 := new(big.Int).Mod(new(big.Int).SetBytes(u1b), n)
+		u2 := new(big.Int).Mod(new(big.Int).SetBytes(u2b), n)
+		if k.Sign() == 0 || u2.Sign() == 0 || k.Cmp(u1) == 0 {
+			return // R at infinity, no u2, or Q at infinity
+		}
+		rPoint, err := nistec.NewP256Point().ScalarBaseMult(scalar(k))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := new(big.Int).Mod(new(big.Int).SetBytes(must(rPoint.BytesX())), n)
+		if r.Sign() == 0 {
+			return
+		}
+		c := forged(t, rPoint, r, u1, u2)
+		if !agree(t, tableOf(t, c.pub), c, "forged") {
+			t.Fatalf("crypto/ecdsa rejected a forged valid signature (k %x u1 %x u2 %x)", k, u1, u2)
+		}
+	})
 }

@@ -43,7 +43,8 @@ func asJacobian(p *nistec.P256Point) *jacobian { return (*jacobian)(unsafe.Point
 
 // p256PointAddAffineAsm sets res = in1 + in2, or in1 - in2 if sign is not
 // 0; res = in1 if sel is 0; res = ±in2 if zero is 0 (in1 is taken as the
-// point at infinity). It does not handle in1 = ±in2.
+// point at infinity). It does not handle in1 = in2, which needs a
+// doubling; in1 = -in2 gives Z = 0, the point at infinity.
 //
 //go:linkname p256PointAddAffineAsm filippo.io/nistec.p256PointAddAffineAsm
 //go:noescape
