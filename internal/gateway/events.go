@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"errors"
 	"fmt"
 
@@ -46,22 +45,12 @@ func (s *Server) ChaincodeEvents(req *gatewaypb.SignedChaincodeEventsRequest, st
 	if err != nil {
 		return err
 	}
-	// A channel that stops committing ends the stream, once the blocks it
-	// did commit are sent, with the reason.
-	failed, whyStopped, err := s.opts.Peer.Stopped(cer.ChannelId)
-	if err != nil {
-		return status.Error(codes.NotFound, err.Error())
-	}
-	waitCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	defer context.AfterFunc(failed, cancel)()
 	for num := start; ; num++ {
-		if err := l.WaitForHeight(waitCtx, num+1); err != nil {
+		// A channel that stops committing ends the stream, once the
+		// blocks it did commit are sent, with the reason.
+		if err := s.opts.Peer.WaitForHeight(ctx, cer.ChannelId, num+1); err != nil {
 			if ctx.Err() != nil {
 				return status.FromContextError(ctx.Err()).Err()
-			}
-			if why := whyStopped(); why != nil {
-				return status.Error(codes.Unavailable, why.Error())
 			}
 			return status.Error(codes.Unavailable, err.Error())
 		}

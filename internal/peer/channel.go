@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	ledgerpb "github.com/chorusledger/chorus/proto/chorus/ledger"
 	"log/slog"
 	"math"
 	"sync"
@@ -22,6 +21,7 @@ import (
 	"github.com/chorusledger/chorus/internal/participation"
 	"github.com/chorusledger/chorus/internal/worldstate"
 	adminpb "github.com/chorusledger/chorus/proto/chorus/admin"
+	ledgerpb "github.com/chorusledger/chorus/proto/chorus/ledger"
 	commonpb "github.com/chorusledger/chorus/proto/fabric/common"
 	ordererpb "github.com/chorusledger/chorus/proto/fabric/orderer"
 	peerpb "github.com/chorusledger/chorus/proto/fabric/peer"
@@ -49,10 +49,10 @@ type channel struct {
 	ordererHeight atomic.Uint64
 	connected     atomic.Bool
 
-	// failure is set, and failed closed, when a block's commit fails:
-	// the channel then commits nothing more until the peer restarts, and
-	// says why to its readiness check, its admin status, the Gateway's
-	// commit-status waiters and new proposals.
+	// failure is set, and failed done, when a block's commit fails: the
+	// channel then commits nothing more until the peer restarts, and says
+	// why to its readiness check, its admin status, the waits for its
+	// blocks (waitForHeight) and new proposals.
 	failure    atomic.Pointer[commitFailure]
 	failed     context.Context // done once failure is set
 	markFailed context.CancelFunc
@@ -76,6 +76,21 @@ func (c *channel) stopped() error {
 		return nil
 	}
 	return fmt.Errorf("%w: %s: the commit of block %d failed (%v); restart the peer once the cause is fixed", ErrChannelStopped, c.id, f.block, f.err)
+}
+
+// waitForHeight waits until the ledger reaches height h, or ctx ends, or
+// the channel stops committing (the error is then stopped's).
+func (c *channel) waitForHeight(ctx context.Context, h uint64) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(c.failed, cancel)()
+	err := c.ledger.WaitForHeight(ctx, h)
+	if err != nil {
+		if stopped := c.stopped(); stopped != nil {
+			return stopped
+		}
+	}
+	return err
 }
 
 // lastLookUp answers a commit-status wait on a stopped channel: the

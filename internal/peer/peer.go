@@ -271,11 +271,6 @@ func (p *Peer) WaitForTx(ctx context.Context, channelName, txID string) (*ledger
 	if err != nil {
 		return nil, err
 	}
-	// A channel that stops committing ends the wait with its reason,
-	// instead of leaving the caller to its deadline.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	defer context.AfterFunc(ch.failed, cancel)()
 	for {
 		h := ch.ledger.Height()
 		rec, err := ch.ledger.TxByID(txID)
@@ -285,10 +280,9 @@ func (p *Peer) WaitForTx(ctx context.Context, channelName, txID string) (*ledger
 		if !errors.Is(err, ledger.ErrNotFound) {
 			return nil, err
 		}
-		if ch.stopped() != nil {
-			return ch.lastLookUp(txID)
-		}
-		if err := ch.ledger.WaitForHeight(ctx, h+1); err != nil {
+		// A channel that stops committing ends the wait with its reason,
+		// instead of leaving the caller to its deadline.
+		if err := ch.waitForHeight(ctx, h+1); err != nil {
 			if ch.stopped() != nil {
 				return ch.lastLookUp(txID)
 			}
@@ -297,15 +291,15 @@ func (p *Peer) WaitForTx(ctx context.Context, channelName, txID string) (*ledger
 	}
 }
 
-// Stopped returns a context that ends when the channel stops committing
-// (a block's commit failed), and a function that returns why, or nil
-// while it commits. Waits on the channel's ledger tie themselves to it.
-func (p *Peer) Stopped(channelName string) (context.Context, func() error, error) {
+// WaitForHeight blocks until the channel's ledger reaches height h, or ctx
+// ends, or the channel stops committing (an error wrapping
+// ErrChannelStopped that says why).
+func (p *Peer) WaitForHeight(ctx context.Context, channelName string, h uint64) error {
 	ch, err := p.channel(channelName)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	return ch.failed, ch.stopped, nil
+	return ch.waitForHeight(ctx, h)
 }
 
 // Close stops every channel; what was committed is durable.

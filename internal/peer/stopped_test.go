@@ -72,6 +72,7 @@ func TestStoppedChannelSaysWhy(t *testing.T) {
 	}
 	_, err := p.WaitForTx(context.Background(), "mychannel", "another")
 	wantStopped("a waiter from after", err)
+	wantStopped("a wait for a block (chaincode events)", p.WaitForHeight(context.Background(), "mychannel", 1))
 	wantStopped("readiness", c.caughtUp())
 	if got := c.info().Status; got != "stopped" {
 		t.Errorf("admin status %q, want stopped", got)

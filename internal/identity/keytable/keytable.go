@@ -25,6 +25,7 @@ package keytable
 import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"encoding/binary"
 	"errors"
 	"math/big"
 
@@ -182,9 +183,7 @@ func limbsOf(k *big.Int) [4]uint64 {
 	var scalar [32]byte
 	k.FillBytes(scalar[:])
 	for i := range limbs {
-		for b := range 8 {
-			limbs[i] |= uint64(scalar[31-8*i-b]) << (8 * b)
-		}
+		limbs[i] = binary.BigEndian.Uint64(scalar[24-8*i:])
 	}
 	return limbs
 }

@@ -4,6 +4,7 @@ package keytable
 
 import (
 	"crypto/elliptic"
+	"encoding/binary"
 	"math/big"
 	"sync"
 	"unsafe"
@@ -128,9 +129,7 @@ func invert(x *fieldElement) fieldElement {
 func limbsToInt(v *fieldElement) *big.Int {
 	var be [32]byte
 	for i, limb := range v {
-		for b := range 8 {
-			be[31-8*i-b] = byte(limb >> (8 * b))
-		}
+		binary.BigEndian.PutUint64(be[24-8*i:], limb)
 	}
 	return new(big.Int).SetBytes(be[:])
 }
