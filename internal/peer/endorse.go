@@ -158,13 +158,18 @@ func (p *Peer) simulate(sp *peerpb.SignedProposal, prop *envelope.Proposal, acce
 // Endorse simulates a proposal for a transaction and, when the contract
 // succeeds, signs the result: the ProposalResponse Fabric's endorsers
 // return. A failed contract gives a response with its status and message
-// and no endorsement.
+// and no endorsement. The proposal is counted and timed in the peer's
+// metrics, whether it came to the Endorser service or to this peer's
+// Gateway.
 func (p *Peer) Endorse(sp *peerpb.SignedProposal) (*peerpb.ProposalResponse, error) {
+	start := time.Now()
 	prop, err := parseProposal(sp)
-	if err != nil {
-		return nil, err
+	var res *peerpb.ProposalResponse
+	if err == nil {
+		res, err = p.endorse(sp, prop)
 	}
-	return p.endorse(sp, prop)
+	p.recordProposal(prop, start, res, err)
+	return res, err
 }
 
 // endorse is Endorse of a proposal already parsed.
@@ -197,34 +202,38 @@ func (p *Peer) endorse(sp *peerpb.SignedProposal, prop *envelope.Proposal) (*pee
 // Fabric's endorser does, with a ProposalResponse carrying the status and
 // the reason, not with a gRPC error.
 func (p *Peer) ProcessProposal(ctx context.Context, sp *peerpb.SignedProposal) (*peerpb.ProposalResponse, error) {
-	start := time.Now()
-	var res *peerpb.ProposalResponse
-	// The label is the channel's own name, and only for a channel this
-	// peer serves: a client chooses what a proposal says, and a label
-	// string, kept by the metric for good, would keep the proposal's
-	// memory alive (its fields share it).
-	channelName := ""
-	prop, err := parseProposal(sp)
-	if err == nil {
-		if ch, chErr := p.channel(prop.ChannelID()); chErr == nil {
-			channelName = ch.id
-		}
-		res, err = p.endorse(sp, prop)
-	}
-	outcome := "endorsed"
-	switch {
-	case err != nil:
+	res, err := p.Endorse(sp)
+	if err != nil {
 		var pe *ProposalError
 		if !errors.As(err, &pe) {
 			pe = &ProposalError{Status: 500, Message: err.Error()}
 		}
-		res, outcome = &peerpb.ProposalResponse{Version: 1, Response: &peerpb.Response{Status: pe.Status, Message: pe.Message}}, "refused"
-	case res.Response.Status >= 400:
+		res = &peerpb.ProposalResponse{Version: 1, Response: &peerpb.Response{Status: pe.Status, Message: pe.Message}}
+	}
+	return res, nil
+}
+
+// recordProposal counts a proposal that started at start, and times it,
+// by outcome. The label is the channel's own name, and only for a channel
+// this peer serves: a client chooses what a proposal says, and a label
+// string, kept by the metric for good, would keep the proposal's memory
+// alive (its fields share it).
+func (p *Peer) recordProposal(prop *envelope.Proposal, start time.Time, res *peerpb.ProposalResponse, err error) {
+	channelName := ""
+	if prop != nil {
+		if ch, chErr := p.channel(prop.ChannelID()); chErr == nil {
+			channelName = ch.id
+		}
+	}
+	outcome := "endorsed"
+	switch {
+	case err != nil:
+		outcome = "refused"
+	case res.Response.GetStatus() >= 400:
 		outcome = "contract-error"
 	}
 	p.metrics.endorsements.WithLabelValues(channelName, outcome).Inc()
 	p.metrics.proposalTime.WithLabelValues(channelName, outcome).Observe(time.Since(start).Seconds())
-	return res, nil
 }
 
 // lifecycleContext is the channel as _lifecycle needs it: its application
