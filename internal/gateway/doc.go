@@ -9,9 +9,13 @@
 // the smallest set of organizations whose peers together satisfy the
 // contract's endorsement policy, this peer's organization first, the others
 // reached at the Gateway endpoints the channel configuration lists, over
-// mutual TLS. Their responses must be byte-identical; when they are not, the
-// error says which keys differ. Submit hands the client-signed transaction
-// to the ordering service with failover across orderers.
+// mutual TLS. When an organization's peers cannot be reached, Endorse plans
+// again without it, keeping the endorsements it has, as long as the policy
+// can be met without that organization; a contract's error or an
+// endorser's refusal is final, and so is any failure when the client named
+// the organizations. The responses must be byte-identical; when they are
+// not, the error says which keys differ. Submit hands the client-signed
+// transaction to the ordering service with failover across orderers.
 //
 // Errors carry the gRPC codes and gateway.ErrorDetail entries Fabric's
 // clients decode (FABRIC-WIRE §1.8). At most Options.Concurrency requests

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sort"
 	"sync"
@@ -229,47 +230,61 @@ func (s *Server) Endorse(ctx context.Context, req *gatewaypb.EndorseRequest) (re
 		return nil, status.Error(codes.NotFound, err.Error())
 	}
 	orgs := req.EndorsingOrganizations
+	var pol policy.Policy
 	if len(orgs) == 0 {
-		pol, text, err := s.opts.Peer.EndorsementPolicy(channel, prop.ContractName())
-		if err != nil {
+		var text string
+		if pol, text, err = s.opts.Peer.EndorsementPolicy(channel, prop.ContractName()); err != nil {
 			return nil, detailed(codes.FailedPrecondition, fmt.Sprintf("no endorsement plan for %s: %v", prop.ContractName(), err), s.localDetail(err.Error()))
 		}
-		if orgs, err = s.plan(bundle, pol); err != nil {
+		if orgs, err = s.plan(bundle, pol, nil); err != nil {
 			return nil, status.Errorf(codes.FailedPrecondition, "no set of reachable organizations satisfies the endorsement policy %s of %s: %v", text, prop.ContractName(), err)
 		}
 	}
-	var (
-		responses []*peerpb.ProposalResponse
-		failures  []*gatewaypb.ErrorDetail
-		mu        sync.Mutex
-		wg        sync.WaitGroup
-	)
-	for _, org := range orgs {
-		wg.Add(1)
-		go func(org string) {
-			defer wg.Done()
-			pr, detail, err := s.endorseOn(ctx, channel, org, req.ProposedTransaction)
-			mu.Lock()
-			defer mu.Unlock()
+	// An organization whose peers cannot be reached is left out of a new
+	// plan, if the policy allows one without it; the endorsements already
+	// made count toward it. An answer (a chaincode error, a refusal) is
+	// final, and so is every failure when the client chose the
+	// organizations.
+	endorsed := map[string]*peerpb.ProposalResponse{}
+	unreachable := map[string]bool{}
+	var failures []*gatewaypb.ErrorDetail
+	for {
+		failed, final := false, false
+		for _, r := range s.endorseEach(ctx, channel, orgs, endorsed, req.ProposedTransaction) {
 			switch {
-			case err != nil:
-				detail.Message = err.Error()
-				failures = append(failures, detail)
-			case pr.Response.GetStatus() >= 400:
-				detail.Message = fmt.Sprintf("chaincode response %d, %s", pr.Response.Status, pr.Response.Message)
-				failures = append(failures, detail)
+			case r.err != nil:
+				r.detail.Message = r.err.Error()
+				failures = append(failures, r.detail)
+				failed, unreachable[r.org] = true, true
+				// This peer's own refusal is an answer.
+				final = final || r.org == s.opts.MSPID || pol == nil
+			case r.response.Response.GetStatus() >= 400:
+				r.detail.Message = fmt.Sprintf("chaincode response %d, %s", r.response.Response.Status, r.response.Response.Message)
+				failures = append(failures, r.detail)
+				failed, final = true, true
 			default:
-				responses = append(responses, pr)
+				endorsed[r.org] = r.response
 			}
-		}(org)
-	}
-	wg.Wait()
-	if len(failures) > 0 {
+		}
+		if !failed {
+			break
+		}
+		if !final && ctx.Err() == nil {
+			if next, err := s.plan(bundle, pol, unreachable); err == nil {
+				s.log.Warn("endorsing without unreachable organizations", "channel", channel, "tx", prop.TxID(), "unreachable", slices.Sorted(maps.Keys(unreachable)), "plan", next)
+				orgs = next
+				continue
+			}
+		}
 		sort.Slice(failures, func(i, j int) bool { return failures[i].MspId < failures[j].MspId })
 		return nil, detailed(codes.Aborted, "failed to endorse transaction, see attached details for more info", failures...)
 	}
-	// Endorsements in plan order, so the transaction does not depend on
-	// which endorser answered first.
+	responses := make([]*peerpb.ProposalResponse, 0, len(orgs))
+	for _, org := range orgs {
+		responses = append(responses, endorsed[org])
+	}
+	// Endorsements in the order of their endorsers' identities, so the
+	// transaction does not depend on which endorser answered first.
 	sort.Slice(responses, func(i, j int) bool {
 		return string(responses[i].Endorsement.Endorser) < string(responses[j].Endorsement.Endorser)
 	})
@@ -280,15 +295,47 @@ func (s *Server) Endorse(ctx context.Context, req *gatewaypb.EndorseRequest) (re
 	return &gatewaypb.EndorseResponse{PreparedTransaction: &commonpb.Envelope{Payload: payload}}, nil
 }
 
+// endorsement is one organization's answer to a proposal: a response, or
+// the error that kept its peers from giving one.
+type endorsement struct {
+	org      string
+	response *peerpb.ProposalResponse
+	detail   *gatewaypb.ErrorDetail
+	err      error
+}
+
+// endorseEach asks each organization of orgs that has not endorsed yet,
+// all at once, and returns their answers.
+func (s *Server) endorseEach(ctx context.Context, channel string, orgs []string, endorsed map[string]*peerpb.ProposalResponse, sp *peerpb.SignedProposal) []endorsement {
+	var pending []string
+	for _, org := range orgs {
+		if endorsed[org] == nil {
+			pending = append(pending, org)
+		}
+	}
+	out := make([]endorsement, len(pending))
+	var wg sync.WaitGroup
+	for i, org := range pending {
+		wg.Go(func() {
+			pr, detail, err := s.endorseOn(ctx, channel, org, sp)
+			out[i] = endorsement{org: org, response: pr, detail: detail, err: err}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
 // plan chooses the smallest set of organizations, this one first, whose
 // peers together satisfy pol. Only organizations this gateway can reach
-// (itself, or one with Gateway endpoints in the channel configuration) are
-// considered.
-func (s *Server) plan(bundle *channelconfig.Bundle, pol policy.Policy) ([]string, error) {
+// (itself, or one with Gateway endpoints in the channel configuration) and
+// not excluded are considered.
+func (s *Server) plan(bundle *channelconfig.Bundle, pol policy.Policy, excluded map[string]bool) ([]string, error) {
 	var candidates []string
-	candidates = append(candidates, s.opts.MSPID)
+	if !excluded[s.opts.MSPID] {
+		candidates = append(candidates, s.opts.MSPID)
+	}
 	for _, org := range bundle.Organizations() {
-		if org.MSPID() != s.opts.MSPID && len(bundle.GatewayEndpoints(org.MSPID())) > 0 {
+		if org.MSPID() != s.opts.MSPID && !excluded[org.MSPID()] && len(bundle.GatewayEndpoints(org.MSPID())) > 0 {
 			candidates = append(candidates, org.MSPID())
 		}
 	}
@@ -296,7 +343,7 @@ func (s *Server) plan(bundle *channelconfig.Bundle, pol policy.Policy) ([]string
 	if n > 16 {
 		n = 16
 	}
-	var lastErr error
+	lastErr := errors.New("no organization left to ask")
 	for size := 1; size <= n; size++ {
 		for _, subset := range combinations(n, size) {
 			var signers []policy.Signer
@@ -444,7 +491,7 @@ func (s *Server) Submit(ctx context.Context, req *gatewaypb.SubmitRequest) (res 
 	err = bundle.CheckSigned(channelconfig.PolicyWriters, channelconfig.SignedData{Data: env.Payload, Identity: parsed.SignatureHeader.Creator, Signature: env.Signature})
 	switch {
 	case errors.Is(err, channelconfig.ErrBadSignature):
-		return nil, status.Errorf(codes.InvalidArgument, "the prepared transaction's signature does not verify: %v", err)
+		return nil, status.Errorf(codes.InvalidArgument, "the prepared transaction is not signed by a valid identity of the channel: %v", err)
 	case err != nil:
 		return nil, status.Errorf(codes.PermissionDenied, "the creator may not write to channel %s: %v", bundle.ChannelID(), err)
 	}
