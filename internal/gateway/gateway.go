@@ -45,8 +45,15 @@ type Options struct {
 	DialOptions []grpc.DialOption
 	// Concurrency bounds the requests served at once (default 5000).
 	Concurrency int
-	Logger      *slog.Logger
-	Registerer  prometheus.Registerer
+	// EndorseTimeout bounds the wait for another organization's peer to
+	// answer one proposal (default 30 s); a peer that does not answer in
+	// time counts as unreachable.
+	EndorseTimeout time.Duration
+	// CommitStatusTimeout bounds a CommitStatus wait whose client set no
+	// earlier deadline (default 2 minutes).
+	CommitStatusTimeout time.Duration
+	Logger              *slog.Logger
+	Registerer          prometheus.Registerer
 }
 
 // Server implements gatewaypb.GatewayServer.
@@ -68,6 +75,12 @@ type Server struct {
 func New(opts Options) *Server {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 5000
+	}
+	if opts.EndorseTimeout <= 0 {
+		opts.EndorseTimeout = 30 * time.Second
+	}
+	if opts.CommitStatusTimeout <= 0 {
+		opts.CommitStatusTimeout = 2 * time.Minute
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -422,8 +435,13 @@ func (s *Server) endorseRemote(ctx context.Context, channel, org string, sp *pee
 			lastErr = err
 			continue
 		}
-		pr, err := peerpb.NewEndorserClient(conn).ProcessProposal(ctx, sp)
+		callCtx, cancel := context.WithTimeout(ctx, s.opts.EndorseTimeout)
+		pr, err := peerpb.NewEndorserClient(conn).ProcessProposal(callCtx, sp)
+		cancel()
 		if err != nil {
+			if ctx.Err() == nil && status.Code(err) == codes.DeadlineExceeded {
+				err = fmt.Errorf("%s did not answer within %s", ep.Address(), s.opts.EndorseTimeout)
+			}
 			lastErr = err
 			continue
 		}
@@ -554,10 +572,16 @@ func (s *Server) CommitStatus(ctx context.Context, req *gatewaypb.SignedCommitSt
 	if err := bundle.CheckSigned(channelconfig.PolicyReaders, channelconfig.SignedData{Data: req.Request, Identity: csr.Identity, Signature: req.Signature}); err != nil {
 		return nil, status.Errorf(codes.PermissionDenied, "commit status request: %v", err)
 	}
-	rec, err := s.opts.Peer.WaitForTx(ctx, csr.ChannelId, csr.TransactionId)
+	waitCtx, cancel := context.WithTimeout(ctx, s.opts.CommitStatusTimeout)
+	defer cancel()
+	rec, err := s.opts.Peer.WaitForTx(waitCtx, csr.ChannelId, csr.TransactionId)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, status.FromContextError(ctx.Err()).Err()
+		}
+		if waitCtx.Err() != nil {
+			return nil, status.Errorf(codes.DeadlineExceeded, "transaction %s has not committed on this peer within %s (peer.commitStatusTimeout); ask again to keep waiting",
+				csr.TransactionId, s.opts.CommitStatusTimeout)
 		}
 		return nil, status.Error(codes.Unavailable, err.Error())
 	}

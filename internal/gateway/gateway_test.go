@@ -37,7 +37,7 @@ import (
 // The Gateway's tests run it in front of a real peer of Org1MSP, with a
 // real peer of Org2MSP serving endorsements over mutual TLS, both joined
 // to channel "mychannel". Org3MSP, listed before Org2MSP, names a Gateway
-// peer where nothing listens; Org4MSP names none. No orderer listens at
+// peer that accepts connections and never answers; Org4MSP names none. No orderer listens at
 // the channel's orderer endpoint, so nothing commits: the tests cover what
 // the Gateway decides before and around ordering. Ordering and commit
 // through the Gateway are covered by the end-to-end tests
@@ -48,7 +48,12 @@ import (
 // Org2MSP and Org3MSP, and ApproveForMyOrg by an admin writes the same
 // approval on every peer.
 
-const testChannel = "mychannel"
+const (
+	testChannel = "mychannel"
+	// testEndorseTimeout is how long the fixture's Gateway waits for
+	// another organization's peer: Org3MSP's never answers.
+	testEndorseTimeout = 300 * time.Millisecond
+)
 
 type testOrg struct {
 	mspID     string
@@ -121,6 +126,33 @@ func (o *testOrg) tlsFiles(t *testing.T, cn string) (certFile, keyFile string) {
 	return certFile, keyFile
 }
 
+// silentAddress returns the address of a listener that accepts
+// connections and never writes to them: a peer that hangs.
+func silentAddress(t *testing.T) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lis.Close() })
+	go func() {
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	return lis.Addr().String()
+}
+
 // refusingAddress returns an address of this machine where nothing
 // listens.
 func refusingAddress(t *testing.T) string {
@@ -189,7 +221,7 @@ func newGatewayFixture(t *testing.T) *gatewayFixture {
 		t.Fatal(err)
 	}
 	f.org2Addr = org2Lis.Addr().String()
-	f.org3Addr, f.ordererAddr = refusingAddress(t), refusingAddress(t)
+	f.org3Addr, f.ordererAddr = silentAddress(t), refusingAddress(t)
 
 	pem := func(b []byte) []channelconfig.PEM { return []channelconfig.PEM{{Data: b}} }
 	orgDef := func(id string, gatewayPeers ...string) channelconfig.OrganizationDef {
@@ -264,7 +296,7 @@ func newGatewayFixture(t *testing.T) *gatewayFixture {
 		t.Fatal(err)
 	}
 	f.server = New(Options{Peer: f.peer, MSPID: "Org1MSP", Address: gatewayLis.Addr().String(), TLS: pair,
-		DialOptions: transport.DialOptions(), Registerer: f.registry})
+		DialOptions: transport.DialOptions(), EndorseTimeout: testEndorseTimeout, Registerer: f.registry})
 	t.Cleanup(f.server.Close)
 	gatewayServer := grpc.NewServer(transport.ServerOptions()...)
 	gatewaypb.RegisterGatewayServer(gatewayServer, f.server)
@@ -370,7 +402,8 @@ func approval(name string) string {
 }
 
 // Endorse plans the endorsers from the contract's policy (Org1MSP and
-// Org3MSP first), finds Org3MSP's peer unreachable, plans again without it
+// Org3MSP first), finds Org3MSP's peer silent past the endorsement
+// timeout, plans again without it
 // and asks Org2MSP's peer over mutual TLS, keeping this peer's
 // endorsement; it returns a transaction holding both endorsements. Submit
 // then reports the orderers it could not reach.
@@ -479,8 +512,8 @@ func TestGatewayEndorseFailures(t *testing.T) {
 		details := wantStatus(t, endorse(f.admin, testChannel, "_lifecycle", "ApproveForMyOrg", []string{approval("basic")},
 			client.WithEndorsingOrganizations("Org1MSP", "Org3MSP")), codes.Aborted, "failed to endorse transaction")
 		if len(details) != 1 || details[0].MspId != "Org3MSP" || details[0].Address != f.org3Addr ||
-			!strings.Contains(details[0].Message, "no peer of Org3MSP could endorse") {
-			t.Errorf("details %v, want Org3MSP at %s unreachable", details, f.org3Addr)
+			!strings.Contains(details[0].Message, "no peer of Org3MSP could endorse: "+f.org3Addr+" did not answer within 300ms") {
+			t.Errorf("details %v, want Org3MSP at %s silent", details, f.org3Addr)
 		}
 	})
 	t.Run("an organization that lists no gateway peer is named", func(t *testing.T) {
@@ -672,6 +705,16 @@ func TestGatewayCommitStatus(t *testing.T) {
 		}
 		waitFor(t, func() bool { return ended() == 1 })
 	})
+}
+
+// A CommitStatus wait whose client set no deadline ends at the Gateway's
+// own bound, and says so.
+func TestGatewayCommitStatusTimeout(t *testing.T) {
+	f := newGatewayFixture(t)
+	s := New(Options{Peer: f.peer, MSPID: "Org1MSP", CommitStatusTimeout: 200 * time.Millisecond})
+	defer s.Close()
+	_, err := s.CommitStatus(context.Background(), commitStatusRequest(t, testChannel, "tx-never-ordered", f.user, f.user))
+	wantStatus(t, err, codes.DeadlineExceeded, "tx-never-ordered has not committed on this peer within 200ms")
 }
 
 func waitFor(t *testing.T, cond func() bool) {

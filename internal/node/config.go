@@ -212,8 +212,9 @@ type OrdererConfig struct {
 	// to be committed before Broadcast answers that it timed out. Default
 	// 30s.
 	BroadcastTimeout time.Duration `yaml:"broadcastTimeout"`
-	// orderer.clusterDialTimeout: the bound on connecting to another
-	// orderer. Default 10s.
+	// orderer.clusterDialTimeout: the bound on each attempt to connect
+	// (TCP and TLS) to another orderer, for consensus and for catching
+	// up. Default 10s.
 	ClusterDialTimeout time.Duration `yaml:"clusterDialTimeout"`
 	// orderer.leaderFollowsSubmissions: a Raft leader hands leadership to
 	// the orderer through which at least two thirds of a busy channel's
@@ -227,8 +228,11 @@ type PeerConfig struct {
 	// peer.gatewayConcurrency: Gateway requests served at once; beyond it
 	// requests are refused with RESOURCE_EXHAUSTED. Default 5000.
 	GatewayConcurrency int `yaml:"gatewayConcurrency"`
-	// peer.endorseTimeout: the bound on collecting the endorsements of one
-	// proposal. Default 30s.
+	// peer.endorseTimeout: how long the Gateway waits for another
+	// organization's peer to answer one proposal. A peer that does not
+	// answer in time counts as unreachable: the Gateway plans the
+	// endorsement again without its organization when the policy allows.
+	// Default 30s.
 	EndorseTimeout time.Duration `yaml:"endorseTimeout"`
 	// peer.commitStatusTimeout: how long CommitStatus waits for a
 	// transaction to commit when the client set no earlier deadline.

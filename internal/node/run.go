@@ -220,7 +220,7 @@ func runOrderer(ctx context.Context, cfg *Config, logger *slog.Logger, level *sl
 		Signer:               c.signer,
 		TLSCert:              c.tlsPair.Leaf(),
 		ClusterCreds:         clusterCreds,
-		DialOptions:          transport.DialOptions(),
+		DialOptions:          append(transport.DialOptions(), transport.ConnectTimeout(cfg.Orderer.ClusterDialTimeout)),
 		MaxInflightPerStream: cfg.Orderer.MaxInflightPerStream,
 		MaxInflightTotal:     cfg.Orderer.MaxInflightTotal,
 		BroadcastTimeout:     cfg.Orderer.BroadcastTimeout,
@@ -331,6 +331,7 @@ func runPeer(ctx context.Context, cfg *Config, logger *slog.Logger, level *slog.
 	gw := gateway.New(gateway.Options{
 		Peer: p, MSPID: cfg.MSPID, Address: cfg.Listen.Address, TLS: c.tlsPair,
 		DialOptions: transport.DialOptions(), Concurrency: cfg.Peer.GatewayConcurrency,
+		EndorseTimeout: cfg.Peer.EndorseTimeout, CommitStatusTimeout: cfg.Peer.CommitStatusTimeout,
 		Logger: logger, Registerer: c.ops.Registry(),
 	})
 	defer gw.Close()

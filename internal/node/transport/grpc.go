@@ -66,8 +66,6 @@ func ServerOptions() []grpc.ServerOption {
 //	opts := append(transport.DialOptions(), grpc.WithTransportCredentials(credentials.NewTLS(tlsConfig)))
 //	conn, err := grpc.NewClient(address, opts...)
 func DialOptions() []grpc.DialOption {
-	bo := backoff.DefaultConfig
-	bo.MaxDelay = ReconnectMaxDelay
 	return []grpc.DialOption{
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{
 			Time:                ClientKeepaliveTime,
@@ -78,8 +76,23 @@ func DialOptions() []grpc.DialOption {
 			grpc.MaxCallRecvMsgSize(MaxMessageSize),
 			grpc.MaxCallSendMsgSize(MaxMessageSize),
 		),
-		grpc.WithConnectParams(grpc.ConnectParams{Backoff: bo, MinConnectTimeout: 20 * time.Second}),
+		ConnectTimeout(DefaultConnectTimeout),
 	}
+}
+
+// DefaultConnectTimeout bounds one attempt to connect (TCP and the TLS
+// handshake) in DialOptions.
+const DefaultConnectTimeout = 20 * time.Second
+
+// ConnectTimeout bounds each attempt of a connection to connect, with
+// DialOptions' reconnection backoff; placed after DialOptions, it
+// replaces DialOptions' bound. A call made while the connection is
+// connecting fails with Unavailable once the attempt has failed or timed
+// out, unless the call's own deadline comes first.
+func ConnectTimeout(d time.Duration) grpc.DialOption {
+	bo := backoff.DefaultConfig
+	bo.MaxDelay = ReconnectMaxDelay
+	return grpc.WithConnectParams(grpc.ConnectParams{Backoff: bo, MinConnectTimeout: d})
 }
 
 // ClientCertificate returns the certificate the client of an RPC presented

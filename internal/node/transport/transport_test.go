@@ -15,10 +15,12 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/status"
 
 	"github.com/chorusledger/chorus/internal/identity"
 )
@@ -460,4 +462,49 @@ func (s *syncWriter) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.String()
+}
+
+// A call over a connection whose peer accepts TCP and never completes the
+// TLS handshake fails with Unavailable when ConnectTimeout's bound ends
+// the attempt, long before the call's own deadline; with DialOptions'
+// 20 s bound it runs into that deadline instead.
+func TestConnectTimeout(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	go func() {
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	call := func(opts ...grpc.DialOption) error {
+		conn, err := grpc.NewClient(lis.Addr().String(),
+			append(append(DialOptions(), opts...), grpc.WithTransportCredentials(credentials.NewTLS(ClientTLS(nil, nil))))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, err = testpb.NewTestServiceClient(conn).EmptyCall(ctx, &testpb.Empty{})
+		return err
+	}
+	if code := status.Code(call(ConnectTimeout(200 * time.Millisecond))); code != codes.Unavailable {
+		t.Errorf("with a 200 ms connect bound: %v, want Unavailable", code)
+	}
+	if code := status.Code(call()); code != codes.DeadlineExceeded {
+		t.Errorf("with DialOptions alone: %v, want the call's DeadlineExceeded", code)
+	}
 }
