@@ -17,6 +17,7 @@ import (
 	"github.com/chorusledger/chorus/internal/envelope"
 	"github.com/chorusledger/chorus/internal/identity"
 	"github.com/chorusledger/chorus/internal/kv"
+	"github.com/chorusledger/chorus/internal/nettest"
 	"github.com/chorusledger/chorus/internal/node/transport"
 	"github.com/chorusledger/chorus/internal/peer"
 	"github.com/chorusledger/chorus/internal/policy"
@@ -96,11 +97,7 @@ func (o *testOrg) issue(t *testing.T, cn string, role identity.Role) *identity.S
 
 func issueFrom(t *testing.T, ca *identity.CA, cn string, role identity.Role) *identity.SigningIdentity {
 	t.Helper()
-	certPEM, keyPEM, err := ca.Issue(cn, role, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	si, err := identity.LoadSigningIdentity(ca.MSPID(), certPEM, keyPEM)
+	si, err := ca.IssueSigningIdentity(cn, role, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,46 +121,6 @@ func (o *testOrg) tlsFiles(t *testing.T, cn string) (certFile, keyFile string) {
 		t.Fatal(err)
 	}
 	return certFile, keyFile
-}
-
-// silentAddress returns the address of a listener that accepts
-// connections and never writes to them: a peer that hangs.
-func silentAddress(t *testing.T) string {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { lis.Close() })
-	go func() {
-		var held []net.Conn
-		defer func() {
-			for _, c := range held {
-				c.Close()
-			}
-		}()
-		for {
-			c, err := lis.Accept()
-			if err != nil {
-				return
-			}
-			held = append(held, c)
-		}
-	}()
-	return lis.Addr().String()
-}
-
-// refusingAddress returns an address of this machine where nothing
-// listens.
-func refusingAddress(t *testing.T) string {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := lis.Addr().String()
-	lis.Close()
-	return addr
 }
 
 func endpoint(t *testing.T, addr string) channelconfig.Endpoint {
@@ -221,7 +178,7 @@ func newGatewayFixture(t *testing.T) *gatewayFixture {
 		t.Fatal(err)
 	}
 	f.org2Addr = org2Lis.Addr().String()
-	f.org3Addr, f.ordererAddr = silentAddress(t), refusingAddress(t)
+	f.org3Addr, f.ordererAddr = nettest.SilentAddress(t), nettest.RefusingAddress(t)
 
 	pem := func(b []byte) []channelconfig.PEM { return []channelconfig.PEM{{Data: b}} }
 	orgDef := func(id string, gatewayPeers ...string) channelconfig.OrganizationDef {

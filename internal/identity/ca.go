@@ -102,6 +102,17 @@ func (ca *CA) Issue(commonName string, role Role, lifetime time.Duration, sans .
 	return ca.IssueCertificate(CertRequest{CommonName: commonName, Role: role, Lifetime: lifetime, SANs: sans})
 }
 
+// IssueSigningIdentity is Issue followed by LoadSigningIdentity: a new
+// identity of the CA's organization, ready to sign, for tools and tests
+// that keep its key in memory.
+func (ca *CA) IssueSigningIdentity(commonName string, role Role, lifetime time.Duration, sans ...string) (*SigningIdentity, error) {
+	certPEM, keyPEM, err := ca.Issue(commonName, role, lifetime, sans...)
+	if err != nil {
+		return nil, err
+	}
+	return LoadSigningIdentity(ca.mspID, certPEM, keyPEM)
+}
+
 // IssueCertificate creates the certificate req describes, with a new key. It
 // returns the certificate and the PKCS#8 private key, both PEM. The
 // certificate is fit for signing and for TLS (client and server).

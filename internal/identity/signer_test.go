@@ -11,6 +11,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -142,5 +143,36 @@ func TestLoadSigningIdentityErrors(t *testing.T) {
 				t.Errorf("error %v does not match %v", err, tc.is)
 			}
 		})
+	}
+}
+
+// An identity a CA issues ready to sign is one its organization's MSP
+// accepts, with the role asked for, and its signatures verify.
+func TestIssueSigningIdentity(t *testing.T) {
+	p := pki(t)
+	si, err := p.org1.IssueSigningIdentity("user9", RoleClient, time.Hour, "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if si.MSPID() != "Org1MSP" || si.Certificate().Subject.CommonName != "user9" || len(si.Certificate().IPAddresses) != 1 {
+		t.Fatalf("issued %s with SANs %v", si, si.Certificate().IPAddresses)
+	}
+	id, err := newTestMSP(t, p.org1Config(nil)).DeserializeIdentity(si.Serialize())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !id.HasRole(RoleClient) {
+		t.Errorf("%s is not a client", id)
+	}
+	msg := []byte("signed by an issued identity")
+	sig, err := si.Sign(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := id.Verify(msg, sig); err != nil {
+		t.Errorf("its signature: %v", err)
+	}
+	if _, err := p.org1.IssueSigningIdentity("", RoleClient, time.Hour); err == nil {
+		t.Error("an identity without a common name was issued")
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/chorusledger/chorus/internal/kv"
 	"github.com/chorusledger/chorus/internal/ledger"
+	"github.com/chorusledger/chorus/internal/nettest"
 	commonpb "github.com/chorusledger/chorus/proto/fabric/common"
 	ordererpb "github.com/chorusledger/chorus/proto/fabric/orderer"
 	"google.golang.org/grpc"
@@ -77,18 +78,6 @@ func serveSource(t *testing.T, n int, stall bool) (string, []*commonpb.Block) {
 	return lis.Addr().String(), blocks
 }
 
-// unreachableAddress is a local address nothing listens on.
-func unreachableAddress(t *testing.T) string {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := lis.Addr().String()
-	lis.Close()
-	return addr
-}
-
 // testFetcher fetches from whatever endpoints returns, trusting every
 // block's signatures (the hash chain is still checked), starting after
 // genesis.
@@ -110,7 +99,7 @@ func testFetcher(t *testing.T, genesis *commonpb.Block, endpoints func() []strin
 // the missing blocks in order.
 func TestFetchOutlastsUnreachableOrderers(t *testing.T) {
 	addr, blocks := serveBlocks(t, 4)
-	down := unreachableAddress(t)
+	down := nettest.RefusingAddress(t)
 	var calls atomic.Int32
 	f := testFetcher(t, blocks[0], func() []string {
 		if calls.Add(1) <= 40 {
@@ -159,7 +148,7 @@ func TestFetchLeavesAStalledOrderer(t *testing.T) {
 // context does, and says so.
 func TestFetchStopsWithItsContext(t *testing.T) {
 	genesis := ledger.NewBlock(0, nil, [][]byte{[]byte("genesis")})
-	down := unreachableAddress(t)
+	down := nettest.RefusingAddress(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	var calls atomic.Int32
 	f := testFetcher(t, genesis, func() []string {
@@ -180,7 +169,7 @@ func TestFetchStopsWithItsContext(t *testing.T) {
 // after the start-up limit.
 func TestBlockWriterRestore(t *testing.T) {
 	addr, blocks := serveBlocks(t, 4)
-	down := unreachableAddress(t)
+	down := nettest.RefusingAddress(t)
 	open := func(endpoint string) *blockWriter {
 		t.Helper()
 		db, err := kv.Open("db", kv.Options{FS: kv.NewCrashableMemFS()})

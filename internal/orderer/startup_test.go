@@ -16,6 +16,7 @@ import (
 	"github.com/chorusledger/chorus/internal/identity"
 	"github.com/chorusledger/chorus/internal/kv"
 	"github.com/chorusledger/chorus/internal/ledger"
+	"github.com/chorusledger/chorus/internal/nettest"
 	commonpb "github.com/chorusledger/chorus/proto/fabric/common"
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/grpc/credentials"
@@ -80,7 +81,7 @@ func TestStartInterruptedDuringCatchUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	genesis, signer, pair, leaf := twoConsenterGenesis(t, unreachableAddress(t))
+	genesis, signer, pair, leaf := twoConsenterGenesis(t, nettest.RefusingAddress(t))
 	roots := x509.NewCertPool()
 	roots.AddCert(leaf)
 	opts := Options{

@@ -164,11 +164,7 @@ func vfNewCA(t testing.TB, name, mspID string) *identity.CA {
 
 func vfIssue(t testing.TB, ca *identity.CA, cn string, role identity.Role, lifetime time.Duration) *identity.SigningIdentity {
 	t.Helper()
-	certPEM, keyPEM, err := ca.Issue(cn, role, lifetime)
-	if err != nil {
-		t.Fatal(err)
-	}
-	si, err := identity.LoadSigningIdentity(ca.MSPID(), certPEM, keyPEM)
+	si, err := ca.IssueSigningIdentity(cn, role, lifetime)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/chorusledger/chorus/internal/identity"
+	"github.com/chorusledger/chorus/internal/nettest"
 )
 
 // pki is a test organization: a CA and certificates written to files.
@@ -469,28 +470,9 @@ func (s *syncWriter) String() string {
 // the attempt, long before the call's own deadline; with DialOptions'
 // 20 s bound it runs into that deadline instead.
 func TestConnectTimeout(t *testing.T) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lis.Close()
-	go func() {
-		var held []net.Conn
-		defer func() {
-			for _, c := range held {
-				c.Close()
-			}
-		}()
-		for {
-			c, err := lis.Accept()
-			if err != nil {
-				return
-			}
-			held = append(held, c)
-		}
-	}()
+	silent := nettest.SilentAddress(t)
 	call := func(opts ...grpc.DialOption) error {
-		conn, err := grpc.NewClient(lis.Addr().String(),
+		conn, err := grpc.NewClient(silent,
 			append(append(DialOptions(), opts...), grpc.WithTransportCredentials(credentials.NewTLS(ClientTLS(nil, nil))))...)
 		if err != nil {
 			t.Fatal(err)
