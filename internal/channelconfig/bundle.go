@@ -97,6 +97,20 @@ func (e Endpoint) Address() string {
 	return net.JoinHostPort(e.Host, strconv.FormatUint(uint64(e.Port), 10))
 }
 
+// ParseEndpoint reads "host:port", the form Address writes, into an
+// Endpoint without a name.
+func ParseEndpoint(address string) (Endpoint, error) {
+	host, port, err := net.SplitHostPort(address)
+	if err != nil {
+		return Endpoint{}, fmt.Errorf("channelconfig: endpoint %q: %w", address, err)
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || n == 0 {
+		return Endpoint{}, fmt.Errorf("channelconfig: endpoint %q: port %q is not a number from 1 to 65535", address, port)
+	}
+	return Endpoint{Host: host, Port: uint32(n)}, nil
+}
+
 // OrdererEndpoint is an orderer endpoint and the organization running it.
 type OrdererEndpoint struct {
 	MSPID string

@@ -257,3 +257,20 @@ func TestNewBundleRefusesInvalid(t *testing.T) {
 		t.Errorf("NewBundle of an invalid configuration: %v", err)
 	}
 }
+
+func TestParseEndpoint(t *testing.T) {
+	for _, addr := range []string{"127.0.0.1:7050", "peer0.org1.example.com:7051", "[::1]:443"} {
+		ep, err := ParseEndpoint(addr)
+		if err != nil {
+			t.Fatalf("%s: %v", addr, err)
+		}
+		if ep.Address() != addr {
+			t.Errorf("%s read back as %s", addr, ep.Address())
+		}
+	}
+	for _, addr := range []string{"", "127.0.0.1", "host:", "host:0", "host:65536", "host:http"} {
+		if ep, err := ParseEndpoint(addr); err == nil {
+			t.Errorf("%q read as %+v", addr, ep)
+		}
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -125,15 +124,11 @@ func (o *testOrg) tlsFiles(t *testing.T, cn string) (certFile, keyFile string) {
 
 func endpoint(t *testing.T, addr string) channelconfig.Endpoint {
 	t.Helper()
-	host, port, err := net.SplitHostPort(addr)
+	ep, err := channelconfig.ParseEndpoint(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := strconv.ParseUint(port, 10, 16)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return channelconfig.Endpoint{Host: host, Port: uint32(n)}
+	return ep
 }
 
 func startPeer(t *testing.T, signer *identity.SigningIdentity, genesis *commonpb.Block, reg *prometheus.Registry) *peer.Peer {

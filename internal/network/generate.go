@@ -2,7 +2,6 @@ package network
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -99,8 +98,11 @@ func (g *generator) run() error {
 		if err != nil {
 			return err
 		}
-		host, port := splitAddr(n.Address)
-		ordererDef.OrdererEndpoints = append(ordererDef.OrdererEndpoints, channelconfig.Endpoint{Host: host, Port: port, Name: n.Name})
+		ep, err := nodeEndpoint(n)
+		if err != nil {
+			return err
+		}
+		ordererDef.OrdererEndpoints = append(ordererDef.OrdererEndpoints, ep)
 	}
 	g.def.OrdererOrganizations = []channelconfig.OrganizationDef{ordererDef}
 	for k, o := range appOrgs {
@@ -110,8 +112,11 @@ func (g *generator) run() error {
 			if err != nil {
 				return err
 			}
-			host, port := splitAddr(n.Address)
-			od.GatewayPeers = append(od.GatewayPeers, channelconfig.Endpoint{Host: host, Port: port, Name: n.Name})
+			ep, err := nodeEndpoint(n)
+			if err != nil {
+				return err
+			}
+			od.GatewayPeers = append(od.GatewayPeers, ep)
 		}
 		g.def.Organizations = append(g.def.Organizations, od)
 	}
@@ -233,9 +238,12 @@ func (g *generator) newOrderer(o *orgCAs, i int) (Node, error) {
 		return n, err
 	}
 	n.ConsenterID = uint64(i + 1)
-	host, port := splitAddr(n.Address)
+	ep, err := nodeEndpoint(n)
+	if err != nil {
+		return n, err
+	}
 	g.def.Consensus.Consenters = append(g.def.Consensus.Consenters, channelconfig.ConsenterDef{
-		ID: n.ConsenterID, MSPID: o.org.MSPID, Host: host, Port: port,
+		ID: n.ConsenterID, MSPID: o.org.MSPID, Host: ep.Host, Port: ep.Port,
 		SigningCert: channelconfig.PEM{Path: filepath.Join("..", n.Dir, "msp", "cert.pem"), Data: cert},
 		TLSCert:     channelconfig.PEM{Path: filepath.Join("..", n.Dir, "tls", "cert.pem"), Data: tlsCert},
 	})
@@ -333,11 +341,10 @@ func writePair(dir string, cert, key []byte) error {
 	return os.WriteFile(filepath.Join(dir, "key.pem"), key, 0o600)
 }
 
-func splitAddr(addr string) (string, uint32) {
-	host, portStr, err := net.SplitHostPort(addr)
-	if err != nil {
-		return addr, 0
-	}
-	p, _ := strconv.Atoi(portStr)
-	return host, uint32(p)
+// nodeEndpoint is a node's address as the channel configuration lists
+// it, with the node's name for TLS.
+func nodeEndpoint(n Node) (channelconfig.Endpoint, error) {
+	ep, err := channelconfig.ParseEndpoint(n.Address)
+	ep.Name = n.Name
+	return ep, err
 }

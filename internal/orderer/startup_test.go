@@ -5,8 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"net"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -41,13 +39,16 @@ func twoConsenterGenesis(t *testing.T, addr string) (*commonpb.Block, *identity.
 		return issued{c, k}
 	}
 	self, other := issue("orderer1"), issue("orderer2")
-	host, port := splitHostPort(t, addr)
+	otherEndpoint, err := channelconfig.ParseEndpoint(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
 	d := &channelconfig.Definition{
 		Name:                 "mychannel",
 		OrdererOrganizations: []channelconfig.OrganizationDef{{MSPID: "OrdererMSP", RootCerts: []channelconfig.PEM{{Data: ca.CertificatePEM()}}}},
 		Consensus: channelconfig.ConsensusDef{Consenters: []channelconfig.ConsenterDef{
 			{ID: 1, MSPID: "OrdererMSP", Host: "127.0.0.1", Port: 1, SigningCert: channelconfig.PEM{Data: self.cert}, TLSCert: channelconfig.PEM{Data: self.cert}},
-			{ID: 2, MSPID: "OrdererMSP", Host: host, Port: port, SigningCert: channelconfig.PEM{Data: other.cert}, TLSCert: channelconfig.PEM{Data: other.cert}},
+			{ID: 2, MSPID: "OrdererMSP", Host: otherEndpoint.Host, Port: otherEndpoint.Port, SigningCert: channelconfig.PEM{Data: other.cert}, TLSCert: channelconfig.PEM{Data: other.cert}},
 		}},
 	}
 	cfg, err := d.Config()
@@ -129,17 +130,4 @@ func TestStartInterruptedDuringCatchUp(t *testing.T) {
 		t.Errorf("New returned after %v; want soon after its context ended at 500 ms", elapsed)
 	}
 	t.Logf("New: %v after %v", err, elapsed.Round(time.Millisecond))
-}
-
-func splitHostPort(t *testing.T, addr string) (string, uint32) {
-	t.Helper()
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := strconv.ParseUint(port, 10, 32)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return host, uint32(p)
 }
