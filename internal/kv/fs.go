@@ -12,6 +12,13 @@ type FS = vfs.FS
 // File is an open file of an FS.
 type File = vfs.File
 
+// DiskWriteCategory and OpenOption are the types of FS's method
+// parameters, for wrappers of an FS outside this package.
+type (
+	DiskWriteCategory = vfs.DiskWriteCategory
+	OpenOption        = vfs.OpenOption
+)
+
 // WriteCategory labels the writes of files that are not Pebble's in the
 // filesystem's disk statistics.
 const WriteCategory vfs.DiskWriteCategory = "chorus"

@@ -1,0 +1,223 @@
+package peer
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chorusledger/chorus/internal/channelconfig"
+	"github.com/chorusledger/chorus/internal/identity"
+	"github.com/chorusledger/chorus/internal/kv"
+	"github.com/chorusledger/chorus/internal/ledger"
+	"github.com/chorusledger/chorus/internal/nettest"
+	commonpb "github.com/chorusledger/chorus/proto/fabric/common"
+)
+
+// blockWritesFail is the disk under a peer's database whose writes to the
+// ledger's block segment files fail with ENOSPC once armed, as a full
+// disk's did when tried by hand on a small tmpfs.
+type blockWritesFail struct {
+	kv.FS
+	armed atomic.Bool
+}
+
+func (d *blockWritesFail) wrap(f kv.File, name string, err error) (kv.File, error) {
+	if err != nil || !strings.HasSuffix(name, ".blk") {
+		return f, err
+	}
+	return &failingFile{File: f, disk: d}, nil
+}
+
+func (d *blockWritesFail) Create(name string, c kv.DiskWriteCategory) (kv.File, error) {
+	f, err := d.FS.Create(name, c)
+	return d.wrap(f, name, err)
+}
+
+func (d *blockWritesFail) OpenReadWrite(name string, c kv.DiskWriteCategory, opts ...kv.OpenOption) (kv.File, error) {
+	f, err := d.FS.OpenReadWrite(name, c, opts...)
+	return d.wrap(f, name, err)
+}
+
+type failingFile struct {
+	kv.File
+	disk *blockWritesFail
+}
+
+// Write and WriteAt, once armed, write the first half of what they are
+// given and fail: a torn write, as a disk that fills up mid-write leaves.
+func (f *failingFile) Write(p []byte) (int, error) {
+	if f.disk.armed.Load() {
+		n, _ := f.File.Write(p[:len(p)/2])
+		return n, syscall.ENOSPC
+	}
+	return f.File.Write(p)
+}
+
+func (f *failingFile) WriteAt(p []byte, off int64) (int, error) {
+	if f.disk.armed.Load() {
+		n, _ := f.File.WriteAt(p[:len(p)/2], off)
+		return n, syscall.ENOSPC
+	}
+	return f.File.WriteAt(p, off)
+}
+
+// commitFailFixture is a peer of Org1MSP joined to "mychannel", whose
+// only orderer is never reachable: the test hands blocks, signed by that
+// orderer's identity, to the channel's committer itself.
+type commitFailFixture struct {
+	genesis *commonpb.Block
+	signer  *identity.SigningIdentity // the peer's
+	orderer *identity.SigningIdentity
+}
+
+func newCommitFailFixture(t *testing.T) *commitFailFixture {
+	t.Helper()
+	newCA := func(name, mspID string) *identity.CA {
+		ca, err := identity.NewCA(name, mspID, 24*time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ca
+	}
+	issue := func(ca *identity.CA, cn string, role identity.Role) *identity.SigningIdentity {
+		si, err := ca.IssueSigningIdentity(cn, role, time.Hour, "127.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return si
+	}
+	org1, ordererCA := newCA("ca.org1", "Org1MSP"), newCA("ca.orderer", "OrdererMSP")
+	ordererEndpoint, err := channelconfig.ParseEndpoint(nettest.RefusingAddress(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &commitFailFixture{signer: issue(org1, "peer0.org1", identity.RolePeer), orderer: issue(ordererCA, "orderer0", identity.RoleOrderer)}
+	pem := func(b []byte) []channelconfig.PEM { return []channelconfig.PEM{{Data: b}} }
+	def := channelconfig.Definition{
+		Name:          "mychannel",
+		Organizations: []channelconfig.OrganizationDef{{MSPID: "Org1MSP", RootCerts: pem(org1.CertificatePEM())}},
+		OrdererOrganizations: []channelconfig.OrganizationDef{{
+			MSPID: "OrdererMSP", RootCerts: pem(ordererCA.CertificatePEM()), TLSRootCerts: pem(ordererCA.CertificatePEM()),
+			OrdererEndpoints: []channelconfig.Endpoint{ordererEndpoint},
+		}},
+		Consensus: channelconfig.ConsensusDef{Consenters: []channelconfig.ConsenterDef{{
+			ID: 1, MSPID: "OrdererMSP", Host: "127.0.0.1", Port: 1,
+			SigningCert: pem(f.orderer.CertificatePEM())[0], TLSCert: pem(f.orderer.CertificatePEM())[0],
+		}}},
+	}
+	cfg, err := def.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.genesis, err = channelconfig.GenesisBlock(cfg); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// start opens the peer on disk in dir, joining the channel the first time;
+// stop closes it and its database.
+func (f *commitFailFixture) start(t *testing.T, dir string, disk kv.FS) (p *Peer, c *channel, stop func()) {
+	t.Helper()
+	db, err := kv.Open(dir, kv.Options{FS: disk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err = New(Options{DB: db, Signer: f.signer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	stop = func() { once.Do(func() { p.Close(); db.Close() }) }
+	t.Cleanup(stop)
+	if len(p.Channels()) == 0 {
+		if _, err := p.Join(f.genesis); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c, err = p.channel("mychannel"); err != nil {
+		t.Fatal(err)
+	}
+	return p, c, stop
+}
+
+// deliver hands the channel's committer its next block, empty and signed
+// by the orderer, as the puller would after checking it.
+func (f *commitFailFixture) deliver(t *testing.T, c *channel) *commonpb.Block {
+	t.Helper()
+	tip, err := c.ledger.Block(c.ledger.Height() - 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev := ledger.HeaderHash(tip.Header)
+	b := ledger.NewBlock(tip.Header.Number+1, prev, nil)
+	if err := ledger.SignBlock(b, f.orderer, 0, 1, tip.Header.Number+1); err != nil {
+		t.Fatal(err)
+	}
+	checked, err := c.checkBlock(b, b.Header.Number, prev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.blocks <- checked
+	return b
+}
+
+// A block whose append fails (the disk full) stops the channel through its
+// real commit path, with the file and the cause in the reason, and loses
+// nothing: restarted on a disk with room, the peer has its ledger intact,
+// verifies it, and commits the block it could not write.
+func TestFailedBlockWriteStopsTheChannelAndLosesNothing(t *testing.T) {
+	f := newCommitFailFixture(t)
+	dir := t.TempDir()
+	disk := &blockWritesFail{FS: kv.DiskFS()}
+	p, c, stop := f.start(t, dir, disk)
+	f.deliver(t, c)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.waitForHeight(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+
+	disk.armed.Store(true)
+	f.deliver(t, c)
+	err := p.WaitForHeight(ctx, "mychannel", 3)
+	if !errors.Is(err, ErrChannelStopped) {
+		t.Fatalf("wait for block 2: %v, want the channel stopped", err)
+	}
+	for _, want := range []string{"block 2", ".blk", "no space left on device", "restart the peer"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the stop %q does not say %q", err, want)
+		}
+	}
+	if h := c.ledger.Height(); h != 2 {
+		t.Errorf("height %d after the failed append, want 2", h)
+	}
+	if got := c.info().Status; got != "stopped" {
+		t.Errorf("status %q, want stopped", got)
+	}
+	stop()
+
+	disk.armed.Store(false)
+	p, c, _ = f.start(t, dir, disk)
+	if err := c.stopped(); err != nil {
+		t.Fatalf("restarted: %v", err)
+	}
+	if h := c.ledger.Height(); h != 2 {
+		t.Fatalf("restarted at height %d, want 2", h)
+	}
+	if report, err := p.Verify("mychannel"); err != nil || report.Blocks != 2 {
+		t.Fatalf("ledger after the restart: %v %+v", err, report)
+	}
+	f.deliver(t, c)
+	if err := p.WaitForHeight(ctx, "mychannel", 3); err != nil {
+		t.Fatalf("block 2 after the restart: %v", err)
+	}
+	if report, err := p.Verify("mychannel"); err != nil || report.Blocks != 3 {
+		t.Fatalf("ledger with block 2: %v %+v", err, report)
+	}
+}
