@@ -40,25 +40,63 @@ type CategoryShare struct {
 // profileCategories are the parts of a node's work that docs/performance.md
 // tracks, most specific first: a signature verification that hashes is
 // verification, an allocation made by the contract runtime is the
-// contract runtime's.
-var profileCategories = []struct {
-	name    string
-	pattern *regexp.Regexp
-}{
+// contract runtime's. gRPC claims only its own work: what a handler it
+// calls does is the handler's (see category.ownWorkOnly).
+var profileCategories = []category{
 	// runtime._ExternalCode is a sample the Go profiler could not unwind:
 	// in a peer, code wazero compiled.
-	{"contract runtime (WebAssembly)", regexp.MustCompile(`contract/wasm\.|tetratelabs/wazero|^runtime\._ExternalCode$`)},
-	{"signature verification (ECDSA)", regexp.MustCompile(`ecdsa\.[Vv]erify|identity/keytable\.`)},
-	{"signing (ECDSA)", regexp.MustCompile(`ecdsa\.[Ss]ign`)},
-	{"storage (Pebble)", regexp.MustCompile(`cockroachdb/pebble`)},
-	{"consensus (etcd raft)", regexp.MustCompile(`go\.etcd\.io/raft`)},
-	{"protobuf", regexp.MustCompile(`google\.golang\.org/protobuf`)},
-	{"TLS", regexp.MustCompile(`^crypto/tls\.|crypto/internal/fips140/aes`)},
-	{"hashing (SHA-256)", regexp.MustCompile(`sha256`)},
-	{"gRPC and HTTP/2", regexp.MustCompile(`google\.golang\.org/grpc|golang\.org/x/net/http2`)},
-	{"garbage collection", regexp.MustCompile(`^runtime\.(gcBgMarkWorker|gcAssist|bgsweep|sweepone|markroot|scanobject|gcDrain|bgscavenge)`)},
-	{"memory allocation", regexp.MustCompile(`^runtime\.mallocgc`)},
-	{"system calls and scheduling", regexp.MustCompile(`^(syscall\.|internal/runtime/syscall|internal/poll\.)|^runtime\.(netpoll|futex|schedule|findRunnable|park_m|mcall|usleep|osyield)`)},
+	{name: "contract runtime (WebAssembly)", pattern: regexp.MustCompile(`contract/wasm\.|tetratelabs/wazero|^runtime\._ExternalCode$`)},
+	{name: "signature verification (ECDSA)", pattern: regexp.MustCompile(`ecdsa\.[Vv]erify|identity/keytable\.`)},
+	{name: "signing (ECDSA)", pattern: regexp.MustCompile(`ecdsa\.[Ss]ign`)},
+	{name: "storage (Pebble)", pattern: regexp.MustCompile(`cockroachdb/pebble`)},
+	{name: "consensus (etcd raft)", pattern: regexp.MustCompile(`go\.etcd\.io/raft`)},
+	// Protobuf's own library, the code vtprotobuf generated into this
+	// module's proto packages (methods named ...VT...), and the check
+	// zerocopy walks before a decoding that shares its input (ADR 0011).
+	{name: "protobuf", pattern: regexp.MustCompile(`google\.golang\.org/protobuf|^github\.com/chorusledger/chorus/proto/.*\.[A-Za-z]*VT[A-Za-z]*$|/internal/zerocopy\.`)},
+	{name: "TLS", pattern: regexp.MustCompile(`^crypto/tls\.|crypto/internal/fips140/aes`)},
+	{name: "hashing (SHA-256)", pattern: regexp.MustCompile(`sha256`)},
+	{name: "gRPC and HTTP/2", pattern: regexp.MustCompile(`google\.golang\.org/grpc|golang\.org/x/net/http2`), ownWorkOnly: true},
+	{name: "garbage collection", pattern: regexp.MustCompile(`^runtime\.(gcBgMarkWorker|gcAssist|bgsweep|sweepone|markroot|scanobject|gcDrain|bgscavenge)`)},
+	{name: "memory allocation", pattern: regexp.MustCompile(`^runtime\.mallocgc`)},
+	{name: "system calls and scheduling", pattern: regexp.MustCompile(`^(syscall\.|internal/runtime/syscall|internal/poll\.)|^runtime\.(netpoll|futex|schedule|findRunnable|park_m|mcall|usleep|osyield)`)},
+	// What is left of Chorus's own functions: parsing, validation logic,
+	// maps and locks in its handlers and pipelines.
+	{name: "Chorus's own code", pattern: chorusCode},
+}
+
+// chorusCode matches the functions of this module.
+var chorusCode = regexp.MustCompile(`^github\.com/chorusledger/chorus/`)
+
+// category is one part of a profile: the samples with a frame its pattern
+// matches, unless an earlier category claimed them.
+type category struct {
+	name    string
+	pattern *regexp.Regexp
+	// ownWorkOnly: the category claims a sample only through a frame
+	// nearer the leaf than every Chorus frame. A gRPC server runs each
+	// handler beneath its own frames; without this, every sample of a
+	// handler that no earlier category claims (its allocations, its own
+	// code) would count as gRPC's.
+	ownWorkOnly bool
+}
+
+// claims reports whether the category claims the sample.
+func (c category) claims(s *profile.Sample) bool {
+	for _, loc := range s.Location { // the leaf first
+		for _, line := range loc.Line { // the innermost inlined call first
+			if line.Function == nil {
+				continue
+			}
+			if c.pattern.MatchString(line.Function.Name) {
+				return true
+			}
+			if c.ownWorkOnly && chorusCode.MatchString(line.Function.Name) {
+				return false
+			}
+		}
+	}
+	return false
 }
 
 // otherCategory collects the samples no category claims.
@@ -119,12 +157,8 @@ func costliestFirst(xName, yName string, xCost, yCost float64) int {
 
 func sampleCategory(s *profile.Sample) string {
 	for _, c := range profileCategories {
-		for _, loc := range s.Location {
-			for _, line := range loc.Line {
-				if line.Function != nil && c.pattern.MatchString(line.Function.Name) {
-					return c.name
-				}
-			}
+		if c.claims(s) {
+			return c.name
 		}
 	}
 	return otherCategory

@@ -180,7 +180,8 @@ over {{.Settings.Connections}} connection(s) per organization.{{if .Interrupted}
 {{if .CategoryRows}}<h2>CPU by category</h2>
 <p>Each process's CPU profile over the measured window, split by category (a sample counts for the first category, in this order of
 precedence, that names a function of its stack: contract runtime, signature verification, signing, storage, consensus, protobuf, TLS,
-hashing, gRPC, garbage collection, allocation, system calls); µs per transaction sums each process's share of its own CPU per transaction.</p>
+hashing, gRPC, garbage collection, allocation, system calls, Chorus's own code; gRPC only through frames nearer the leaf than Chorus's,
+so that what its handlers do is not counted as gRPC's); µs per transaction sums each process's share of its own CPU per transaction.</p>
 <table><tr><th>category</th>{{range .ProfiledProcesses}}<th class="n">{{.}}</th>{{end}}<th class="n">µs per tx</th></tr>
 {{range .CategoryRows}}<tr><td>{{.Category}}</td>{{range .Shares}}<td class="n">{{pct .}}</td>{{end}}<td class="n">{{printf "%.0f" .MicrosPerTx}}</td></tr>
 {{end}}</table>{{end}}
