@@ -20,7 +20,7 @@ import (
 
 // CPUBreakdown is where one process spent its CPU in the measured window,
 // from a CPU profile: every sample goes to the first category, in the
-// order of profileCategories, that names a function of its stack.
+// order of profileCategories, that claims it (category.claims).
 type CPUBreakdown struct {
 	// File is the profile, for `go tool pprof`.
 	File string `json:"file"`
@@ -53,7 +53,7 @@ var profileCategories = []category{
 	// Protobuf's own library, the code vtprotobuf generated into this
 	// module's proto packages (methods named ...VT...), and the check
 	// zerocopy walks before a decoding that shares its input (ADR 0011).
-	{name: "protobuf", pattern: regexp.MustCompile(`google\.golang\.org/protobuf|^github\.com/chorusledger/chorus/proto/.*\.[A-Za-z]*VT[A-Za-z]*$|/internal/zerocopy\.`)},
+	{name: "protobuf", pattern: regexp.MustCompile(`google\.golang\.org/protobuf|^github\.com/chorusledger/chorus/proto/.*\.[A-Za-z]*VT[A-Za-z]*$|^github\.com/chorusledger/chorus/internal/zerocopy\.`)},
 	{name: "TLS", pattern: regexp.MustCompile(`^crypto/tls\.|crypto/internal/fips140/aes`)},
 	{name: "hashing (SHA-256)", pattern: regexp.MustCompile(`sha256`)},
 	{name: "gRPC and HTTP/2", pattern: regexp.MustCompile(`google\.golang\.org/grpc|golang\.org/x/net/http2`), ownWorkOnly: true},
@@ -65,8 +65,9 @@ var profileCategories = []category{
 	{name: "Chorus's own code", pattern: chorusCode},
 }
 
-// chorusCode matches the functions of this module.
-var chorusCode = regexp.MustCompile(`^github\.com/chorusledger/chorus/`)
+// chorusCode matches the functions of this module, the chorus command's
+// package main included.
+var chorusCode = regexp.MustCompile(`^github\.com/chorusledger/chorus/|^main\.`)
 
 // category is one part of a profile: the samples with a frame its pattern
 // matches, unless an earlier category claimed them.

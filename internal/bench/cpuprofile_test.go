@@ -52,7 +52,7 @@ func TestCategorizeStacks(t *testing.T) {
 	add(300, "runtime.mallocgc", "github.com/tetratelabs/wazero/internal/engine/wazevo.(*callEngine).Call", "github.com/chorusledger/chorus/internal/contract/wasm.(*Module).Invoke")
 	add(100, "google.golang.org/protobuf/internal/impl.(*MessageInfo).marshal", "google.golang.org/grpc.(*Server).handleStream")
 	add(100, "github.com/chorusledger/chorus/proto/fabric/common.(*Envelope).UnmarshalVTUnsafe", "github.com/chorusledger/chorus/internal/peer.(*Peer).endorse")
-	add(100, "main.somethingElse")
+	add(100, "example.com/lib.somethingElse")
 	// gRPC's own work, including a client call a handler makes; not the
 	// handlers it runs: their allocations and their own code.
 	add(100, "golang.org/x/net/http2/hpack.(*Decoder).parseFieldIndexed", "google.golang.org/grpc/internal/transport.(*http2Server).operateHeaders")

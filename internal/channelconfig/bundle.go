@@ -104,6 +104,9 @@ func ParseEndpoint(address string) (Endpoint, error) {
 	if err != nil {
 		return Endpoint{}, fmt.Errorf("channelconfig: endpoint %q: %w", address, err)
 	}
+	if host == "" {
+		return Endpoint{}, fmt.Errorf("channelconfig: endpoint %q names no host", address)
+	}
 	n, err := strconv.ParseUint(port, 10, 16)
 	if err != nil || n == 0 {
 		return Endpoint{}, fmt.Errorf("channelconfig: endpoint %q: port %q is not a number from 1 to 65535", address, port)

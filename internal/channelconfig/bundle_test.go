@@ -268,7 +268,7 @@ func TestParseEndpoint(t *testing.T) {
 			t.Errorf("%s read back as %s", addr, ep.Address())
 		}
 	}
-	for _, addr := range []string{"", "127.0.0.1", "host:", "host:0", "host:65536", "host:http"} {
+	for _, addr := range []string{"", "127.0.0.1", ":7050", "host:", "host:0", "host:65536", "host:http"} {
 		if ep, err := ParseEndpoint(addr); err == nil {
 			t.Errorf("%q read as %+v", addr, ep)
 		}

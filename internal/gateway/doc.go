@@ -9,11 +9,12 @@
 // the smallest set of organizations whose peers together satisfy the
 // contract's endorsement policy, this peer's organization first, the others
 // reached at the Gateway endpoints the channel configuration lists, over
-// mutual TLS. When an organization's peers cannot be reached, Endorse plans
-// again without it, keeping the endorsements it has, as long as the policy
-// can be met without that organization; a contract's error or an
-// endorser's refusal is final, and so is any failure when the client named
-// the organizations. The responses must be byte-identical; when they are
+// mutual TLS. When an organization is unavailable (its peers cannot be
+// reached, do not answer within peer.endorseTimeout, answer 503, or answer
+// without an endorsement), Endorse plans again without it, keeping the
+// endorsements it has, as long as the policy can be met without that
+// organization; a contract's error or an endorser's refusal is final, and
+// so is any failure when the client named the organizations. The responses must be byte-identical; when they are
 // not, the error says which keys differ. Submit hands the client-signed
 // transaction to the ordering service with failover across orderers.
 //

@@ -249,63 +249,111 @@ func (s *Server) Endorse(ctx context.Context, req *gatewaypb.EndorseRequest) (re
 		if pol, text, err = s.opts.Peer.EndorsementPolicy(channel, prop.ContractName()); err != nil {
 			return nil, detailed(codes.FailedPrecondition, fmt.Sprintf("no endorsement plan for %s: %v", prop.ContractName(), err), s.localDetail(err.Error()))
 		}
-		if orgs, err = s.plan(bundle, pol, nil); err != nil {
+		if orgs, err = s.plan(bundle, pol, nil, nil); err != nil {
 			return nil, status.Errorf(codes.FailedPrecondition, "no set of reachable organizations satisfies the endorsement policy %s of %s: %v", text, prop.ContractName(), err)
 		}
 	}
-	// An organization whose peers cannot be reached is left out of a new
-	// plan, if the policy allows one without it; the endorsements already
-	// made count toward it. An answer (a chaincode error, a refusal) is
-	// final, and so is every failure when the client chose the
-	// organizations.
+	sp := req.ProposedTransaction
+	c, err := s.collect(ctx, prop, bundle, pol, orgs, sp)
+	if err != nil {
+		return nil, err
+	}
+	payload, err := assemble(prop, c.responses)
+	if errors.Is(err, envelope.ErrResponsesDiffer) && c.replanned {
+		// The endorsements kept from an earlier plan may predate a block
+		// that the later endorsers had seen: every organization of the
+		// final plan endorses once more, with no new plan.
+		if c, err = s.collect(ctx, prop, bundle, nil, c.orgs, sp); err != nil {
+			return nil, err
+		}
+		payload, err = assemble(prop, c.responses)
+	}
+	if err != nil {
+		return nil, status.Errorf(codes.Aborted, "failed to assemble transaction: %v", err)
+	}
+	return &gatewaypb.EndorseResponse{PreparedTransaction: &commonpb.Envelope{Payload: payload}}, nil
+}
+
+// statusUnavailable is the status of an endorser that cannot serve the
+// proposal now (its channel stopped, say), as opposed to a refusal.
+const statusUnavailable = 503
+
+// collected is what collect gathered: the final plan's organizations and
+// their responses, and whether it planned again.
+type collected struct {
+	orgs      []string
+	responses []*peerpb.ProposalResponse
+	replanned bool
+}
+
+// collect gathers the endorsements of orgs. With a policy (the Gateway
+// planned orgs), an organization that is unavailable (its peers cannot be
+// reached, do not answer in time, answer 503, or answer without an
+// endorsement) is left out of a new plan when the policy allows one
+// without it; the endorsements already made are kept, and plans that use
+// them preferred. An answer is final: a contract's error or an endorser's
+// refusal; so is every failure without a policy (the client chose the
+// organizations), and the end of ctx.
+func (s *Server) collect(ctx context.Context, prop *envelope.Proposal, bundle *channelconfig.Bundle, pol policy.Policy, orgs []string, sp *peerpb.SignedProposal) (collected, error) {
+	c := collected{orgs: orgs}
 	endorsed := map[string]*peerpb.ProposalResponse{}
 	unreachable := map[string]bool{}
 	var failures []*gatewaypb.ErrorDetail
 	for {
 		failed, final := false, false
-		for _, r := range s.endorseEach(ctx, channel, orgs, endorsed, req.ProposedTransaction) {
-			switch {
+		for _, r := range s.endorseEach(ctx, prop.ChannelID(), c.orgs, endorsed, sp) {
+			var answer bool // a refusal, not an unavailable endorser
+			switch st := r.response.GetResponse().GetStatus(); {
 			case r.err != nil:
 				r.detail.Message = r.err.Error()
-				failures = append(failures, r.detail)
-				failed, unreachable[r.org] = true, true
-				// This peer's own refusal is an answer.
-				final = final || r.org == s.opts.MSPID || pol == nil
-			case r.response.Response.GetStatus() >= 400:
-				r.detail.Message = fmt.Sprintf("chaincode response %d, %s", r.response.Response.Status, r.response.Response.Message)
-				failures = append(failures, r.detail)
-				failed, final = true, true
+				var pe *peer.ProposalError // this peer's refusal
+				answer = errors.As(r.err, &pe) && pe.Status != statusUnavailable
+			case st >= 400:
+				r.detail.Message = fmt.Sprintf("chaincode response %d, %s", st, r.response.Response.Message)
+				answer = st != statusUnavailable
 			default:
 				endorsed[r.org] = r.response
+				continue
+			}
+			failures = append(failures, r.detail)
+			failed = true
+			if answer || pol == nil {
+				final = true
+			} else {
+				unreachable[r.org] = true
 			}
 		}
 		if !failed {
 			break
 		}
-		if !final && ctx.Err() == nil {
-			if next, err := s.plan(bundle, pol, unreachable); err == nil {
-				s.log.Warn("endorsing without unreachable organizations", "channel", channel, "tx", prop.TxID(), "unreachable", slices.Sorted(maps.Keys(unreachable)), "plan", next)
-				orgs = next
+		if ctx.Err() != nil {
+			return c, status.FromContextError(ctx.Err()).Err()
+		}
+		if !final {
+			if next, err := s.plan(bundle, pol, unreachable, endorsed); err == nil {
+				s.log.Warn("endorsing without unreachable organizations", "channel", prop.ChannelID(), "tx", prop.TxID(),
+					"unreachable", slices.Sorted(maps.Keys(unreachable)), "plan", next)
+				c.orgs, c.replanned = next, true
 				continue
 			}
 		}
 		sort.Slice(failures, func(i, j int) bool { return failures[i].MspId < failures[j].MspId })
-		return nil, detailed(codes.Aborted, "failed to endorse transaction, see attached details for more info", failures...)
+		return c, detailed(codes.Aborted, "failed to endorse transaction, see attached details for more info", failures...)
 	}
-	responses := make([]*peerpb.ProposalResponse, 0, len(orgs))
-	for _, org := range orgs {
-		responses = append(responses, endorsed[org])
+	for _, org := range c.orgs {
+		c.responses = append(c.responses, endorsed[org])
 	}
-	// Endorsements in the order of their endorsers' identities, so the
-	// transaction does not depend on which endorser answered first.
+	return c, nil
+}
+
+// assemble builds the transaction's payload from the responses, in the
+// order of their endorsers' identities, so that the transaction does not
+// depend on which endorser answered first.
+func assemble(prop *envelope.Proposal, responses []*peerpb.ProposalResponse) ([]byte, error) {
 	sort.Slice(responses, func(i, j int) bool {
-		return string(responses[i].Endorsement.Endorser) < string(responses[j].Endorsement.Endorser)
+		return string(responses[i].GetEndorsement().GetEndorser()) < string(responses[j].GetEndorsement().GetEndorser())
 	})
-	payload, err := envelope.AssemblePayload(prop, responses)
-	if err != nil {
-		return nil, status.Errorf(codes.Aborted, "failed to assemble transaction: %v", err)
-	}
-	return &gatewaypb.EndorseResponse{PreparedTransaction: &commonpb.Envelope{Payload: payload}}, nil
+	return envelope.AssemblePayload(prop, responses)
 }
 
 // endorsement is one organization's answer to a proposal: a response, or
@@ -338,20 +386,28 @@ func (s *Server) endorseEach(ctx context.Context, channel string, orgs []string,
 	return out
 }
 
-// plan chooses the smallest set of organizations, this one first, whose
-// peers together satisfy pol. Only organizations this gateway can reach
-// (itself, or one with Gateway endpoints in the channel configuration) and
-// not excluded are considered.
-func (s *Server) plan(bundle *channelconfig.Bundle, pol policy.Policy, excluded map[string]bool) ([]string, error) {
-	var candidates []string
+// plan chooses the smallest set of organizations whose peers together
+// satisfy pol, trying this one first, then those that have endorsed the
+// proposal already, then the others in the order of the channel
+// configuration. Only organizations this gateway can reach (itself, or
+// one with Gateway endpoints in the channel configuration) and not
+// excluded are considered.
+func (s *Server) plan(bundle *channelconfig.Bundle, pol policy.Policy, excluded map[string]bool, endorsed map[string]*peerpb.ProposalResponse) ([]string, error) {
+	var candidates, others []string
 	if !excluded[s.opts.MSPID] {
 		candidates = append(candidates, s.opts.MSPID)
 	}
 	for _, org := range bundle.Organizations() {
-		if org.MSPID() != s.opts.MSPID && !excluded[org.MSPID()] && len(bundle.GatewayEndpoints(org.MSPID())) > 0 {
-			candidates = append(candidates, org.MSPID())
+		id := org.MSPID()
+		switch {
+		case id == s.opts.MSPID || excluded[id] || len(bundle.GatewayEndpoints(id)) == 0:
+		case endorsed[id] != nil:
+			candidates = append(candidates, id)
+		default:
+			others = append(others, id)
 		}
 	}
+	candidates = append(candidates, others...)
 	n := len(candidates)
 	if n > 16 {
 		n = 16
@@ -435,19 +491,38 @@ func (s *Server) endorseRemote(ctx context.Context, channel, org string, sp *pee
 			lastErr = err
 			continue
 		}
-		callCtx, cancel := context.WithTimeout(ctx, s.opts.EndorseTimeout)
+		bound := s.endorseBound(ctx)
+		callCtx, cancel := context.WithTimeout(ctx, bound)
 		pr, err := peerpb.NewEndorserClient(conn).ProcessProposal(callCtx, sp)
+		// The peer's side learns the bound from the call and may end the
+		// call a moment before callCtx's own timer: either says so.
+		timedOut := ctx.Err() == nil && (errors.Is(callCtx.Err(), context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded)
 		cancel()
-		if err != nil {
-			if ctx.Err() == nil && status.Code(err) == codes.DeadlineExceeded {
-				err = fmt.Errorf("%s did not answer within %s", ep.Address(), s.opts.EndorseTimeout)
-			}
+		switch st := pr.GetResponse().GetStatus(); {
+		case timedOut:
+			lastErr = fmt.Errorf("%s did not answer within %s", ep.Address(), bound.Round(time.Millisecond))
+		case err != nil:
 			lastErr = err
-			continue
+		case st < 400 && (st < 200 || pr.GetEndorsement() == nil):
+			lastErr = fmt.Errorf("%s answered status %d without an endorsement", ep.Address(), st)
+		default:
+			return pr, detail, nil
 		}
-		return pr, detail, nil
 	}
 	return nil, detail, fmt.Errorf("no peer of %s could endorse: %w", org, lastErr)
+}
+
+// endorseBound is how long one call to another organization's peer may
+// take: EndorseTimeout, or half of what is left of ctx if that is less, so
+// that another plan has time too.
+func (s *Server) endorseBound(ctx context.Context) time.Duration {
+	bound := s.opts.EndorseTimeout
+	if deadline, ok := ctx.Deadline(); ok {
+		if half := time.Until(deadline) / 2; half < bound {
+			bound = half
+		}
+	}
+	return bound
 }
 
 // conn returns a connection to another node, trusting the TLS CAs of the

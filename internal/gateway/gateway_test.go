@@ -36,8 +36,9 @@ import (
 
 // The Gateway's tests run it in front of a real peer of Org1MSP, with a
 // real peer of Org2MSP serving endorsements over mutual TLS, both joined
-// to channel "mychannel". Org3MSP, listed before Org2MSP, names a Gateway
-// peer that accepts connections and never answers; Org4MSP names none. No orderer listens at
+// to channel "mychannel". Org3MSP, listed before Org2MSP, has a real peer
+// too, silent unless a test says otherwise: it holds every proposal until
+// the caller gives up. Org4MSP names no Gateway peer. No orderer listens at
 // the channel's orderer endpoint, so nothing commits: the tests cover what
 // the Gateway decides before and around ordering. Ordering and commit
 // through the Gateway are covered by the end-to-end tests
@@ -51,7 +52,7 @@ import (
 const (
 	testChannel = "mychannel"
 	// testEndorseTimeout is how long the fixture's Gateway waits for
-	// another organization's peer: Org3MSP's never answers.
+	// another organization's peer: Org3MSP's is silent.
 	testEndorseTimeout = 300 * time.Millisecond
 )
 
@@ -71,9 +72,64 @@ type gatewayFixture struct {
 	registry *prometheus.Registry // the metrics of Org1MSP's peer and Gateway
 	conn     *grpc.ClientConn     // to server, the Gateway of Org1MSP
 
-	org2Addr, org3Addr, ordererAddr string
-	org2Proposals                   *atomic.Int64 // ProcessProposal calls Org2's peer served
-	lastSubmit                      atomic.Pointer[gatewaypb.SubmitRequest]
+	org2, org3  *remotePeer
+	ordererAddr string
+	lastSubmit  atomic.Pointer[gatewaypb.SubmitRequest]
+}
+
+// remotePeer is another organization's peer serving its Endorser service
+// over mutual TLS, as a node serves it to other organizations' Gateways,
+// with switches a test sets to make it misbehave.
+type remotePeer struct {
+	lis       net.Listener
+	addr      string
+	proposals atomic.Int64 // ProcessProposal calls served
+	// answer, when set, is what it answers every proposal instead of
+	// endorsing it: a broken, hostile or unavailable endorser; with
+	// answerOnce, only the next proposal.
+	answer     atomic.Pointer[peerpb.ProposalResponse]
+	answerOnce atomic.Bool
+	// silent holds every proposal until the caller gives up.
+	silent atomic.Bool
+}
+
+func listenRemotePeer(t *testing.T) *remotePeer {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &remotePeer{lis: lis, addr: lis.Addr().String()}
+}
+
+// serve starts a peer of org joined to the channel of genesis and serves
+// its Endorser on the listener.
+func (r *remotePeer) serve(t *testing.T, org *testOrg, genesis *commonpb.Block) {
+	t.Helper()
+	name := "peer0." + strings.ToLower(strings.TrimSuffix(org.mspID, "MSP"))
+	p := startPeer(t, org.issue(t, name, identity.RolePeer), genesis, prometheus.NewRegistry())
+	certFile, keyFile := org.tlsFiles(t, name)
+	serverTLS, err := transport.ServerTLS(certFile, keyFile, channelTLSRoots(mustBundle(t, p)), transport.RequireClientCert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	misbehave := func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if info.FullMethod == "/protos.Endorser/ProcessProposal" {
+			r.proposals.Add(1)
+			if r.silent.Load() {
+				<-ctx.Done()
+				return nil, status.FromContextError(ctx.Err()).Err()
+			}
+			if answer := r.answer.Load(); answer != nil && (!r.answerOnce.Load() || r.answer.CompareAndSwap(answer, nil)) {
+				return answer, nil
+			}
+		}
+		return handler(ctx, req)
+	}
+	srv := grpc.NewServer(append(transport.ServerOptions(), grpc.Creds(credentials.NewTLS(serverTLS)), grpc.UnaryInterceptor(misbehave))...)
+	peerpb.RegisterEndorserServer(srv, p)
+	go srv.Serve(r.lis)
+	t.Cleanup(srv.Stop)
 }
 
 func newTestOrg(t *testing.T, mspID string) *testOrg {
@@ -151,11 +207,11 @@ func startPeer(t *testing.T, signer *identity.SigningIdentity, genesis *commonpb
 
 func newGatewayFixture(t *testing.T) *gatewayFixture {
 	t.Helper()
-	f := &gatewayFixture{orgs: map[string]*testOrg{}, org2Proposals: &atomic.Int64{}}
+	f := &gatewayFixture{orgs: map[string]*testOrg{}}
 	for _, id := range []string{"Org1MSP", "Org2MSP", "Org3MSP", "Org4MSP", "OrdererMSP"} {
 		f.orgs[id] = newTestOrg(t, id)
 	}
-	org1, org2 := f.orgs["Org1MSP"], f.orgs["Org2MSP"]
+	org1 := f.orgs["Org1MSP"]
 	f.admin = org1.issue(t, "admin.org1", identity.RoleAdmin)
 	f.user = org1.issue(t, "user.org1", identity.RoleClient)
 	rogueCA, err := identity.NewCA("ca.rogue", "Org1MSP", 24*time.Hour)
@@ -168,12 +224,9 @@ func newGatewayFixture(t *testing.T) *gatewayFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	org2Lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.org2Addr = org2Lis.Addr().String()
-	f.org3Addr, f.ordererAddr = nettest.SilentAddress(t), nettest.RefusingAddress(t)
+	f.org2, f.org3 = listenRemotePeer(t), listenRemotePeer(t)
+	f.org3.silent.Store(true)
+	f.ordererAddr = nettest.RefusingAddress(t)
 
 	pem := func(b []byte) []channelconfig.PEM { return []channelconfig.PEM{{Data: b}} }
 	orgDef := func(id string, gatewayPeers ...string) channelconfig.OrganizationDef {
@@ -196,8 +249,8 @@ func newGatewayFixture(t *testing.T) *gatewayFixture {
 		Name: testChannel,
 		Organizations: []channelconfig.OrganizationDef{
 			orgDef("Org1MSP", gatewayLis.Addr().String()),
-			orgDef("Org3MSP", f.org3Addr),
-			orgDef("Org2MSP", f.org2Addr),
+			orgDef("Org3MSP", f.org3.addr),
+			orgDef("Org2MSP", f.org2.addr),
 			orgDef("Org4MSP"),
 		},
 		Policies: map[string]channelconfig.PolicyDef{
@@ -218,31 +271,14 @@ func newGatewayFixture(t *testing.T) *gatewayFixture {
 		t.Fatal(err)
 	}
 
-	// Org2's peer: its Endorser service over mutual TLS, as a node serves
-	// it to other organizations' Gateways.
-	peer2 := startPeer(t, org2.issue(t, "peer0.org2", identity.RolePeer), genesis, prometheus.NewRegistry())
-	certFile, keyFile := org2.tlsFiles(t, "peer0.org2")
-	clientCAs := channelTLSRoots(mustBundle(t, peer2))
-	serverTLS, err := transport.ServerTLS(certFile, keyFile, clientCAs, transport.RequireClientCert)
-	if err != nil {
-		t.Fatal(err)
-	}
-	count := func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if info.FullMethod == "/protos.Endorser/ProcessProposal" {
-			f.org2Proposals.Add(1)
-		}
-		return handler(ctx, req)
-	}
-	org2Server := grpc.NewServer(append(transport.ServerOptions(), grpc.Creds(credentials.NewTLS(serverTLS)), grpc.UnaryInterceptor(count))...)
-	peerpb.RegisterEndorserServer(org2Server, peer2)
-	go org2Server.Serve(org2Lis)
-	t.Cleanup(org2Server.Stop)
+	f.org2.serve(t, f.orgs["Org2MSP"], genesis)
+	f.org3.serve(t, f.orgs["Org3MSP"], genesis)
 
 	// Org1's peer and its Gateway, which presents Org1's TLS certificate
-	// to Org2's peer.
+	// to the other organizations' peers.
 	f.registry = prometheus.NewRegistry()
 	f.peer = startPeer(t, org1.issue(t, "peer0.org1", identity.RolePeer), genesis, f.registry)
-	certFile, keyFile = org1.tlsFiles(t, "peer0.org1")
+	certFile, keyFile := org1.tlsFiles(t, "peer0.org1")
 	pair, err := transport.LoadKeyPair(certFile, keyFile, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -365,7 +401,7 @@ func TestGatewayEndorsesAcrossOrganizations(t *testing.T) {
 	defer cancel()
 	lifecycle := f.gateway(t, f.admin).Network(testChannel).Contract("_lifecycle")
 
-	before := f.org2Proposals.Load()
+	before := f.org2.proposals.Load()
 	prop, err := lifecycle.NewProposal("ApproveForMyOrg", []string{approval("basic")})
 	if err != nil {
 		t.Fatal(err)
@@ -374,7 +410,7 @@ func TestGatewayEndorsesAcrossOrganizations(t *testing.T) {
 	if err != nil {
 		t.Fatalf("endorse: %v", err)
 	}
-	if got := f.org2Proposals.Load() - before; got != 1 {
+	if got := f.org2.proposals.Load() - before; got != 1 {
 		t.Errorf("Org2MSP's peer served %d proposals, want 1", got)
 	}
 	if got := f.localProposals(t); got != 1 {
@@ -389,7 +425,7 @@ func TestGatewayEndorsesAcrossOrganizations(t *testing.T) {
 
 	// The prepared transaction the Gateway returned, as the client signed
 	// and submitted it, carries one endorsement of each organization of
-	// the plan, in the plan's order.
+	// the final plan, in the order of the endorsers' identities.
 	submitted := f.lastSubmit.Load()
 	if submitted == nil {
 		t.Fatal("no Submit request was sent")
@@ -451,7 +487,7 @@ func TestGatewayEndorseFailures(t *testing.T) {
 		if len(details) != 2 {
 			t.Fatalf("%d details %v, want one per organization", len(details), details)
 		}
-		for i, want := range []struct{ msp, addr string }{{"Org1MSP", f.server.opts.Address}, {"Org2MSP", f.org2Addr}} {
+		for i, want := range []struct{ msp, addr string }{{"Org1MSP", f.server.opts.Address}, {"Org2MSP", f.org2.addr}} {
 			d := details[i]
 			if d.MspId != want.msp || d.Address != want.addr || !strings.Contains(d.Message, "chaincode response 500") ||
 				!strings.Contains(d.Message, "only an organization admin") {
@@ -463,9 +499,9 @@ func TestGatewayEndorseFailures(t *testing.T) {
 		// The client's choice stands: no other plan is tried.
 		details := wantStatus(t, endorse(f.admin, testChannel, "_lifecycle", "ApproveForMyOrg", []string{approval("basic")},
 			client.WithEndorsingOrganizations("Org1MSP", "Org3MSP")), codes.Aborted, "failed to endorse transaction")
-		if len(details) != 1 || details[0].MspId != "Org3MSP" || details[0].Address != f.org3Addr ||
-			!strings.Contains(details[0].Message, "no peer of Org3MSP could endorse: "+f.org3Addr+" did not answer within 300ms") {
-			t.Errorf("details %v, want Org3MSP at %s silent", details, f.org3Addr)
+		if len(details) != 1 || details[0].MspId != "Org3MSP" || details[0].Address != f.org3.addr ||
+			!strings.Contains(details[0].Message, "no peer of Org3MSP could endorse: "+f.org3.addr+" did not answer within 300ms") {
+			t.Errorf("details %v, want Org3MSP at %s silent", details, f.org3.addr)
 		}
 	})
 	t.Run("an organization that lists no gateway peer is named", func(t *testing.T) {
@@ -483,6 +519,105 @@ func TestGatewayEndorseFailures(t *testing.T) {
 			details[1].MspId != "Org3MSP" || !strings.Contains(details[1].Message, "no peer of Org3MSP could endorse") {
 			t.Errorf("details %v, want Org1MSP's refusal and Org3MSP unreachable", details)
 		}
+	})
+	t.Run("this peer's refusal is final", func(t *testing.T) {
+		// The creator's CA is not Org1MSP's: this peer refuses. The plan
+		// (Org1MSP and Org3MSP) is not replaced by one without this peer,
+		// so Org2MSP is never asked.
+		before := f.org2.proposals.Load()
+		details := wantStatus(t, endorse(f.rogue, testChannel, "_lifecycle", "ApproveForMyOrg", []string{approval("basic")}),
+			codes.Aborted, "failed to endorse transaction")
+		if len(details) == 0 || details[0].MspId != "Org1MSP" || !strings.Contains(details[0].Message, "unknown CA") {
+			t.Errorf("details %v, want this peer's refusal first", details)
+		}
+		if n := f.org2.proposals.Load() - before; n != 0 {
+			t.Errorf("Org2MSP was asked %d times after this peer refused", n)
+		}
+	})
+	t.Run("an endorser that answers without an endorsement is named", func(t *testing.T) {
+		f.org2.answer.Store(&peerpb.ProposalResponse{Response: &peerpb.Response{Status: 200}})
+		defer f.org2.answer.Store(nil)
+		details := wantStatus(t, endorse(f.admin, testChannel, "_lifecycle", "ApproveForMyOrg", []string{approval("basic")},
+			client.WithEndorsingOrganizations("Org1MSP", "Org2MSP")), codes.Aborted, "failed to endorse transaction")
+		if len(details) != 1 || details[0].MspId != "Org2MSP" || !strings.Contains(details[0].Message, "answered status 200 without an endorsement") {
+			t.Errorf("details %v, want Org2MSP's answer without an endorsement", details)
+		}
+	})
+	// Org3MSP's peer, first in the plan after this one, answers instead
+	// of staying silent.
+	org3Answers := func(t *testing.T, status int32, message string) {
+		f.org3.silent.Store(false)
+		f.org3.answer.Store(&peerpb.ProposalResponse{Response: &peerpb.Response{Status: status, Message: message}})
+		t.Cleanup(func() { f.org3.answer.Store(nil); f.org3.silent.Store(true) })
+	}
+	t.Run("an endorser that answers 503 is left out of a new plan", func(t *testing.T) {
+		org3Answers(t, 503, "channel stopped")
+		before := f.org2.proposals.Load()
+		prop, err := f.gateway(t, f.admin).Network(testChannel).Contract("_lifecycle").NewProposal("ApproveForMyOrg", []string{approval("basic")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := prop.Endorse(ctx); err != nil {
+			t.Fatalf("endorse: %v", err)
+		}
+		if n := f.org2.proposals.Load() - before; n != 1 {
+			t.Errorf("Org2MSP asked %d times, want once, in the second plan", n)
+		}
+	})
+	t.Run("endorsements of the first plan that differ from the second's are made again", func(t *testing.T) {
+		// Org3MSP is unavailable, so Org2MSP endorses in a second plan.
+		// Its first answer differs from this peer's endorsement, as one
+		// made after a block this peer had not committed would: both
+		// organizations of the final plan endorse once more.
+		org3Answers(t, 503, "channel stopped")
+		f.org2.answerOnce.Store(true)
+		f.org2.answer.Store(&peerpb.ProposalResponse{Response: &peerpb.Response{Status: 200}, Payload: []byte("a later state"),
+			Endorsement: &peerpb.Endorsement{Endorser: []byte("Org2MSP"), Signature: []byte("signature")}})
+		defer func() { f.org2.answer.Store(nil); f.org2.answerOnce.Store(false) }()
+		org2Before, localBefore := f.org2.proposals.Load(), f.localProposals(t)
+		prop, err := f.gateway(t, f.admin).Network(testChannel).Contract("_lifecycle").NewProposal("ApproveForMyOrg", []string{approval("basic")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := prop.Endorse(ctx); err != nil {
+			t.Fatalf("endorse: %v", err)
+		}
+		if n, local := f.org2.proposals.Load()-org2Before, f.localProposals(t)-localBefore; n != 2 || local != 2 {
+			t.Errorf("Org2MSP endorsed %d times and this peer %v, want twice each", n, local)
+		}
+	})
+	t.Run("an endorser's refusal is final", func(t *testing.T) {
+		org3Answers(t, 403, "access denied")
+		before := f.org2.proposals.Load()
+		details := wantStatus(t, endorse(f.admin, testChannel, "_lifecycle", "ApproveForMyOrg", []string{approval("basic")}),
+			codes.Aborted, "failed to endorse transaction")
+		if len(details) != 1 || details[0].MspId != "Org3MSP" || details[0].Message != "chaincode response 403, access denied" {
+			t.Errorf("details %v, want Org3MSP's refusal", details)
+		}
+		if n := f.org2.proposals.Load() - before; n != 0 {
+			t.Errorf("Org2MSP asked %d times after Org3MSP refused", n)
+		}
+	})
+	t.Run("the end of the client's context ends the endorsement", func(t *testing.T) {
+		// Org3MSP's peer never answers; the client gives up first. The
+		// Gateway answers Canceled, not a failure of the organizations.
+		canceled := func() float64 {
+			return counterSum(t, f.registry, "chorus_gateway_requests_total", func(l map[string]string) bool {
+				return l["method"] == "Endorse" && l["code"] == codes.Canceled.String()
+			})
+		}
+		before := canceled()
+		callCtx, cancelCall := context.WithCancel(ctx)
+		time.AfterFunc(100*time.Millisecond, cancelCall)
+		prop, err := f.gateway(t, f.admin).Network(testChannel).Contract("_lifecycle").NewProposal("ApproveForMyOrg",
+			[]string{approval("basic")}, client.WithEndorsingOrganizations("Org1MSP", "Org3MSP"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := prop.Endorse(callCtx); status.Code(err) != codes.Canceled {
+			t.Errorf("endorse: %v, want Canceled", err)
+		}
+		waitFor(t, func() bool { return canceled() == before+1 })
 	})
 	t.Run("a channel this peer has not joined", func(t *testing.T) {
 		wantStatus(t, endorse(f.admin, "otherchannel", "_lifecycle", "ApproveForMyOrg", []string{approval("basic")}),
@@ -512,7 +647,7 @@ func TestGatewayEvaluate(t *testing.T) {
 	if !strings.Contains(string(local), `"Org1MSP":false`) {
 		t.Errorf("readiness %s, want no approval yet", local)
 	}
-	if n := f.org2Proposals.Load(); n != 0 {
+	if n := f.org2.proposals.Load(); n != 0 {
 		t.Errorf("a local evaluation reached Org2MSP's peer (%d proposals)", n)
 	}
 	remote, err := evaluate(f.user, "CheckCommitReadiness", []string{approval("basic")}, client.WithEndorsingOrganizations("Org2MSP"))
@@ -522,7 +657,7 @@ func TestGatewayEvaluate(t *testing.T) {
 	if string(remote) != string(local) {
 		t.Errorf("Org2MSP answered %s, this peer %s", remote, local)
 	}
-	if n := f.org2Proposals.Load(); n != 1 {
+	if n := f.org2.proposals.Load(); n != 1 {
 		t.Errorf("Org2MSP's peer served %d proposals, want 1", n)
 	}
 
@@ -533,8 +668,8 @@ func TestGatewayEvaluate(t *testing.T) {
 	}
 	_, err = evaluate(f.user, "QueryDefinitions", nil, client.WithEndorsingOrganizations("Org3MSP"))
 	details = wantStatus(t, err, codes.Unavailable, "failed to evaluate transaction")
-	if len(details) != 1 || details[0].Address != f.org3Addr {
-		t.Errorf("details %v, want Org3MSP's unreachable peer %s", details, f.org3Addr)
+	if len(details) != 1 || details[0].Address != f.org3.addr {
+		t.Errorf("details %v, want Org3MSP's unreachable peer %s", details, f.org3.addr)
 	}
 	_, err = evaluate(f.rogue, "QueryDefinitions", nil)
 	wantStatus(t, err, codes.InvalidArgument, "unknown CA")
@@ -705,31 +840,35 @@ func TestGatewayAdmission(t *testing.T) {
 	wantStatus(t, query(), codes.NotFound)
 }
 
-// The plan is the smallest set of reachable organizations, this one first,
-// whose peers satisfy the policy.
+// The plan is the smallest set of reachable organizations whose peers
+// satisfy the policy: this one first, then those that have endorsed.
 func TestGatewayPlan(t *testing.T) {
 	f := newGatewayFixture(t)
 	bundle := mustBundle(t, f.peer)
-	// The candidates in order: Org1MSP (this one), then Org3MSP and
-	// Org2MSP as the configuration lists them; Org4MSP names no Gateway
-	// peer.
+	// The candidates in order: Org1MSP (this one), then those that have
+	// endorsed, then Org3MSP and Org2MSP as the configuration lists them;
+	// Org4MSP names no Gateway peer.
 	for _, tc := range []struct {
 		policy   string
 		excluded []string
+		endorsed []string // tried before the others
 		want     []string // nil: no plan
 	}{
-		{"AND('Org1MSP.peer','Org2MSP.peer')", nil, []string{"Org1MSP", "Org2MSP"}},
-		{"OR('Org2MSP.peer','Org1MSP.peer')", nil, []string{"Org1MSP"}},
-		{"OR('Org2MSP.peer','Org3MSP.peer')", nil, []string{"Org3MSP"}},
-		{"OutOf(2,'Org2MSP.peer','Org3MSP.peer','Org4MSP.peer')", nil, []string{"Org3MSP", "Org2MSP"}},
-		{"OR('Org1MSP.member')", nil, []string{"Org1MSP"}},
-		{"AND('Org2MSP.peer','Org3MSP.peer','Org1MSP.peer')", nil, []string{"Org1MSP", "Org3MSP", "Org2MSP"}},
-		{"AND('Org1MSP.peer','Org4MSP.peer')", nil, nil},
-		{"OR('Org1MSP.admin','Org2MSP.admin')", nil, nil}, // no peer is an admin
-		{"OutOf(2,'Org1MSP.peer','Org2MSP.peer','Org3MSP.peer')", nil, []string{"Org1MSP", "Org3MSP"}},
-		{"OutOf(2,'Org1MSP.peer','Org2MSP.peer','Org3MSP.peer')", []string{"Org3MSP"}, []string{"Org1MSP", "Org2MSP"}},
-		{"OutOf(2,'Org1MSP.peer','Org2MSP.peer','Org3MSP.peer')", []string{"Org1MSP"}, []string{"Org3MSP", "Org2MSP"}},
-		{"OutOf(2,'Org1MSP.peer','Org2MSP.peer','Org3MSP.peer')", []string{"Org1MSP", "Org3MSP"}, nil},
+		{"AND('Org1MSP.peer','Org2MSP.peer')", nil, nil, []string{"Org1MSP", "Org2MSP"}},
+		{"OR('Org2MSP.peer','Org1MSP.peer')", nil, nil, []string{"Org1MSP"}},
+		{"OR('Org2MSP.peer','Org3MSP.peer')", nil, nil, []string{"Org3MSP"}},
+		{"OutOf(2,'Org2MSP.peer','Org3MSP.peer','Org4MSP.peer')", nil, nil, []string{"Org3MSP", "Org2MSP"}},
+		{"OR('Org1MSP.member')", nil, nil, []string{"Org1MSP"}},
+		{"AND('Org2MSP.peer','Org3MSP.peer','Org1MSP.peer')", nil, nil, []string{"Org1MSP", "Org3MSP", "Org2MSP"}},
+		{"AND('Org1MSP.peer','Org4MSP.peer')", nil, nil, nil},
+		{"OR('Org1MSP.admin','Org2MSP.admin')", nil, nil, nil}, // no peer is an admin
+		{"OutOf(2,'Org1MSP.peer','Org2MSP.peer','Org3MSP.peer')", nil, nil, []string{"Org1MSP", "Org3MSP"}},
+		{"OutOf(2,'Org1MSP.peer','Org2MSP.peer','Org3MSP.peer')", []string{"Org3MSP"}, nil, []string{"Org1MSP", "Org2MSP"}},
+		{"OutOf(2,'Org1MSP.peer','Org2MSP.peer','Org3MSP.peer')", []string{"Org1MSP"}, nil, []string{"Org3MSP", "Org2MSP"}},
+		{"OutOf(2,'Org1MSP.peer','Org2MSP.peer','Org3MSP.peer')", []string{"Org1MSP", "Org3MSP"}, nil, nil},
+		// Organizations that have endorsed come before the others.
+		{"OR('Org2MSP.peer','Org3MSP.peer')", nil, []string{"Org2MSP"}, []string{"Org2MSP"}},
+		{"OutOf(2,'Org1MSP.peer','Org2MSP.peer','Org3MSP.peer')", []string{"Org1MSP"}, []string{"Org2MSP"}, []string{"Org2MSP", "Org3MSP"}},
 	} {
 		pol, err := policy.ParseSignaturePolicy(tc.policy)
 		if err != nil {
@@ -739,12 +878,16 @@ func TestGatewayPlan(t *testing.T) {
 		for _, org := range tc.excluded {
 			excluded[org] = true
 		}
-		got, err := f.server.plan(bundle, pol, excluded)
+		endorsed := map[string]*peerpb.ProposalResponse{}
+		for _, org := range tc.endorsed {
+			endorsed[org] = &peerpb.ProposalResponse{}
+		}
+		got, err := f.server.plan(bundle, pol, excluded, endorsed)
 		switch {
 		case tc.want == nil && err == nil:
-			t.Errorf("%s without %v: plan %v, want none", tc.policy, tc.excluded, got)
+			t.Errorf("%s without %v, %v endorsed: plan %v, want none", tc.policy, tc.excluded, tc.endorsed, got)
 		case tc.want != nil && !slices.Equal(got, tc.want):
-			t.Errorf("%s without %v: plan %v (%v), want %v", tc.policy, tc.excluded, got, err, tc.want)
+			t.Errorf("%s without %v, %v endorsed: plan %v (%v), want %v", tc.policy, tc.excluded, tc.endorsed, got, err, tc.want)
 		}
 	}
 }

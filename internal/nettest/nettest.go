@@ -31,8 +31,9 @@ func SilentAddress(t testing.TB) string {
 		t.Fatal(err)
 	}
 	var (
-		mu   sync.Mutex
-		held []net.Conn
+		mu     sync.Mutex
+		held   []net.Conn
+		closed bool
 	)
 	go func() {
 		for {
@@ -41,7 +42,11 @@ func SilentAddress(t testing.TB) string {
 				return
 			}
 			mu.Lock()
-			held = append(held, c)
+			if closed { // accepted as the test ended
+				c.Close()
+			} else {
+				held = append(held, c)
+			}
 			mu.Unlock()
 		}
 	}()
@@ -49,6 +54,7 @@ func SilentAddress(t testing.TB) string {
 		lis.Close()
 		mu.Lock()
 		defer mu.Unlock()
+		closed = true
 		for _, c := range held {
 			c.Close()
 		}

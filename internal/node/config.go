@@ -214,7 +214,7 @@ type OrdererConfig struct {
 	BroadcastTimeout time.Duration `yaml:"broadcastTimeout"`
 	// orderer.clusterDialTimeout: the bound on each attempt to connect
 	// (TCP and TLS) to another orderer, for consensus and for catching
-	// up. Default 10s.
+	// up; gRPC allows an attempt at least 1 s. Default 10s.
 	ClusterDialTimeout time.Duration `yaml:"clusterDialTimeout"`
 	// orderer.leaderFollowsSubmissions: a Raft leader hands leadership to
 	// the orderer through which at least two thirds of a busy channel's

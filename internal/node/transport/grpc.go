@@ -86,9 +86,11 @@ const DefaultConnectTimeout = 20 * time.Second
 
 // ConnectTimeout bounds each attempt of a connection to connect, with
 // DialOptions' reconnection backoff; placed after DialOptions, it
-// replaces DialOptions' bound. A call made while the connection is
-// connecting fails with Unavailable once the attempt has failed or timed
-// out, unless the call's own deadline comes first.
+// replaces DialOptions' bound. gRPC gives an attempt at least d and at
+// least the attempt's backoff: 1 s for the first, growing to
+// ReconnectMaxDelay after repeated failures. A call made while the
+// connection is connecting fails with Unavailable once the attempt has
+// failed or timed out, unless the call's own deadline comes first.
 func ConnectTimeout(d time.Duration) grpc.DialOption {
 	bo := backoff.DefaultConfig
 	bo.MaxDelay = ReconnectMaxDelay

@@ -467,8 +467,9 @@ func (s *syncWriter) String() string {
 
 // A call over a connection whose peer accepts TCP and never completes the
 // TLS handshake fails with Unavailable when ConnectTimeout's bound ends
-// the attempt, long before the call's own deadline; with DialOptions'
-// 20 s bound it runs into that deadline instead.
+// the attempt (at least 1 s, gRPC's first backoff), before the call's own
+// 4 s deadline; with DialOptions' 20 s bound it runs into that deadline
+// instead.
 func TestConnectTimeout(t *testing.T) {
 	silent := nettest.SilentAddress(t)
 	call := func(opts ...grpc.DialOption) error {
@@ -478,7 +479,7 @@ func TestConnectTimeout(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer conn.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
 		defer cancel()
 		_, err = testpb.NewTestServiceClient(conn).EmptyCall(ctx, &testpb.Empty{})
 		return err
