@@ -14,7 +14,9 @@
 // without an endorsement), Endorse plans again without it, keeping the
 // endorsements it has, as long as the policy can be met without that
 // organization; a contract's error or an endorser's refusal is final, and
-// so is any failure when the client named the organizations. The responses must be byte-identical; when they are
+// so is any failure when the client named the organizations. For 10 s
+// after, plans leave an unavailable organization out when they can do
+// without it, so that each request does not wait for it again. The responses must be byte-identical; when they are
 // not, the error says which keys differ. Submit hands the client-signed
 // transaction to the ordering service with failover across orderers.
 //

@@ -69,6 +69,10 @@ type Server struct {
 	mu          sync.Mutex
 	conns       map[string]*grpc.ClientConn
 	broadcaster map[string]*orderer.BroadcastClient // by channel and config sequence
+	// unavailable holds, by channel and organization, until when an
+	// organization found unavailable is left out of plans that can do
+	// without it.
+	unavailable map[unavailableKey]time.Time
 }
 
 // New returns a Gateway server.
@@ -94,7 +98,7 @@ func New(opts Options) *Server {
 		Help:    "Time to answer a unary Gateway request (Evaluate, Endorse, Submit, CommitStatus), by method.",
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"method"}))
 	return &Server{opts: opts, log: opts.Logger, sem: make(chan struct{}, opts.Concurrency), metrics: m, durations: d,
-		conns: map[string]*grpc.ClientConn{}, broadcaster: map[string]*orderer.BroadcastClient{}}
+		conns: map[string]*grpc.ClientConn{}, broadcaster: map[string]*orderer.BroadcastClient{}, unavailable: map[unavailableKey]time.Time{}}
 }
 
 // Close closes the connections to other peers and orderers.
@@ -249,7 +253,7 @@ func (s *Server) Endorse(ctx context.Context, req *gatewaypb.EndorseRequest) (re
 		if pol, text, err = s.opts.Peer.EndorsementPolicy(channel, prop.ContractName()); err != nil {
 			return nil, detailed(codes.FailedPrecondition, fmt.Sprintf("no endorsement plan for %s: %v", prop.ContractName(), err), s.localDetail(err.Error()))
 		}
-		if orgs, err = s.plan(bundle, pol, nil, nil); err != nil {
+		if orgs, err = s.planAround(bundle, pol, nil, nil); err != nil {
 			return nil, status.Errorf(codes.FailedPrecondition, "no set of reachable organizations satisfies the endorsement policy %s of %s: %v", text, prop.ContractName(), err)
 		}
 	}
@@ -317,6 +321,9 @@ func (s *Server) collect(ctx context.Context, prop *envelope.Proposal, bundle *c
 			}
 			failures = append(failures, r.detail)
 			failed = true
+			if !answer && r.org != s.opts.MSPID {
+				s.markUnavailable(bundle.ChannelID(), r.org)
+			}
 			if answer || pol == nil {
 				final = true
 			} else {
@@ -330,7 +337,7 @@ func (s *Server) collect(ctx context.Context, prop *envelope.Proposal, bundle *c
 			return c, status.FromContextError(ctx.Err()).Err()
 		}
 		if !final {
-			if next, err := s.plan(bundle, pol, unreachable, endorsed); err == nil {
+			if next, err := s.planAround(bundle, pol, unreachable, endorsed); err == nil {
 				s.log.Warn("endorsing without unreachable organizations", "channel", prop.ChannelID(), "tx", prop.TxID(),
 					"unreachable", slices.Sorted(maps.Keys(unreachable)), "plan", next)
 				c.orgs, c.replanned = next, true
@@ -384,6 +391,46 @@ func (s *Server) endorseEach(ctx context.Context, channel string, orgs []string,
 	}
 	wg.Wait()
 	return out
+}
+
+// unavailableFor is how long an organization found unavailable (its peers
+// unreachable, silent past the endorsement bound, or answering 503) is
+// left out of the plans that can do without it, so that each request does
+// not wait for it again.
+const unavailableFor = 10 * time.Second
+
+type unavailableKey struct{ channel, org string }
+
+func (s *Server) markUnavailable(channel, org string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.unavailable[unavailableKey{channel, org}] = time.Now().Add(unavailableFor)
+}
+
+// planAround is plan leaving out, besides excluded, the organizations
+// recently found unavailable, unless no plan can do without them.
+func (s *Server) planAround(bundle *channelconfig.Bundle, pol policy.Policy, excluded map[string]bool, endorsed map[string]*peerpb.ProposalResponse) ([]string, error) {
+	avoided := maps.Clone(excluded)
+	if avoided == nil {
+		avoided = map[string]bool{}
+	}
+	now := time.Now()
+	s.mu.Lock()
+	for k, until := range s.unavailable {
+		switch {
+		case now.After(until):
+			delete(s.unavailable, k)
+		case k.channel == bundle.ChannelID():
+			avoided[k.org] = true
+		}
+	}
+	s.mu.Unlock()
+	if len(avoided) > len(excluded) {
+		if orgs, err := s.plan(bundle, pol, avoided, endorsed); err == nil {
+			return orgs, nil
+		}
+	}
+	return s.plan(bundle, pol, excluded, endorsed)
 }
 
 // plan chooses the smallest set of organizations whose peers together

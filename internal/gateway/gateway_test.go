@@ -337,6 +337,14 @@ func (f *gatewayFixture) localProposals(t *testing.T) float64 {
 	return counterSum(t, f.registry, "chorus_peer_proposals_total", func(map[string]string) bool { return true })
 }
 
+// forgetUnavailable clears the Gateway's memory of unavailable
+// organizations, so that the next plan is the policy's first.
+func (f *gatewayFixture) forgetUnavailable() {
+	f.server.mu.Lock()
+	defer f.server.mu.Unlock()
+	clear(f.server.unavailable)
+}
+
 func mustBundle(t *testing.T, p *peer.Peer) *channelconfig.Bundle {
 	t.Helper()
 	b, err := p.Bundle(testChannel)
@@ -454,6 +462,45 @@ func TestGatewayEndorsesAcrossOrganizations(t *testing.T) {
 	}
 }
 
+// An organization found unavailable is left out of the next plans, for a
+// while: the next requests do not wait for its silent peer again.
+func TestGatewayRemembersUnavailableOrganizations(t *testing.T) {
+	f := newGatewayFixture(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	lifecycle := f.gateway(t, f.admin).Network(testChannel).Contract("_lifecycle")
+	endorse := func() {
+		t.Helper()
+		prop, err := lifecycle.NewProposal("ApproveForMyOrg", []string{approval("basic")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := prop.Endorse(ctx); err != nil {
+			t.Fatalf("endorse: %v", err)
+		}
+	}
+	endorse() // Org3MSP is silent: a second plan, with Org2MSP
+	if n := f.org3.proposals.Load(); n != 1 {
+		t.Fatalf("Org3MSP asked %d times, want 1", n)
+	}
+	for range 3 {
+		endorse()
+	}
+	if n, m := f.org3.proposals.Load(), f.org2.proposals.Load(); n != 1 || m != 4 {
+		t.Errorf("Org3MSP asked %d times and Org2MSP %d, want 1 and 4: the first plan left Org3MSP out", n, m)
+	}
+	// Once the memory expires, the policy's first plan is tried again.
+	f.server.mu.Lock()
+	for k := range f.server.unavailable {
+		f.server.unavailable[k] = time.Now().Add(-time.Second)
+	}
+	f.server.mu.Unlock()
+	endorse()
+	if n := f.org3.proposals.Load(); n != 2 {
+		t.Errorf("Org3MSP asked %d times after the memory expired, want 2", n)
+	}
+}
+
 // Endorse's refusals say what failed and where: the plan, each
 // organization's endorser, the channel.
 func TestGatewayEndorseFailures(t *testing.T) {
@@ -462,6 +509,7 @@ func TestGatewayEndorseFailures(t *testing.T) {
 	defer cancel()
 	endorse := func(si *identity.SigningIdentity, channel, contract, fn string, args []string, opts ...client.ProposalOption) error {
 		t.Helper()
+		f.forgetUnavailable()
 		prop, err := f.gateway(t, si).Network(channel).Contract(contract).NewProposal(fn, args, opts...)
 		if err != nil {
 			t.Fatal(err)
@@ -546,6 +594,7 @@ func TestGatewayEndorseFailures(t *testing.T) {
 	// Org3MSP's peer, first in the plan after this one, answers instead
 	// of staying silent.
 	org3Answers := func(t *testing.T, status int32, message string) {
+		f.forgetUnavailable()
 		f.org3.silent.Store(false)
 		f.org3.answer.Store(&peerpb.ProposalResponse{Response: &peerpb.Response{Status: status, Message: message}})
 		t.Cleanup(func() { f.org3.answer.Store(nil); f.org3.silent.Store(true) })
@@ -889,6 +938,30 @@ func TestGatewayPlan(t *testing.T) {
 		case tc.want != nil && !slices.Equal(got, tc.want):
 			t.Errorf("%s without %v, %v endorsed: plan %v (%v), want %v", tc.policy, tc.excluded, tc.endorsed, got, err, tc.want)
 		}
+	}
+}
+
+// Organizations recently found unavailable are left out of a plan only if
+// the policy can do without them.
+func TestGatewayPlanAround(t *testing.T) {
+	f := newGatewayFixture(t)
+	bundle := mustBundle(t, f.peer)
+	pol, err := policy.ParseSignaturePolicy("OutOf(2,'Org1MSP.peer','Org2MSP.peer','Org3MSP.peer')")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.server.markUnavailable(testChannel, "Org3MSP")
+	if got, err := f.server.planAround(bundle, pol, nil, nil); err != nil || !slices.Equal(got, []string{"Org1MSP", "Org2MSP"}) {
+		t.Errorf("with Org3MSP unavailable: %v %v, want Org1MSP and Org2MSP", got, err)
+	}
+	f.server.markUnavailable(testChannel, "Org2MSP")
+	if got, err := f.server.planAround(bundle, pol, nil, nil); err != nil || !slices.Equal(got, []string{"Org1MSP", "Org3MSP"}) {
+		t.Errorf("with both unavailable: %v %v, want the policy's first plan", got, err)
+	}
+	f.forgetUnavailable()
+	f.server.markUnavailable("otherchannel", "Org3MSP")
+	if got, err := f.server.planAround(bundle, pol, nil, nil); err != nil || !slices.Equal(got, []string{"Org1MSP", "Org3MSP"}) {
+		t.Errorf("with Org3MSP unavailable on another channel: %v %v, want the policy's first plan", got, err)
 	}
 }
 
