@@ -52,8 +52,12 @@ type Options struct {
 	// CommitStatusTimeout bounds a CommitStatus wait whose client set no
 	// earlier deadline (default 2 minutes).
 	CommitStatusTimeout time.Duration
-	Logger              *slog.Logger
-	Registerer          prometheus.Registerer
+	// BroadcastTimeout bounds the wait for one orderer's answer to a
+	// submitted transaction (default 10 s); an orderer that does not
+	// answer in time is left for the next (orderer.SetAttemptTimeout).
+	BroadcastTimeout time.Duration
+	Logger           *slog.Logger
+	Registerer       prometheus.Registerer
 }
 
 // Server implements gatewaypb.GatewayServer.
@@ -85,6 +89,9 @@ func New(opts Options) *Server {
 	}
 	if opts.CommitStatusTimeout <= 0 {
 		opts.CommitStatusTimeout = 2 * time.Minute
+	}
+	if opts.BroadcastTimeout <= 0 {
+		opts.BroadcastTimeout = 10 * time.Second
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -662,6 +669,7 @@ func (s *Server) broadcastClient(bundle *channelconfig.Bundle) *orderer.Broadcas
 	}
 	creds := credentials.NewTLS(transport.ClientTLS(channelTLSRoots(bundle), s.opts.TLS))
 	bc := orderer.NewBroadcastClient(eps, creds, s.opts.DialOptions...)
+	bc.SetAttemptTimeout(s.opts.BroadcastTimeout)
 	s.broadcaster[key] = bc
 	return bc
 }

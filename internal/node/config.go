@@ -238,6 +238,10 @@ type PeerConfig struct {
 	// transaction to commit when the client set no earlier deadline.
 	// Default 2m.
 	CommitStatusTimeout time.Duration `yaml:"commitStatusTimeout"`
+	// peer.broadcastTimeout: how long the Gateway waits for one orderer
+	// to answer a submitted transaction before it takes the orderer for
+	// hung and submits to the next one. Default 10s.
+	BroadcastTimeout time.Duration `yaml:"broadcastTimeout"`
 	// peer.contractMemoryReset: how a contract instance's memory returns
 	// to its initial state between invocations (ADR 0006). "auto" restores
 	// the pages the kernel saw written where Linux can tell (6.7 and
@@ -271,6 +275,7 @@ func Default() *Config {
 			GatewayConcurrency:  5000,
 			EndorseTimeout:      30 * time.Second,
 			CommitStatusTimeout: 2 * time.Minute,
+			BroadcastTimeout:    10 * time.Second,
 			ContractMemoryReset: ContractMemoryResetAuto,
 		},
 	}
@@ -464,6 +469,7 @@ func (c *Config) validate() []*FieldError {
 		v.positive("peer.gatewayConcurrency", p.GatewayConcurrency)
 		v.positiveDuration("peer.endorseTimeout", p.EndorseTimeout)
 		v.positiveDuration("peer.commitStatusTimeout", p.CommitStatusTimeout)
+		v.positiveDuration("peer.broadcastTimeout", p.BroadcastTimeout)
 		if r := p.ContractMemoryReset; r != ContractMemoryResetAuto && r != ContractMemoryResetCompare {
 			v.fail("peer.contractMemoryReset", "%q is not a reset mode (want %s or %s)", r, ContractMemoryResetAuto, ContractMemoryResetCompare)
 		}

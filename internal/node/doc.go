@@ -29,7 +29,8 @@
 //	log: {level: info, format: auto}     # json | text | auto
 //	orderer: {maxInflightPerStream: 1000, maxInflightTotal: 20000, broadcastTimeout: 30s, clusterDialTimeout: 10s,
 //	          leaderFollowsSubmissions: true}  # a Raft leader hands leadership to the orderer most envelopes arrive through
-//	peer: {gatewayConcurrency: 5000, endorseTimeout: 30s, commitStatusTimeout: 2m, contractMemoryReset: auto}  # auto | compare
+//	peer: {gatewayConcurrency: 5000, endorseTimeout: 30s, commitStatusTimeout: 2m, broadcastTimeout: 10s,
+//	       contractMemoryReset: auto}  # auto | compare
 //
 // Strictness: a field the schema does not know, a field set twice, a value
 // of the wrong type, and a section of the other role (peer: in an

@@ -332,7 +332,8 @@ func runPeer(ctx context.Context, cfg *Config, logger *slog.Logger, level *slog.
 		Peer: p, MSPID: cfg.MSPID, Address: cfg.Listen.Address, TLS: c.tlsPair,
 		DialOptions: transport.DialOptions(), Concurrency: cfg.Peer.GatewayConcurrency,
 		EndorseTimeout: cfg.Peer.EndorseTimeout, CommitStatusTimeout: cfg.Peer.CommitStatusTimeout,
-		Logger: logger, Registerer: c.ops.Registry(),
+		BroadcastTimeout: cfg.Peer.BroadcastTimeout,
+		Logger:           logger, Registerer: c.ops.Registry(),
 	})
 	defer gw.Close()
 	gatewaypb.RegisterGatewayServer(mainSrv, gw)

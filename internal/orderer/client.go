@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	commonpb "github.com/chorusledger/chorus/proto/fabric/common"
 	ordererpb "github.com/chorusledger/chorus/proto/fabric/orderer"
@@ -37,6 +38,9 @@ func (e *StatusError) Error() string {
 type BroadcastClient struct {
 	endpoints []string
 	dialOpts  []grpc.DialOption
+	// attemptTimeout bounds the wait for one orderer's answer (0: the
+	// caller's context alone); see SetAttemptTimeout.
+	attemptTimeout time.Duration
 
 	mu      sync.Mutex
 	conns   map[string]*grpc.ClientConn
@@ -54,6 +58,17 @@ func NewBroadcastClient(endpoints []string, creds credentials.TransportCredentia
 		streams:   map[string]*broadcastStream{},
 	}
 }
+
+// SetAttemptTimeout bounds the wait for one orderer's answer to an
+// envelope: d, or half of what is left of the caller's context if that is
+// less, so that another orderer has time too. An orderer that does not
+// answer in time is taken for hung: its stream is failed, so that every
+// envelope waiting on it moves on to the next orderer, and the next
+// envelopes start with an orderer that answered. An envelope moved on may
+// be ordered twice, should the silent orderer order it after all; peers
+// mark the second copy DUPLICATE_TXID (DESIGN §5). Call it before the
+// client is used.
+func (c *BroadcastClient) SetAttemptTimeout(d time.Duration) { c.attemptTimeout = d }
 
 func (c *BroadcastClient) conn(ep string) (*grpc.ClientConn, error) {
 	if cc, ok := c.conns[ep]; ok {
@@ -104,7 +119,7 @@ func (c *BroadcastClient) Broadcast(ctx context.Context, env *commonpb.Envelope)
 	for i := range c.endpoints {
 		idx := (start + i) % len(c.endpoints)
 		ep := c.endpoints[idx]
-		err := c.broadcastTo(ctx, ep, env)
+		err := c.attempt(ctx, ep, env)
 		if err == nil {
 			c.mu.Lock()
 			c.next = idx
@@ -121,6 +136,34 @@ func (c *BroadcastClient) Broadcast(ctx context.Context, env *commonpb.Envelope)
 		}
 	}
 	return fmt.Errorf("no orderer could order the envelope: %w", errors.Join(errs...))
+}
+
+// attempt sends env to the orderer at ep and waits for its answer, within
+// the attempt timeout; an orderer silent past it has its stream failed.
+func (c *BroadcastClient) attempt(ctx context.Context, ep string, env *commonpb.Envelope) error {
+	if c.attemptTimeout <= 0 {
+		return c.broadcastTo(ctx, ep, env)
+	}
+	bound := c.attemptTimeout
+	if deadline, ok := ctx.Deadline(); ok {
+		if half := time.Until(deadline) / 2; half < bound {
+			bound = half
+		}
+	}
+	attemptCtx, cancel := context.WithTimeout(ctx, bound)
+	defer cancel()
+	err := c.broadcastTo(attemptCtx, ep, env)
+	if err != nil && ctx.Err() == nil && errors.Is(attemptCtx.Err(), context.DeadlineExceeded) {
+		silent := fmt.Errorf("orderer %s did not answer within %s", ep, bound.Round(time.Millisecond))
+		c.mu.Lock()
+		s := c.streams[ep]
+		c.mu.Unlock()
+		if s != nil {
+			s.fail(silent)
+		}
+		return silent
+	}
+	return err
 }
 
 func (c *BroadcastClient) broadcastTo(ctx context.Context, ep string, env *commonpb.Envelope) error {

@@ -21,10 +21,13 @@ import (
 // scriptedOrderer answers each envelope of a stream in order, after a
 // random short delay, by its payload: "ok..." SUCCESS, "bad..."
 // BAD_REQUEST with the payload as info, "busy..." SERVICE_UNAVAILABLE;
-// "kill" ends the stream without an answer.
+// "kill" ends the stream without an answer. A silent one reads every
+// envelope and answers none, as a hung process would.
 type scriptedOrderer struct {
 	ordererpb.UnimplementedAtomicBroadcastServer
-	streams atomic.Int32
+	streams  atomic.Int32
+	received atomic.Int32
+	silent   atomic.Bool
 }
 
 func (o *scriptedOrderer) Broadcast(stream ordererpb.AtomicBroadcast_BroadcastServer) error {
@@ -49,8 +52,10 @@ func (o *scriptedOrderer) Broadcast(stream ordererpb.AtomicBroadcast_BroadcastSe
 		if err != nil {
 			return err
 		}
+		o.received.Add(1)
 		p := string(env.Payload)
 		switch {
+		case o.silent.Load():
 		case p == "kill":
 			return errors.New("killed")
 		case strings.HasPrefix(p, "ok"):
@@ -150,5 +155,51 @@ func TestBroadcastClientFailsOver(t *testing.T) {
 	var se *StatusError
 	if !errors.As(err, &se) || se.Status != commonpb.Status_BAD_REQUEST {
 		t.Fatalf("refused: %v", err)
+	}
+}
+
+// TestBroadcastClientLeavesASilentOrderer checks that envelopes waiting on
+// an orderer that never answers move on to the next one once the attempt
+// timeout passes, and that the next envelopes start with the orderer that
+// answered.
+func TestBroadcastClientLeavesASilentOrderer(t *testing.T) {
+	silent, first := startScripted(t)
+	silent.silent.Store(true)
+	second, addr2 := startScripted(t)
+	c := NewBroadcastClient([]string{first, addr2}, insecure.NewCredentials())
+	c.SetAttemptTimeout(200 * time.Millisecond)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Go(func() {
+			if err := c.Broadcast(ctx, &commonpb.Envelope{Payload: []byte(fmt.Sprintf("ok-%d", i))}); err != nil {
+				t.Errorf("envelope %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := second.received.Load(); n != 10 {
+		t.Errorf("the second orderer received %d envelopes, want all 10", n)
+	}
+	asked := silent.received.Load()
+	for i := range 5 {
+		if err := c.Broadcast(ctx, &commonpb.Envelope{Payload: []byte(fmt.Sprintf("ok-after-%d", i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := silent.received.Load(); n != asked {
+		t.Errorf("the silent orderer received %d more envelopes after it was left", n-asked)
+	}
+
+	// Without an attempt timeout the caller's deadline is the only bound.
+	c2 := NewBroadcastClient([]string{first, addr2}, insecure.NewCredentials())
+	defer c2.Close()
+	short, cancelShort := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancelShort()
+	if err := c2.Broadcast(short, &commonpb.Envelope{Payload: []byte("ok-stuck")}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("without an attempt timeout: %v, want the deadline", err)
 	}
 }
