@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -92,5 +93,29 @@ func TestE2EUpSubmitEvaluateDown(t *testing.T) {
 	out, err = chorusCLI(t, "evaluate", "assets", "ReadAsset", "asset1", "--dir", dir)
 	if err != nil || !strings.Contains(out, `"Owner":"Tom"`) {
 		t.Fatalf("the asset did not survive down and up: %v\n%s", err, out)
+	}
+
+	// orderer0 hangs (SIGSTOP): its connections stay up and it answers
+	// nothing. The Gateways submit to it and the peers pull blocks from it
+	// (the first endpoint of each); both leave it for another orderer, and
+	// a submission commits well within the command's 60 s. Before, it
+	// failed at 60 s and the next one waited 20 s more, until gRPC's
+	// keepalive closed the connections.
+	n, err := network.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hung := n.Nodes(network.RoleOrderer)[0]
+	if err := n.Signal(hung, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Signal(hung, syscall.SIGCONT) })
+	start = time.Now()
+	if out, err := chorusCLI(t, "submit", "assets", "CreateAsset", "asset2", "green", "3", "Ann", "200", "--dir", dir); err != nil {
+		t.Fatalf("submit with %s hung: %v\n%s", hung.Name, err, out)
+	}
+	t.Logf("submit with %s hung: %v", hung.Name, time.Since(start).Round(10*time.Millisecond))
+	if err := n.Signal(hung, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
 	}
 }

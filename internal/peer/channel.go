@@ -290,15 +290,27 @@ func (c *channel) ordererCreds() credentials.TransportCredentials {
 	return credentials.NewTLS(transport.ClientTLS(pool, nil))
 }
 
+// stallAfter is how long a block stream may deliver nothing before the
+// peer asks another orderer whether blocks exist that the stream has not
+// delivered; if so, the stream's orderer is taken for hung or cut off and
+// the peer pulls from another. A hung orderer's connection stays up, so
+// nothing else would end the stream until gRPC's keepalive gave up on it
+// (80 s).
+const stallAfter = 5 * time.Second
+
+func (c *channel) dialOrderer(endpoint string) (*grpc.ClientConn, error) {
+	return grpc.NewClient(endpoint, append([]grpc.DialOption{grpc.WithTransportCredentials(c.ordererCreds())}, c.p.opts.DialOptions...)...)
+}
+
 func (c *channel) pullFrom(ctx context.Context, endpoint string, next *uint64, prevHash *[]byte) error {
-	conn, err := grpc.NewClient(endpoint, append([]grpc.DialOption{grpc.WithTransportCredentials(c.ordererCreds())}, c.p.opts.DialOptions...)...)
+	conn, err := c.dialOrderer(endpoint)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
 	client := ordererpb.NewAtomicBroadcastClient(conn)
-	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	sctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	// Learn the ordering service's height first, to know when this peer
 	// has caught up.
 	if h, err := c.ordererTip(sctx, client); err == nil {
@@ -318,9 +330,15 @@ func (c *channel) pullFrom(ctx context.Context, endpoint string, next *uint64, p
 		return err
 	}
 	c.connected.Store(true)
+	var delivered atomic.Uint64 // the height the stream has reached
+	delivered.Store(*next)
+	go c.watchStall(sctx, cancel, endpoint, &delivered)
 	for {
 		res, err := stream.Recv()
 		if err != nil {
+			if cause := context.Cause(sctx); cause != nil && ctx.Err() == nil {
+				return cause
+			}
 			return err
 		}
 		switch t := res.Type.(type) {
@@ -343,6 +361,57 @@ func (c *channel) pullFrom(ctx context.Context, endpoint string, next *uint64, p
 				return ctx.Err()
 			}
 			*next, *prevHash = b.Header.Number+1, ledger.HeaderHash(b.Header)
+			delivered.Store(*next)
+		}
+	}
+}
+
+// watchStall ends a block stream from endpoint, through cancel, when it
+// has delivered nothing for stallAfter while another orderer of the
+// channel has more blocks than it delivered.
+func (c *channel) watchStall(ctx context.Context, cancel context.CancelCauseFunc, endpoint string, delivered *atomic.Uint64) {
+	conns := map[string]*grpc.ClientConn{}
+	defer func() {
+		for _, conn := range conns {
+			conn.Close()
+		}
+	}()
+	ticker := time.NewTicker(stallAfter)
+	defer ticker.Stop()
+	last := delivered.Load()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		if h := delivered.Load(); h != last {
+			last = h
+			continue
+		}
+		for _, ep := range c.bundle().OrdererEndpoints() {
+			other := ep.Address()
+			if other == endpoint {
+				continue
+			}
+			conn, ok := conns[other]
+			if !ok {
+				var err error
+				if conn, err = c.dialOrderer(other); err != nil {
+					continue
+				}
+				conns[other] = conn
+			}
+			tctx, done := context.WithTimeout(ctx, stallAfter/2)
+			h, err := c.ordererTip(tctx, ordererpb.NewAtomicBroadcastClient(conn))
+			done()
+			if err == nil && h > last {
+				cancel(fmt.Errorf("%s delivered nothing for %s while %s has %d blocks, this stream %d", endpoint, stallAfter, other, h, last))
+				return
+			}
+			if err == nil {
+				break // another orderer answered: nothing is missing
+			}
 		}
 	}
 }
