@@ -324,11 +324,16 @@ func (s *Server) collect(ctx context.Context, prop *envelope.Proposal, bundle *c
 				answer = st != statusUnavailable
 			default:
 				endorsed[r.org] = r.response
+				s.markAvailable(bundle.ChannelID(), r.org)
 				continue
 			}
 			failures = append(failures, r.detail)
 			failed = true
-			if !answer && r.org != s.opts.MSPID {
+			// Remembered only when the organization itself failed: not
+			// when this client gave up, nor when its deadline cut the wait
+			// short of the full bound.
+			var hurried *hurriedError
+			if !answer && r.org != s.opts.MSPID && ctx.Err() == nil && !errors.As(r.err, &hurried) {
 				s.markUnavailable(bundle.ChannelID(), r.org)
 			}
 			if answer || pol == nil {
@@ -414,8 +419,20 @@ func (s *Server) markUnavailable(channel, org string) {
 	s.unavailable[unavailableKey{channel, org}] = time.Now().Add(unavailableFor)
 }
 
+// markAvailable forgets that an organization that has just endorsed was
+// found unavailable.
+func (s *Server) markAvailable(channel, org string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.unavailable, unavailableKey{channel, org})
+}
+
 // planAround is plan leaving out, besides excluded, the organizations
-// recently found unavailable, unless no plan can do without them.
+// recently found unavailable, unless no plan can do without them or they
+// have endorsed this proposal already. When an organization's time is up,
+// this request tries it again while the others go on leaving it out for
+// another unavailableFor: a success forgets it (markAvailable), a failure
+// marks it again.
 func (s *Server) planAround(bundle *channelconfig.Bundle, pol policy.Policy, excluded map[string]bool, endorsed map[string]*peerpb.ProposalResponse) ([]string, error) {
 	avoided := maps.Clone(excluded)
 	if avoided == nil {
@@ -425,9 +442,10 @@ func (s *Server) planAround(bundle *channelconfig.Bundle, pol policy.Policy, exc
 	s.mu.Lock()
 	for k, until := range s.unavailable {
 		switch {
+		case k.channel != bundle.ChannelID() || endorsed[k.org] != nil:
 		case now.After(until):
-			delete(s.unavailable, k)
-		case k.channel == bundle.ChannelID():
+			s.unavailable[k] = now.Add(unavailableFor) // this request tries it
+		default:
 			avoided[k.org] = true
 		}
 	}
@@ -553,6 +571,8 @@ func (s *Server) endorseRemote(ctx context.Context, channel, org string, sp *pee
 		timedOut := ctx.Err() == nil && (errors.Is(callCtx.Err(), context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded)
 		cancel()
 		switch st := pr.GetResponse().GetStatus(); {
+		case timedOut && bound < s.opts.EndorseTimeout:
+			lastErr = &hurriedError{address: ep.Address(), bound: bound}
 		case timedOut:
 			lastErr = fmt.Errorf("%s did not answer within %s", ep.Address(), bound.Round(time.Millisecond))
 		case err != nil:
@@ -564,6 +584,19 @@ func (s *Server) endorseRemote(ctx context.Context, channel, org string, sp *pee
 		}
 	}
 	return nil, detail, fmt.Errorf("no peer of %s could endorse: %w", org, lastErr)
+}
+
+// hurriedError is a call to another organization's peer that ran out of a
+// bound shorter than EndorseTimeout, cut by the client's deadline: the
+// peer may only be slower than this client can wait, so the organization
+// is not remembered as unavailable.
+type hurriedError struct {
+	address string
+	bound   time.Duration
+}
+
+func (e *hurriedError) Error() string {
+	return fmt.Sprintf("%s did not answer within %s (half of what was left of the client's deadline)", e.address, e.bound.Round(time.Millisecond))
 }
 
 // endorseBound is how long one call to another organization's peer may

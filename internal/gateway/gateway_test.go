@@ -499,6 +499,26 @@ func TestGatewayRemembersUnavailableOrganizations(t *testing.T) {
 	if n := f.org3.proposals.Load(); n != 2 {
 		t.Errorf("Org3MSP asked %d times after the memory expired, want 2", n)
 	}
+	// That request tried Org3MSP again; the next ones leave it out.
+	endorse()
+	if n := f.org3.proposals.Load(); n != 2 {
+		t.Errorf("Org3MSP asked %d times, want 2: one request tries it again, not every one", n)
+	}
+	// Recovered, it endorses when next tried, and is forgotten.
+	f.org3.silent.Store(false)
+	f.server.mu.Lock()
+	for k := range f.server.unavailable {
+		f.server.unavailable[k] = time.Now().Add(-time.Second)
+	}
+	f.server.mu.Unlock()
+	endorse()
+	f.server.mu.Lock()
+	left := len(f.server.unavailable)
+	f.server.mu.Unlock()
+	if n := f.org3.proposals.Load(); n != 3 || left != 0 {
+		t.Errorf("Org3MSP asked %d times and %d organizations remembered, want 3 and none", n, left)
+	}
+	f.org3.silent.Store(true)
 }
 
 // Endorse's refusals say what failed and where: the plan, each
@@ -655,6 +675,7 @@ func TestGatewayEndorseFailures(t *testing.T) {
 				return l["method"] == "Endorse" && l["code"] == codes.Canceled.String()
 			})
 		}
+		f.forgetUnavailable()
 		before := canceled()
 		callCtx, cancelCall := context.WithCancel(ctx)
 		time.AfterFunc(100*time.Millisecond, cancelCall)
@@ -667,6 +688,13 @@ func TestGatewayEndorseFailures(t *testing.T) {
 			t.Errorf("endorse: %v, want Canceled", err)
 		}
 		waitFor(t, func() bool { return canceled() == before+1 })
+		// The client gave up, not Org3MSP: it is not remembered.
+		f.server.mu.Lock()
+		left := len(f.server.unavailable)
+		f.server.mu.Unlock()
+		if left != 0 {
+			t.Errorf("%d organizations remembered as unavailable after the client gave up", left)
+		}
 	})
 	t.Run("a channel this peer has not joined", func(t *testing.T) {
 		wantStatus(t, endorse(f.admin, "otherchannel", "_lifecycle", "ApproveForMyOrg", []string{approval("basic")}),

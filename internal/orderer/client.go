@@ -62,9 +62,10 @@ func NewBroadcastClient(endpoints []string, creds credentials.TransportCredentia
 // SetAttemptTimeout bounds the wait for one orderer's answer to an
 // envelope: d, or half of what is left of the caller's context if that is
 // less, so that another orderer has time too. An orderer that does not
-// answer in time is taken for hung: its stream is failed, so that every
+// answer within d is taken for hung: its stream is failed, so that every
 // envelope waiting on it moves on to the next orderer, and the next
-// envelopes start with an orderer that answered. An envelope moved on may
+// envelopes start with an orderer that answered. A wait shortened by the
+// caller's deadline moves only that caller's envelope on. An envelope moved on may
 // be ordered twice, should the silent orderer order it after all; peers
 // mark the second copy DUPLICATE_TXID (DESIGN §5). Call it before the
 // client is used.
@@ -139,10 +140,14 @@ func (c *BroadcastClient) Broadcast(ctx context.Context, env *commonpb.Envelope)
 }
 
 // attempt sends env to the orderer at ep and waits for its answer, within
-// the attempt timeout; an orderer silent past it has its stream failed.
+// the attempt timeout. Only an orderer silent for the whole attempt
+// timeout has its stream failed: a wait cut shorter by the caller's own
+// deadline abandons that caller's envelope alone, since the orderer may
+// only be slower than this caller can wait.
 func (c *BroadcastClient) attempt(ctx context.Context, ep string, env *commonpb.Envelope) error {
 	if c.attemptTimeout <= 0 {
-		return c.broadcastTo(ctx, ep, env)
+		_, err := c.broadcastTo(ctx, ep, env)
+		return err
 	}
 	bound := c.attemptTimeout
 	if deadline, ok := ctx.Deadline(); ok {
@@ -152,33 +157,32 @@ func (c *BroadcastClient) attempt(ctx context.Context, ep string, env *commonpb.
 	}
 	attemptCtx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
-	err := c.broadcastTo(attemptCtx, ep, env)
-	if err != nil && ctx.Err() == nil && errors.Is(attemptCtx.Err(), context.DeadlineExceeded) {
-		silent := fmt.Errorf("orderer %s did not answer within %s", ep, bound.Round(time.Millisecond))
-		c.mu.Lock()
-		s := c.streams[ep]
-		c.mu.Unlock()
-		if s != nil {
-			s.fail(silent)
-		}
-		return silent
+	s, err := c.broadcastTo(attemptCtx, ep, env)
+	if s == nil || ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+		return err
 	}
-	return err
+	silent := fmt.Errorf("orderer %s did not answer within %s", ep, bound.Round(time.Millisecond))
+	if bound == c.attemptTimeout {
+		s.fail(silent)
+	}
+	return silent
 }
 
-func (c *BroadcastClient) broadcastTo(ctx context.Context, ep string, env *commonpb.Envelope) error {
+// broadcastTo sends env to the orderer at ep and waits for its answer; it
+// returns the stream it used, if it got one.
+func (c *BroadcastClient) broadcastTo(ctx context.Context, ep string, env *commonpb.Envelope) (*broadcastStream, error) {
 	s, err := c.stream(ep)
 	if err != nil {
-		return fmt.Errorf("orderer %s: %w", ep, err)
+		return nil, fmt.Errorf("orderer %s: %w", ep, err)
 	}
 	res, err := s.send(ctx, env)
 	if err != nil {
-		return fmt.Errorf("orderer %s: %w", ep, err)
+		return s, fmt.Errorf("orderer %s: %w", ep, err)
 	}
 	if res.Status != commonpb.Status_SUCCESS {
-		return &StatusError{Endpoint: ep, Status: res.Status, Info: res.Info}
+		return s, &StatusError{Endpoint: ep, Status: res.Status, Info: res.Info}
 	}
-	return nil
+	return s, nil
 }
 
 // Close closes the client's streams and connections.

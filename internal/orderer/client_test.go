@@ -21,8 +21,9 @@ import (
 // scriptedOrderer answers each envelope of a stream in order, after a
 // random short delay, by its payload: "ok..." SUCCESS, "bad..."
 // BAD_REQUEST with the payload as info, "busy..." SERVICE_UNAVAILABLE;
-// "kill" ends the stream without an answer. A silent one reads every
-// envelope and answers none, as a hung process would.
+// "kill" ends the stream without an answer; "slow..." SUCCESS after
+// 300 ms. A silent one reads every envelope and answers none, as a hung
+// process would.
 type scriptedOrderer struct {
 	ordererpb.UnimplementedAtomicBroadcastServer
 	streams  atomic.Int32
@@ -59,6 +60,9 @@ func (o *scriptedOrderer) Broadcast(stream ordererpb.AtomicBroadcast_BroadcastSe
 		case p == "kill":
 			return errors.New("killed")
 		case strings.HasPrefix(p, "ok"):
+			answers <- &ordererpb.BroadcastResponse{Status: commonpb.Status_SUCCESS}
+		case strings.HasPrefix(p, "slow"):
+			time.Sleep(300 * time.Millisecond)
 			answers <- &ordererpb.BroadcastResponse{Status: commonpb.Status_SUCCESS}
 		case strings.HasPrefix(p, "busy"):
 			answers <- &ordererpb.BroadcastResponse{Status: commonpb.Status_SERVICE_UNAVAILABLE, Info: p}
@@ -201,5 +205,34 @@ func TestBroadcastClientLeavesASilentOrderer(t *testing.T) {
 	defer cancelShort()
 	if err := c2.Broadcast(short, &commonpb.Envelope{Payload: []byte("ok-stuck")}); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("without an attempt timeout: %v, want the deadline", err)
+	}
+}
+
+// TestBroadcastClientShortDeadlineFailsOnlyItself checks that a caller
+// whose deadline cuts its wait short moves only its own envelope on: the
+// stream, and the envelopes of patient callers on it, stay with an orderer
+// that is slow but answers.
+func TestBroadcastClientShortDeadlineFailsOnlyItself(t *testing.T) {
+	slow, addr := startScripted(t)
+	c := NewBroadcastClient([]string{addr}, insecure.NewCredentials())
+	c.SetAttemptTimeout(10 * time.Second)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	patient := make(chan error, 1)
+	go func() { patient <- c.Broadcast(ctx, &commonpb.Envelope{Payload: []byte("slow-patient")}) }()
+	for slow.received.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	short, cancelShort := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancelShort()
+	if err := c.Broadcast(short, &commonpb.Envelope{Payload: []byte("slow-hurried")}); err == nil {
+		t.Error("the hurried envelope was answered within 100 ms")
+	}
+	if err := <-patient; err != nil {
+		t.Errorf("the patient envelope: %v", err)
+	}
+	if n := slow.streams.Load(); n != 1 {
+		t.Errorf("%d streams opened, want 1: the hurried caller failed the shared stream", n)
 	}
 }

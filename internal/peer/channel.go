@@ -290,12 +290,12 @@ func (c *channel) ordererCreds() credentials.TransportCredentials {
 	return credentials.NewTLS(transport.ClientTLS(pool, nil))
 }
 
-// stallAfter is how long a block stream may deliver nothing before the
-// peer asks another orderer whether blocks exist that the stream has not
-// delivered; if so, the stream's orderer is taken for hung or cut off and
-// the peer pulls from another. A hung orderer's connection stays up, so
-// nothing else would end the stream until gRPC's keepalive gave up on it
-// (80 s).
+// stallAfter is how often a block stream that delivers nothing has the
+// peer ask the other orderers whether blocks exist that it has not
+// delivered; when they do at two checks in a row, the stream's orderer is
+// taken for hung or cut off and the peer pulls from another. A hung
+// orderer's connection stays up, so nothing else would end the stream
+// until gRPC's keepalive gave up on it (80 s).
 const stallAfter = 5 * time.Second
 
 func (c *channel) dialOrderer(endpoint string) (*grpc.ClientConn, error) {
@@ -355,20 +355,20 @@ func (c *channel) pullFrom(ctx context.Context, endpoint string, next *uint64, p
 			if h := b.Header.Number + 1; h > c.ordererHeight.Load() {
 				c.ordererHeight.Store(h)
 			}
+			delivered.Store(b.Header.Number + 1) // the stream moves, whatever the committer's pace
 			select {
 			case c.blocks <- checked:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
 			*next, *prevHash = b.Header.Number+1, ledger.HeaderHash(b.Header)
-			delivered.Store(*next)
 		}
 	}
 }
 
 // watchStall ends a block stream from endpoint, through cancel, when it
-// has delivered nothing for stallAfter while another orderer of the
-// channel has more blocks than it delivered.
+// has delivered nothing for two checks stallAfter apart while, at both,
+// another orderer of the channel had more blocks than it delivered.
 func (c *channel) watchStall(ctx context.Context, cancel context.CancelCauseFunc, endpoint string, delivered *atomic.Uint64) {
 	conns := map[string]*grpc.ClientConn{}
 	defer func() {
@@ -378,7 +378,7 @@ func (c *channel) watchStall(ctx context.Context, cancel context.CancelCauseFunc
 	}()
 	ticker := time.NewTicker(stallAfter)
 	defer ticker.Stop()
-	last := delivered.Load()
+	last, behind := delivered.Load(), 0
 	for {
 		select {
 		case <-ctx.Done():
@@ -386,34 +386,48 @@ func (c *channel) watchStall(ctx context.Context, cancel context.CancelCauseFunc
 		case <-ticker.C:
 		}
 		if h := delivered.Load(); h != last {
-			last = h
+			last, behind = h, 0
 			continue
 		}
-		for _, ep := range c.bundle().OrdererEndpoints() {
-			other := ep.Address()
-			if other == endpoint {
-				continue
-			}
-			conn, ok := conns[other]
-			if !ok {
-				var err error
-				if conn, err = c.dialOrderer(other); err != nil {
-					continue
-				}
-				conns[other] = conn
-			}
-			tctx, done := context.WithTimeout(ctx, stallAfter/2)
-			h, err := c.ordererTip(tctx, ordererpb.NewAtomicBroadcastClient(conn))
-			done()
-			if err == nil && h > last {
-				cancel(fmt.Errorf("%s delivered nothing for %s while %s has %d blocks, this stream %d", endpoint, stallAfter, other, h, last))
-				return
-			}
-			if err == nil {
-				break // another orderer answered: nothing is missing
-			}
+		highest, other := c.heightElsewhere(ctx, endpoint, conns)
+		if h := delivered.Load(); highest <= h {
+			last, behind = h, 0
+			continue
+		}
+		if behind++; behind >= 2 {
+			cancel(fmt.Errorf("%s delivered nothing for at least %s while %s has %d blocks, this stream %d", endpoint, 2*stallAfter, other, highest, last))
+			return
 		}
 	}
+}
+
+// heightElsewhere asks the channel's other orderers for their heights and
+// returns the highest, and which orderer has it; those that do not answer
+// within stallAfter/2 are left out.
+func (c *channel) heightElsewhere(ctx context.Context, endpoint string, conns map[string]*grpc.ClientConn) (uint64, string) {
+	var highest uint64
+	var which string
+	for _, ep := range c.bundle().OrdererEndpoints() {
+		other := ep.Address()
+		if other == endpoint {
+			continue
+		}
+		conn, ok := conns[other]
+		if !ok {
+			var err error
+			if conn, err = c.dialOrderer(other); err != nil {
+				continue
+			}
+			conns[other] = conn
+		}
+		tctx, done := context.WithTimeout(ctx, stallAfter/2)
+		h, err := c.ordererTip(tctx, ordererpb.NewAtomicBroadcastClient(conn))
+		done()
+		if err == nil && h > highest {
+			highest, which = h, other
+		}
+	}
+	return highest, which
 }
 
 // ordererTip asks for the newest block's number.
