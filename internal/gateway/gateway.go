@@ -563,7 +563,7 @@ func (s *Server) endorseRemote(ctx context.Context, channel, org string, sp *pee
 			lastErr = err
 			continue
 		}
-		bound := s.endorseBound(ctx)
+		bound, cut := transport.CallBound(ctx, s.opts.EndorseTimeout)
 		callCtx, cancel := context.WithTimeout(ctx, bound)
 		pr, err := peerpb.NewEndorserClient(conn).ProcessProposal(callCtx, sp)
 		// The peer's side learns the bound from the call and may end the
@@ -571,7 +571,7 @@ func (s *Server) endorseRemote(ctx context.Context, channel, org string, sp *pee
 		timedOut := ctx.Err() == nil && (errors.Is(callCtx.Err(), context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded)
 		cancel()
 		switch st := pr.GetResponse().GetStatus(); {
-		case timedOut && bound < s.opts.EndorseTimeout:
+		case timedOut && cut:
 			lastErr = &hurriedError{address: ep.Address(), bound: bound}
 		case timedOut:
 			lastErr = fmt.Errorf("%s did not answer within %s", ep.Address(), bound.Round(time.Millisecond))
@@ -597,19 +597,6 @@ type hurriedError struct {
 
 func (e *hurriedError) Error() string {
 	return fmt.Sprintf("%s did not answer within %s (half of what was left of the client's deadline)", e.address, e.bound.Round(time.Millisecond))
-}
-
-// endorseBound is how long one call to another organization's peer may
-// take: EndorseTimeout, or half of what is left of ctx if that is less, so
-// that another plan has time too.
-func (s *Server) endorseBound(ctx context.Context) time.Duration {
-	bound := s.opts.EndorseTimeout
-	if deadline, ok := ctx.Deadline(); ok {
-		if half := time.Until(deadline) / 2; half < bound {
-			bound = half
-		}
-	}
-	return bound
 }
 
 // conn returns a connection to another node, trusting the TLS CAs of the

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chorusledger/chorus/internal/node/transport"
 	commonpb "github.com/chorusledger/chorus/proto/fabric/common"
 	ordererpb "github.com/chorusledger/chorus/proto/fabric/orderer"
 	"google.golang.org/grpc"
@@ -149,12 +150,7 @@ func (c *BroadcastClient) attempt(ctx context.Context, ep string, env *commonpb.
 		_, err := c.broadcastTo(ctx, ep, env)
 		return err
 	}
-	bound := c.attemptTimeout
-	if deadline, ok := ctx.Deadline(); ok {
-		if half := time.Until(deadline) / 2; half < bound {
-			bound = half
-		}
-	}
+	bound, cut := transport.CallBound(ctx, c.attemptTimeout)
 	attemptCtx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
 	s, err := c.broadcastTo(attemptCtx, ep, env)
@@ -162,7 +158,7 @@ func (c *BroadcastClient) attempt(ctx context.Context, ep string, env *commonpb.
 		return err
 	}
 	silent := fmt.Errorf("orderer %s did not answer within %s", ep, bound.Round(time.Millisecond))
-	if bound == c.attemptTimeout {
+	if !cut {
 		s.fail(silent)
 	}
 	return silent

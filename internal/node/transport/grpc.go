@@ -134,3 +134,17 @@ func ClientCertificateChain(ctx context.Context) ([]*x509.Certificate, bool) {
 	}
 	return info.State.VerifiedChains[0], true
 }
+
+// CallBound is how long one attempt at a remote node may take when another
+// node could be tried after it: d, or half of what is left of ctx if that
+// is less, so that the next attempt has time too. cut reports that ctx's
+// deadline shortened it: a node silent for the shortened bound may only be
+// slower than this caller can wait, and is not to be judged hung.
+func CallBound(ctx context.Context, d time.Duration) (bound time.Duration, cut bool) {
+	if deadline, ok := ctx.Deadline(); ok {
+		if half := time.Until(deadline) / 2; half < d {
+			return half, true
+		}
+	}
+	return d, false
+}

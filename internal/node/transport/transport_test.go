@@ -491,3 +491,19 @@ func TestConnectTimeout(t *testing.T) {
 		t.Errorf("with DialOptions alone: %v, want the call's DeadlineExceeded", code)
 	}
 }
+
+func TestCallBound(t *testing.T) {
+	if d, cut := CallBound(context.Background(), 10*time.Second); d != 10*time.Second || cut {
+		t.Errorf("without a deadline: %v %v, want 10s uncut", d, cut)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	if d, cut := CallBound(ctx, 10*time.Second); d != 10*time.Second || cut {
+		t.Errorf("with an hour left: %v %v, want 10s uncut", d, cut)
+	}
+	short, cancelShort := context.WithTimeout(context.Background(), 4*time.Second)
+	defer cancelShort()
+	if d, cut := CallBound(short, 10*time.Second); !cut || d > 2*time.Second || d < time.Second {
+		t.Errorf("with 4 s left: %v %v, want about 2 s, cut", d, cut)
+	}
+}
