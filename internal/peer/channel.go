@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -241,7 +242,7 @@ func (c *channel) pull() {
 	if info := c.ledger.Info(); info.Height > 0 {
 		prevHash = info.CurrentBlockHash
 	}
-	attempt := 0
+	var picker ordererPicker
 	for ctx.Err() == nil {
 		eps := c.bundle().OrdererEndpoints()
 		if len(eps) == 0 {
@@ -249,15 +250,65 @@ func (c *channel) pull() {
 			sleepCtx(ctx, 5*time.Second)
 			continue
 		}
-		ep := eps[attempt%len(eps)]
-		attempt++
-		err := c.pullFrom(ctx, ep.Address(), &next, &prevHash)
+		addrs := make([]string, len(eps))
+		for i, ep := range eps {
+			addrs[i] = ep.Address()
+		}
+		ep := picker.next(addrs, c.p.opts.Now())
+		err := c.pullFrom(ctx, ep, &next, &prevHash)
 		c.connected.Store(false)
 		if ctx.Err() != nil {
 			return
 		}
-		c.log.Warn("block stream ended; trying another orderer", "orderer", ep.Address(), "next", next, "err", err)
-		sleepCtx(ctx, time.Duration(min(attempt, 10))*100*time.Millisecond)
+		picker.failed(ep, err, c.p.opts.Now())
+		c.log.Warn("block stream ended; trying another orderer", "orderer", ep, "next", next, "err", err)
+		sleepCtx(ctx, time.Duration(min(picker.attempts, 10))*100*time.Millisecond)
+	}
+}
+
+// avoidFailedOrderer is how long the peer pulls from an orderer whose
+// block stream failed only when every other orderer's failed too: a hung
+// orderer keeps its connection open, so trying it again costs the bound
+// of the height request (10 s) each time the rotation comes back to it.
+const avoidFailedOrderer = 30 * time.Second
+
+// ordererPicker chooses the orderer a peer's channel pulls blocks from
+// next: the one the stall watcher last found ahead, if it names one;
+// else the next in turn that has not failed in the last
+// avoidFailedOrderer; else simply the next in turn.
+type ordererPicker struct {
+	attempts int
+	ahead    string               // named by the last stream's stall, if any
+	failedAt map[string]time.Time // when each orderer's stream last failed
+}
+
+func (p *ordererPicker) next(addrs []string, now time.Time) string {
+	start := p.attempts
+	p.attempts++
+	if ahead := p.ahead; ahead != "" {
+		p.ahead = ""
+		if slices.Contains(addrs, ahead) {
+			return ahead
+		}
+	}
+	for i := range addrs {
+		addr := addrs[(start+i)%len(addrs)]
+		if at, ok := p.failedAt[addr]; !ok || now.Sub(at) >= avoidFailedOrderer {
+			return addr
+		}
+	}
+	return addrs[start%len(addrs)]
+}
+
+// failed records that addr's stream ended with err.
+func (p *ordererPicker) failed(addr string, err error, now time.Time) {
+	if p.failedAt == nil {
+		p.failedAt = map[string]time.Time{}
+	}
+	p.failedAt[addr] = now
+	var stall *streamStalledError
+	if errors.As(err, &stall) {
+		p.ahead = stall.ahead
 	}
 }
 
@@ -290,13 +341,28 @@ func (c *channel) ordererCreds() credentials.TransportCredentials {
 	return credentials.NewTLS(transport.ClientTLS(pool, nil))
 }
 
-// stallAfter is how often a block stream that delivers nothing has the
-// peer ask the other orderers whether blocks exist that it has not
-// delivered; when they do at two checks in a row, the stream's orderer is
-// taken for hung or cut off and the peer pulls from another. A hung
-// orderer's connection stays up, so nothing else would end the stream
-// until gRPC's keepalive gave up on it (80 s).
-const stallAfter = 5 * time.Second
+// defaultStallAfter is how often a block stream that delivers nothing has
+// the peer ask the other orderers whether blocks exist that it has not
+// delivered (Options.stallAfter); when they do at two checks in a row,
+// the stream's orderer is taken for hung or cut off and the peer pulls
+// from the one found ahead. A hung orderer's connection stays up, so
+// nothing else would end the stream until gRPC's keepalive gave up on it
+// (80 s).
+const defaultStallAfter = 5 * time.Second
+
+// streamStalledError ends a block stream that delivered nothing while
+// another orderer had more blocks.
+type streamStalledError struct {
+	endpoint, ahead string
+	stalledFor      time.Duration
+	delivered       uint64 // the height the stream had reached
+	aheadHeight     uint64
+}
+
+func (e *streamStalledError) Error() string {
+	return fmt.Sprintf("%s delivered nothing for at least %s while %s has %d blocks, this stream %d",
+		e.endpoint, e.stalledFor, e.ahead, e.aheadHeight, e.delivered)
+}
 
 func (c *channel) dialOrderer(endpoint string) (*grpc.ClientConn, error) {
 	return grpc.NewClient(endpoint, append([]grpc.DialOption{grpc.WithTransportCredentials(c.ordererCreds())}, c.p.opts.DialOptions...)...)
@@ -376,6 +442,7 @@ func (c *channel) watchStall(ctx context.Context, cancel context.CancelCauseFunc
 			conn.Close()
 		}
 	}()
+	stallAfter := c.p.opts.stallAfter
 	ticker := time.NewTicker(stallAfter)
 	defer ticker.Stop()
 	last, behind := delivered.Load(), 0
@@ -389,13 +456,13 @@ func (c *channel) watchStall(ctx context.Context, cancel context.CancelCauseFunc
 			last, behind = h, 0
 			continue
 		}
-		highest, other := c.heightElsewhere(ctx, endpoint, conns)
+		highest, other := c.heightElsewhere(ctx, endpoint, conns, stallAfter/2)
 		if h := delivered.Load(); highest <= h {
 			last, behind = h, 0
 			continue
 		}
 		if behind++; behind >= 2 {
-			cancel(fmt.Errorf("%s delivered nothing for at least %s while %s has %d blocks, this stream %d", endpoint, 2*stallAfter, other, highest, last))
+			cancel(&streamStalledError{endpoint: endpoint, ahead: other, stalledFor: 2 * stallAfter, delivered: last, aheadHeight: highest})
 			return
 		}
 	}
@@ -403,8 +470,8 @@ func (c *channel) watchStall(ctx context.Context, cancel context.CancelCauseFunc
 
 // heightElsewhere asks the channel's other orderers for their heights and
 // returns the highest, and which orderer has it; those that do not answer
-// within stallAfter/2 are left out.
-func (c *channel) heightElsewhere(ctx context.Context, endpoint string, conns map[string]*grpc.ClientConn) (uint64, string) {
+// within wait are left out.
+func (c *channel) heightElsewhere(ctx context.Context, endpoint string, conns map[string]*grpc.ClientConn, wait time.Duration) (uint64, string) {
 	var highest uint64
 	var which string
 	for _, ep := range c.bundle().OrdererEndpoints() {
@@ -420,7 +487,7 @@ func (c *channel) heightElsewhere(ctx context.Context, endpoint string, conns ma
 			}
 			conns[other] = conn
 		}
-		tctx, done := context.WithTimeout(ctx, stallAfter/2)
+		tctx, done := context.WithTimeout(ctx, wait)
 		h, err := c.ordererTip(tctx, ordererpb.NewAtomicBroadcastClient(conn))
 		done()
 		if err == nil && h > highest {

@@ -4,17 +4,12 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/chorusledger/chorus/internal/channelconfig"
-	"github.com/chorusledger/chorus/internal/identity"
 	"github.com/chorusledger/chorus/internal/kv"
-	"github.com/chorusledger/chorus/internal/ledger"
-	"github.com/chorusledger/chorus/internal/nettest"
 	commonpb "github.com/chorusledger/chorus/proto/fabric/common"
 )
 
@@ -66,100 +61,16 @@ func (f *failingFile) WriteAt(p []byte, off int64) (int, error) {
 	return f.File.WriteAt(p, off)
 }
 
-// commitFailFixture is a peer of Org1MSP joined to "mychannel", whose
-// only orderer is never reachable: the test hands blocks, signed by that
-// orderer's identity, to the channel's committer itself.
-type commitFailFixture struct {
-	genesis *commonpb.Block
-	signer  *identity.SigningIdentity // the peer's
-	orderer *identity.SigningIdentity
-}
-
-func newCommitFailFixture(t *testing.T) *commitFailFixture {
-	t.Helper()
-	newCA := func(name, mspID string) *identity.CA {
-		ca, err := identity.NewCA(name, mspID, 24*time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ca
-	}
-	issue := func(ca *identity.CA, cn string, role identity.Role) *identity.SigningIdentity {
-		si, err := ca.IssueSigningIdentity(cn, role, time.Hour, "127.0.0.1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return si
-	}
-	org1, ordererCA := newCA("ca.org1", "Org1MSP"), newCA("ca.orderer", "OrdererMSP")
-	ordererEndpoint, err := channelconfig.ParseEndpoint(nettest.RefusingAddress(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &commitFailFixture{signer: issue(org1, "peer0.org1", identity.RolePeer), orderer: issue(ordererCA, "orderer0", identity.RoleOrderer)}
-	pem := func(b []byte) []channelconfig.PEM { return []channelconfig.PEM{{Data: b}} }
-	def := channelconfig.Definition{
-		Name:          "mychannel",
-		Organizations: []channelconfig.OrganizationDef{{MSPID: "Org1MSP", RootCerts: pem(org1.CertificatePEM())}},
-		OrdererOrganizations: []channelconfig.OrganizationDef{{
-			MSPID: "OrdererMSP", RootCerts: pem(ordererCA.CertificatePEM()), TLSRootCerts: pem(ordererCA.CertificatePEM()),
-			OrdererEndpoints: []channelconfig.Endpoint{ordererEndpoint},
-		}},
-		Consensus: channelconfig.ConsensusDef{Consenters: []channelconfig.ConsenterDef{{
-			ID: 1, MSPID: "OrdererMSP", Host: "127.0.0.1", Port: 1,
-			SigningCert: pem(f.orderer.CertificatePEM())[0], TLSCert: pem(f.orderer.CertificatePEM())[0],
-		}}},
-	}
-	cfg, err := def.Config()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if f.genesis, err = channelconfig.GenesisBlock(cfg); err != nil {
-		t.Fatal(err)
-	}
-	return f
-}
-
-// start opens the peer on disk in dir, joining the channel the first time;
-// stop closes it and its database.
-func (f *commitFailFixture) start(t *testing.T, dir string, disk kv.FS) (p *Peer, c *channel, stop func()) {
-	t.Helper()
-	db, err := kv.Open(dir, kv.Options{FS: disk})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err = New(Options{DB: db, Signer: f.signer})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	stop = func() { once.Do(func() { p.Close(); db.Close() }) }
-	t.Cleanup(stop)
-	if len(p.Channels()) == 0 {
-		if _, err := p.Join(f.genesis); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if c, err = p.channel("mychannel"); err != nil {
-		t.Fatal(err)
-	}
-	return p, c, stop
-}
-
 // deliver hands the channel's committer its next block, empty and signed
 // by the orderer, as the puller would after checking it.
-func (f *commitFailFixture) deliver(t *testing.T, c *channel) *commonpb.Block {
+func (f *channelFixture) deliver(t *testing.T, c *channel) *commonpb.Block {
 	t.Helper()
 	tip, err := c.ledger.Block(c.ledger.Height() - 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	prev := ledger.HeaderHash(tip.Header)
-	b := ledger.NewBlock(tip.Header.Number+1, prev, nil)
-	if err := ledger.SignBlock(b, f.orderer, 0, 1, tip.Header.Number+1); err != nil {
-		t.Fatal(err)
-	}
-	checked, err := c.checkBlock(b, b.Header.Number, prev)
+	b := f.nextBlock(t, tip)
+	checked, err := c.checkBlock(b, b.Header.Number, b.Header.PreviousHash)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +83,7 @@ func (f *commitFailFixture) deliver(t *testing.T, c *channel) *commonpb.Block {
 // nothing: restarted on a disk with room, the peer has its ledger intact,
 // verifies it, and commits the block it could not write.
 func TestFailedBlockWriteStopsTheChannelAndLosesNothing(t *testing.T) {
-	f := newCommitFailFixture(t)
+	f := newChannelFixture(t) // its orderer is never reachable: the test hands blocks to the committer itself
 	dir := t.TempDir()
 	disk := &blockWritesFail{FS: kv.DiskFS()}
 	p, c, stop := f.start(t, dir, disk)

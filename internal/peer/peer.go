@@ -49,6 +49,11 @@ type Options struct {
 	Logger            *slog.Logger
 	Registerer        prometheus.Registerer
 	Now               func() time.Time
+
+	// stallAfter is how often a block stream that delivers nothing has
+	// the peer compare its height with the other orderers'
+	// (defaultStallAfter); tests shorten it.
+	stallAfter time.Duration
 }
 
 func (o *Options) setDefaults() {
@@ -60,6 +65,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.stallAfter <= 0 {
+		o.stallAfter = defaultStallAfter
 	}
 	if o.SignatureCache == nil {
 		o.SignatureCache = identity.NewSignatureCache(identity.DefaultSignatureCacheCapacity)
