@@ -156,10 +156,14 @@ var generatorTable = sync.OnceValue(func() *Table {
 	return newTable(nistec.NewP256Point().SetGenerator())
 })
 
-// multiplyGenerator sets p = k·G for 0 <= k < the order.
-func multiplyGenerator(p *nistec.P256Point, k *big.Int) {
-	generatorTable().multiply(p, k)
+// multiplyGenerator sets p = k·G for 0 <= k < the order, d being k's
+// digits.
+func multiplyGenerator(p *nistec.P256Point, _ *big.Int, d *digits) {
+	generatorTable().apply(p, d)
 }
+
+// touchGenerator is Table.touch for the generator's table.
+func touchGenerator(d *digits) byte { return generatorTable().touch(d) }
 
 // xModOrderIs reports whether p is not the point at infinity and its affine
 // x-coordinate, reduced modulo the order, is r (0 < r < order). It compares
