@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"fmt"
+	mathrand "math/rand/v2"
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -112,6 +116,76 @@ func BenchmarkDeserializeIdentity(b *testing.B) {
 			i++
 			fresh := protowire.AppendVarint(protowire.AppendTag(bytes.Clone(serialized), 15, protowire.VarintType), i)
 			if _, err := m.DeserializeIdentity(fresh); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkSignatureCacheFull measures a full cache of the default
+// capacity: a signature remembered (the oldest forgotten), and a look-up
+// that hits, each of a signature among twice the capacity, in turn.
+func BenchmarkSignatureCacheFull(b *testing.B) {
+	key := newP256(b)
+	spki, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		b.Fatal(err)
+	}
+	keyID := sha256.Sum256(spki)
+	n := 2 * DefaultSignatureCacheCapacity
+	msgs, sigs := make([][]byte, n), make([][]byte, n)
+	rng := mathrand.New(mathrand.NewPCG(1, 2))
+	for i := range n {
+		msgs[i] = fmt.Appendf(nil, "endorsement %d", i)
+		sigs[i] = make([]byte, 71)
+		for j := range sigs[i] {
+			sigs[i][j] = byte(rng.Uint32())
+		}
+	}
+	c := NewSignatureCache(0)
+	i := 0
+	b.Run("remember", func(b *testing.B) {
+		for b.Loop() {
+			c.Remember(&key.PublicKey, msgs[i%n], sigs[i%n])
+			i++
+		}
+	})
+	// Look-ups of the signatures the cache holds, the last remembered, in
+	// a random order.
+	held := rng.Perm(DefaultSignatureCacheCapacity)
+	hits := c.Stats().Hits
+	b.Run("hit", func(b *testing.B) {
+		j := 0
+		for b.Loop() {
+			k := (i - 1 - held[j%len(held)]) % n
+			j++
+			if err := c.verify(keyID, &key.PublicKey, msgs[k], sigs[k]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	if c.Stats().Hits == hits {
+		b.Fatal("no hit")
+	}
+}
+
+// BenchmarkSignEndorsement is a peer's signature of its endorsement, which
+// it remembers in its signature cache.
+func BenchmarkSignEndorsement(b *testing.B) {
+	signer := mustSigningIdentity(b, "Org1MSP", pki(b).peer)
+	c := NewSignatureCache(0)
+	b.Run("Sign and Remember", func(b *testing.B) {
+		for b.Loop() {
+			sig, err := signer.Sign(benchMsg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			c.Remember(signer.PublicKey(), benchMsg, sig)
+		}
+	})
+	b.Run("SignAndRemember", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := signer.SignAndRemember(benchMsg, c); err != nil {
 				b.Fatal(err)
 			}
 		}

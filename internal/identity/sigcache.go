@@ -10,18 +10,17 @@ import (
 	"time"
 
 	"github.com/chorusledger/chorus/internal/identity/keytable"
-	"github.com/chorusledger/chorus/internal/zerocopy"
 )
 
 // DefaultSignatureCacheCapacity is the capacity of a SignatureCache made with
-// a capacity of zero: about 8 MiB of entries, enough for the signatures a
+// a capacity of zero: about 10 MiB of entries, enough for the signatures a
 // busy peer checks between a transaction's endorsement and its commit.
 const DefaultSignatureCacheCapacity = 32768
 
 // SignatureCache remembers signatures that verified, so that a node never
 // verifies the same signature twice (a peer's own endorsements, an envelope
 // the Gateway already checked). It is bounded: past its capacity it forgets
-// the least recently used signature. It is safe for concurrent use; the
+// the oldest signature. It is safe for concurrent use; the
 // verification itself runs outside its lock.
 //
 // An entry is keyed by (SHA-256 of the public key's PKIX encoding,
@@ -43,7 +42,7 @@ const DefaultSignatureCacheCapacity = 32768
 // and evicted again.
 type SignatureCache struct {
 	capacity int
-	entries  *lru[sigCacheKey, struct{}]
+	entries  *signatureSet
 	// keyVerified counts the verifications that succeeded without a table
 	// per key (by keyID); tables holds the keys' tables.
 	keyVerified *lru[[sha256.Size]byte, *atomic.Int32]
@@ -73,12 +72,6 @@ const (
 	minTableInterval = 25 * time.Millisecond
 )
 
-type sigCacheKey struct {
-	keyID  [sha256.Size]byte
-	digest [sha256.Size]byte
-	sig    string
-}
-
 // SignatureCacheStats are counters of a SignatureCache since it was made.
 type SignatureCacheStats struct {
 	Hits      uint64 // verifications answered from the cache
@@ -99,7 +92,7 @@ func NewSignatureCache(capacity int) *SignatureCache {
 	}
 	return &SignatureCache{
 		capacity:    capacity,
-		entries:     newLRU[sigCacheKey, struct{}](capacity),
+		entries:     newSignatureSet(capacity),
 		keyVerified: newLRU[[sha256.Size]byte, *atomic.Int32](maxKeysCounted),
 		tables:      newLRU[[sha256.Size]byte, *keytable.Table](maxKeyTables),
 		now:         time.Now,
@@ -127,17 +120,17 @@ func (c *SignatureCache) verify(keyID [sha256.Size]byte, pub crypto.PublicKey, m
 	if c == nil {
 		return verifyDigest(pub, msg, &digest, sig)
 	}
-	// The look-up's key shares sig's bytes; the key added below is a copy.
-	k := sigCacheKey{keyID: keyID, digest: digest, sig: zerocopy.String(sig)}
-	if _, ok := c.entries.get(k); ok {
+	k, cacheable := makeSignatureKey(&keyID, &digest, sig)
+	if cacheable && c.entries.contains(&k) {
 		return nil
 	}
 	table, _ := c.tables.get(keyID)
 	if err := verifyDigestWith(table, pub, msg, &digest, sig); err != nil {
 		return err
 	}
-	k.sig = string(sig)
-	c.entries.add(k, struct{}{})
+	if cacheable {
+		c.entries.add(&k)
+	}
 	if table == nil {
 		c.countVerified(keyID, pub)
 	}
@@ -190,7 +183,8 @@ func (c *SignatureCache) mayComputeTable() bool {
 // Remember records sig as pub's valid signature of msg without verifying
 // it: for signatures this process made itself, such as a peer's own
 // endorsements, which it meets again when it validates their block. Never
-// call it with a signature that came from elsewhere.
+// call it with a signature that came from elsewhere. A SigningIdentity's
+// SignAndRemember does the same for less.
 func (c *SignatureCache) Remember(pub crypto.PublicKey, msg, sig []byte) {
 	if c == nil {
 		return
@@ -199,7 +193,16 @@ func (c *SignatureCache) Remember(pub crypto.PublicKey, msg, sig []byte) {
 	if err != nil {
 		return
 	}
-	c.entries.add(sigCacheKey{keyID: sha256.Sum256(spki), digest: sha256.Sum256(msg), sig: string(sig)}, struct{}{})
+	keyID, digest := sha256.Sum256(spki), sha256.Sum256(msg)
+	c.remember(&keyID, &digest, sig)
+}
+
+// remember records sig as the valid signature of the message whose
+// SHA-256 is digest by the key whose ID is keyID.
+func (c *SignatureCache) remember(keyID, digest *[sha256.Size]byte, sig []byte) {
+	if k, ok := makeSignatureKey(keyID, digest, sig); ok {
+		c.entries.add(&k)
+	}
 }
 
 // Stats returns the cache's counters. A nil cache has all zero.

@@ -67,28 +67,32 @@ func TestSignatureCacheKeyIncludesTheKey(t *testing.T) {
 	}
 }
 
-func TestSignatureCacheEvictsLeastRecentlyUsed(t *testing.T) {
+func TestSignatureCacheForgetsTheOldest(t *testing.T) {
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
 	pub := key.Public()
 	c := NewSignatureCache(3)
-	msgs := make([][]byte, 5)
-	sigs := make([][]byte, 5)
+	msgs := make([][]byte, 6)
+	sigs := make([][]byte, 6)
 	for i := range msgs {
 		msgs[i] = fmt.Appendf(nil, "message %d", i)
 		sigs[i] = ed25519.Sign(key, msgs[i])
 	}
-	verify := func(i int) {
+	verify := func(i int) (hit bool) {
 		t.Helper()
+		before := c.Stats().Hits
 		if err := c.Verify(pub, msgs[i], sigs[i]); err != nil {
 			t.Fatal(err)
 		}
+		return c.Stats().Hits > before
 	}
 	verify(0)
 	verify(1)
 	verify(2)
-	verify(0) // hit: 0 is now the most recently used, 1 the least
-	verify(3) // evicts 1
-	verify(4) // evicts 2
+	if !verify(0) { // a hit does not make it younger
+		t.Fatal("message 0 missed")
+	}
+	verify(3) // forgets 0
+	verify(4) // forgets 1
 	st := c.Stats()
 	if st.Len != 3 || st.Evictions != 2 || st.Hits != 1 || st.Misses != 5 {
 		t.Fatalf("stats %+v, want 3 entries, 2 evictions, 1 hit, 5 misses", st)
@@ -96,15 +100,37 @@ func TestSignatureCacheEvictsLeastRecentlyUsed(t *testing.T) {
 	for _, tc := range []struct {
 		i   int
 		hit bool
-	}{{0, true}, {3, true}, {4, true}, {1, false}} {
-		before := c.Stats().Hits
-		verify(tc.i)
-		if hit := c.Stats().Hits > before; hit != tc.hit {
+	}{{2, true}, {3, true}, {4, true}, {0, false}, {1, false}, {2, false}} {
+		// 0 is added again (forgetting 2), then 1 (forgetting 3), so 2 is
+		// gone by its second look-up.
+		if hit := verify(tc.i); hit != tc.hit {
 			t.Errorf("message %d: hit %v, want %v", tc.i, hit, tc.hit)
 		}
 	}
 	if st := c.Stats(); st.Len != 3 {
 		t.Fatalf("cache holds %d entries past its capacity of 3", st.Len)
+	}
+}
+
+// A signature longer than any valid one is neither held nor answered from
+// the cache: it is verified, and refused, every time.
+func TestSignatureCacheLongSignatures(t *testing.T) {
+	key := newP256(t)
+	c := NewSignatureCache(0)
+	msg := []byte("m")
+	sig, err := Sign(key, msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := append(append([]byte(nil), sig...), make([]byte, maxCachedSignature)...)
+	c.Remember(&key.PublicKey, msg, long)
+	for range 2 {
+		if err := c.Verify(&key.PublicKey, msg, long); err == nil {
+			t.Fatal("a signature with trailing bytes verified")
+		}
+	}
+	if st := c.Stats(); st.Len != 0 || st.Hits != 0 {
+		t.Fatalf("stats %+v, want nothing held and no hit", st)
 	}
 }
 
@@ -183,6 +209,37 @@ func TestSignatureCacheRemember(t *testing.T) {
 	}
 	var nilCache *SignatureCache
 	nilCache.Remember(&key.PublicKey, msg, sig) // no effect, no panic
+}
+
+// A peer's endorsement signed with SignAndRemember is a hit when the
+// peer's MSP identity, deserialized from the endorsement, verifies it.
+func TestSignAndRememberIsAHitForTheSignersIdentity(t *testing.T) {
+	p := pki(t)
+	cfg := p.org1Config(nil)
+	cfg.SignatureCache = NewSignatureCache(0)
+	m := newTestMSP(t, cfg)
+	signer := mustSigningIdentity(t, "Org1MSP", p.peer)
+	id, err := m.DeserializeIdentity(signer.Serialize())
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := []byte("endorsement")
+	sig, err := signer.SignAndRemember(msg, cfg.SignatureCache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := id.Verify(msg, sig); err != nil {
+		t.Fatal(err)
+	}
+	if st := cfg.SignatureCache.Stats(); st.Hits != 1 || st.Misses != 0 {
+		t.Errorf("stats %+v, want one hit and no miss", st)
+	}
+	if err := id.Verify([]byte("other"), sig); err == nil {
+		t.Error("a remembered signature verified another message")
+	}
+	if _, err := signer.SignAndRemember(msg, nil); err != nil { // no cache: signs only
+		t.Fatal(err)
+	}
 }
 
 // TestSignatureCacheKeyTables checks that a key gets its precomputed table

@@ -35,28 +35,34 @@ type ecdsaSignature struct {
 // key may be an *ecdsa.PrivateKey, an ed25519.PrivateKey, or any crypto.Signer
 // (a hardware key, say) whose public key is ECDSA P-256 or Ed25519.
 func Sign(key crypto.Signer, msg []byte) ([]byte, error) {
+	sig, _, err := sign(key, msg)
+	return sig, err
+}
+
+// sign is Sign, returning also SHA-256(msg).
+func sign(key crypto.Signer, msg []byte) (sig []byte, digest [sha256.Size]byte, err error) {
 	if err := checkSupportedKey(key.Public(), "signing key"); err != nil {
-		return nil, err
+		return nil, digest, err
 	}
+	digest = sha256.Sum256(msg)
 	if _, ok := key.Public().(ed25519.PublicKey); ok {
 		sig, err := key.Sign(rand.Reader, msg, crypto.Hash(0))
 		if err != nil {
-			return nil, fmt.Errorf("identity: Ed25519 signing failed: %w", err)
+			return nil, digest, fmt.Errorf("identity: Ed25519 signing failed: %w", err)
 		}
-		return sig, nil
+		return sig, digest, nil
 	}
-	digest := sha256.Sum256(msg)
 	var der []byte
-	var err error
 	if k, ok := key.(*ecdsa.PrivateKey); ok {
 		der, err = ecdsa.SignASN1(rand.Reader, k, digest[:])
 	} else {
 		der, err = key.Sign(rand.Reader, digest[:], crypto.SHA256)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("identity: ECDSA signing failed: %w", err)
+		return nil, digest, fmt.Errorf("identity: ECDSA signing failed: %w", err)
 	}
-	return toLowS(der)
+	sig, err = toLowS(der)
+	return sig, digest, err
 }
 
 // toLowS returns der with S replaced by N-S when S > N/2. der comes from our

@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -38,6 +39,7 @@ type SigningIdentity struct {
 	cert       *x509.Certificate
 	key        crypto.Signer
 	serialized []byte
+	keyID      [sha256.Size]byte // SHA-256 of the certificate's public key, as MSP identities name it
 }
 
 var _ Signer = (*SigningIdentity)(nil)
@@ -67,7 +69,8 @@ func NewSigningIdentity(mspID string, certPEM []byte, key crypto.Signer) (*Signi
 	if err != nil {
 		return nil, err
 	}
-	return &SigningIdentity{mspID: mspID, certPEM: certPEM, cert: cert, key: key, serialized: serialized}, nil
+	return &SigningIdentity{mspID: mspID, certPEM: certPEM, cert: cert, key: key, serialized: serialized,
+		keyID: sha256.Sum256(cert.RawSubjectPublicKeyInfo)}, nil
 }
 
 // LoadSigningIdentity builds a SigningIdentity from a PEM certificate and a
@@ -82,6 +85,21 @@ func LoadSigningIdentity(mspID string, certPEM, keyPEM []byte) (*SigningIdentity
 
 // Sign signs msg with the identity's key; see the package function Sign.
 func (s *SigningIdentity) Sign(msg []byte) ([]byte, error) { return Sign(s.key, msg) }
+
+// SignAndRemember is Sign, recording the signature in cache as valid: for
+// a signature this process will meet again, such as a peer's own
+// endorsement in the block it validates. It costs less than Sign followed
+// by the cache's Remember, which must name the key and hash msg again.
+func (s *SigningIdentity) SignAndRemember(msg []byte, cache *SignatureCache) ([]byte, error) {
+	sig, digest, err := sign(s.key, msg)
+	if err != nil {
+		return nil, err
+	}
+	if cache != nil {
+		cache.remember(&s.keyID, &digest, sig)
+	}
+	return sig, nil
+}
 
 // Serialize returns the serialized identity, computed once. The caller must
 // not modify it.

@@ -184,14 +184,9 @@ func (p *Peer) endorse(sp *peerpb.SignedProposal, prop *envelope.Proposal) (*pee
 	}
 	endorser := p.opts.Signer.Serialize()
 	signed := envelope.EndorsementSignedBytes(sim.ResponsePayload, endorser)
-	sig, err := p.opts.Signer.Sign(signed)
+	sig, err := p.signRemembered(signed)
 	if err != nil {
 		return nil, refuseProposal(500, "signing the endorsement: %v", err)
-	}
-	// The peer meets its own endorsement again when it validates the
-	// transaction's block: remembered, it is not verified again.
-	if k, ok := p.opts.Signer.(interface{ PublicKey() crypto.PublicKey }); ok {
-		p.opts.SignatureCache.Remember(k.PublicKey(), signed, sig)
 	}
 	res.Payload = sim.ResponsePayload
 	res.Endorsement = &peerpb.Endorsement{Endorser: endorser, Signature: sig}
@@ -269,3 +264,23 @@ type approvingOrg string
 func (a approvingOrg) ID() string                 { return "approval of " + string(a) }
 func (a approvingOrg) MSPID() string              { return string(a) }
 func (a approvingOrg) HasRole(identity.Role) bool { return true }
+
+// signRemembered signs an endorsement and remembers the signature in the
+// signature cache: the peer meets its own endorsement again when it
+// validates the transaction's block, and does not verify it then.
+func (p *Peer) signRemembered(msg []byte) ([]byte, error) {
+	switch s := p.opts.Signer.(type) {
+	case interface {
+		SignAndRemember([]byte, *identity.SignatureCache) ([]byte, error)
+	}:
+		return s.SignAndRemember(msg, p.opts.SignatureCache)
+	case interface{ PublicKey() crypto.PublicKey }:
+		sig, err := p.opts.Signer.Sign(msg)
+		if err == nil {
+			p.opts.SignatureCache.Remember(s.PublicKey(), msg, sig)
+		}
+		return sig, err
+	default:
+		return p.opts.Signer.Sign(msg)
+	}
+}
