@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/pprof/profile"
@@ -177,13 +179,23 @@ type profiler struct {
 	err  error
 	// selfFile is the bench process's profile while it is being written.
 	selfFile *os.File
+	// stopChunks, for a node profiled in chunks, is closed when the
+	// window ends.
+	stopChunks chan struct{}
+	stopOnce   sync.Once
 }
 
+// profileChunk is the length of each profile of a node whose window has
+// no length known in advance (a run of a number of transactions): the
+// profiler fetches one after another until the window ends, and merges
+// them. The last may run up to profileChunk past the window's end.
+var profileChunk = 2 * time.Second // whole seconds; tests shorten it
+
 // startProfiler begins profiling one process for window (rounded up to
-// whole seconds for a node). The profile is written to dir/name.pprof. A
-// node's profile is abandoned when ctx ends first (the run was
-// interrupted): the node sends nothing before the window's end, and the
-// run should not wait for it.
+// whole seconds for a node), or until stop if window is 0. The profile is
+// written to dir/name.pprof. A node's profile is abandoned when ctx ends
+// first (the run was interrupted): the node sends nothing before the
+// window's end, and the run should not wait for it.
 func startProfiler(ctx context.Context, dir, name, opsAddress string, self bool, window time.Duration) *profiler {
 	pr := &profiler{file: filepath.Join(dir, profileFileName(name)+".pprof"), self: self, done: make(chan struct{})}
 	if self {
@@ -201,6 +213,15 @@ func startProfiler(ctx context.Context, dir, name, opsAddress string, self bool,
 		pr.selfFile = f
 		return pr
 	}
+	if window <= 0 {
+		pr.url = fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", opsAddress, int(profileChunk/time.Second))
+		pr.stopChunks = make(chan struct{})
+		go func() {
+			defer close(pr.done)
+			pr.err = fetchProfileChunks(ctx, pr.url, pr.file, pr.stopChunks)
+		}()
+		return pr
+	}
 	seconds := int((window + time.Second - 1) / time.Second)
 	pr.url = fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", opsAddress, seconds)
 	go func() {
@@ -210,7 +231,51 @@ func startProfiler(ctx context.Context, dir, name, opsAddress string, self bool,
 	return pr
 }
 
+// fetchProfileChunks fetches profiles from url one after another until
+// stop is closed, and writes them merged into file.
+func fetchProfileChunks(ctx context.Context, url, file string, stop <-chan struct{}) error {
+	var chunks []*profile.Profile
+	for {
+		var buf bytes.Buffer
+		if err := fetchProfileTo(ctx, url, &buf, profileChunk+time.Minute); err != nil {
+			return err
+		}
+		p, err := profile.Parse(&buf)
+		if err != nil {
+			return fmt.Errorf("%s: %w", url, err)
+		}
+		chunks = append(chunks, p)
+		select {
+		case <-stop:
+		default:
+			continue
+		}
+		merged, err := profile.Merge(chunks)
+		if err != nil {
+			return fmt.Errorf("merging the profiles of %s: %w", url, err)
+		}
+		f, err := os.Create(file)
+		if err != nil {
+			return err
+		}
+		if err := merged.Write(f); err != nil {
+			f.Close()
+			return err
+		}
+		return f.Close()
+	}
+}
+
 func fetchProfile(ctx context.Context, url, file string, timeout time.Duration) error {
+	var buf bytes.Buffer
+	if err := fetchProfileTo(ctx, url, &buf, timeout); err != nil {
+		return err
+	}
+	return os.WriteFile(file, buf.Bytes(), 0o644)
+}
+
+// fetchProfileTo fetches the profile at url into w.
+func fetchProfileTo(ctx context.Context, url string, w io.Writer, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -232,19 +297,19 @@ func fetchProfile(ctx context.Context, url, file string, timeout time.Duration) 
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return fmt.Errorf("%s: %s: %s", url, resp.Status, strings.TrimSpace(string(msg)))
 	}
-	f, err := os.Create(file)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, resp.Body); err != nil {
-		f.Close()
+	if _, err := io.Copy(w, resp.Body); err != nil {
 		return fmt.Errorf("%s: %w", url, err)
 	}
-	return f.Close()
+	return nil
 }
 
-// stop ends the bench process's own profile; a node's ends by itself.
+// stop ends the bench process's own profile, and a node's profiled in
+// chunks once its current chunk ends; a node's profiled for a window ends
+// by itself.
 func (pr *profiler) stop() {
+	if pr.stopChunks != nil {
+		pr.stopOnce.Do(func() { close(pr.stopChunks) })
+	}
 	if pr.self && pr.selfFile != nil {
 		pprof.StopCPUProfile()
 		if err := pr.selfFile.Close(); err != nil && pr.err == nil {

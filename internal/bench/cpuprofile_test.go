@@ -143,6 +143,55 @@ func TestProfilerOverHTTP(t *testing.T) {
 	}
 }
 
+// TestProfilerInChunks: a node profiled for a window whose end is not
+// known in advance (a run of a number of transactions) is profiled in
+// chunks until the window ends, and the chunks are merged: the profile
+// covers the whole window, and ends at most a chunk after it.
+func TestProfilerInChunks(t *testing.T) {
+	defer func(d time.Duration) { profileChunk = d }(profileChunk)
+	profileChunk = time.Second
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/profile", httppprof.Profile)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := sha256.Sum256([]byte("chorus"))
+	sig, err := ecdsa.SignASN1(rand.Reader, key, digest[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	pr := startProfiler(context.Background(), dir, "peer0", strings.TrimPrefix(srv.URL, "http://"), false, 0)
+	start := time.Now()
+	for time.Since(start) < 2500*time.Millisecond { // into the third chunk
+		if !ecdsa.VerifyASN1(&key.PublicKey, digest[:], sig) {
+			t.Fatal("signature does not verify")
+		}
+	}
+	stopped := time.Now()
+	pr.stop()
+	b, err := pr.breakdown()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if waited := time.Since(stopped); waited > 5*time.Second {
+		t.Errorf("the profile ended %v after the window", waited)
+	}
+	// One chunk holds at most about a second of this goroutine's CPU; the
+	// merged profile holds the three.
+	if b.SampledSeconds < 1.5 {
+		t.Errorf("the merged profile holds %.2f s of samples, want more than a chunk's", b.SampledSeconds)
+	}
+	if len(b.Categories) == 0 || b.Categories[0].Category != "signature verification (ECDSA)" {
+		t.Errorf("breakdown %+v", b.Categories)
+	}
+	pr.stop() // a second stop does nothing
+}
+
 // TestProfilerNotServed: a node without operations.profiling says so.
 func TestProfilerNotServed(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())

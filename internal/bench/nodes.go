@@ -103,7 +103,8 @@ func (p *nodeProbe) stop() {
 	}
 }
 
-// startProfile profiles the process for the window, or until ctx ends.
+// startProfile profiles the process for the window (until stop if it is
+// 0), or until ctx ends.
 func (p *nodeProbe) startProfile(ctx context.Context, dir string, window time.Duration) {
 	if p.err != nil {
 		return

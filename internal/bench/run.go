@@ -66,9 +66,6 @@ func Run(ctx context.Context, cfg Config, t Target) (*Report, error) {
 		return nil, errors.New("bench: no client profile")
 	}
 	if t.ProfileDir != "" {
-		if cfg.Transactions > 0 {
-			return nil, errors.New("bench: CPU profiles need a duration, not a number of transactions: a node's profile is asked for in advance")
-		}
 		if err := os.MkdirAll(t.ProfileDir, 0o755); err != nil {
 			return nil, fmt.Errorf("bench: the profile directory: %w", err)
 		}
@@ -193,7 +190,11 @@ func Run(ctx context.Context, cfg Config, t Target) (*Report, error) {
 		for _, p := range probes {
 			p.start()
 			if t.ProfileDir != "" && ctx.Err() == nil {
-				p.startProfile(ctx, t.ProfileDir, cfg.Duration)
+				window := cfg.Duration
+				if cfg.Transactions > 0 {
+					window = 0 // its end is not known: profiled in chunks until the probes stop
+				}
+				p.startProfile(ctx, t.ProfileDir, window)
 			}
 		}
 		// Asked aside, so that slow orderers do not hold back the end of
