@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -9,6 +10,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -467,4 +470,57 @@ func TestSignatureCacheKeyTablesRefusedCountKept(t *testing.T) {
 		t.Fatalf("the refused key got no table at its next verification: %d computed", n)
 	}
 
+}
+
+// deviceKey is a crypto.Signer outside Go's own key types, as a hardware
+// module's is; a faulty one returns another message's signature.
+type deviceKey struct {
+	key    *ecdsa.PrivateKey
+	faulty bool
+}
+
+func (d deviceKey) Public() crypto.PublicKey { return d.key.Public() }
+
+func (d deviceKey) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	if d.faulty {
+		other := sha256.Sum256([]byte("another message"))
+		digest = other[:]
+	}
+	return d.key.Sign(r, digest, opts)
+}
+
+// A device's signature is verified before it is remembered: a faulty
+// device's is refused, not remembered as valid.
+func TestSignAndRememberChecksADevicesSignature(t *testing.T) {
+	p := pki(t)
+	key, err := ParsePrivateKeyPEM(p.peer.keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, faulty := range []bool{false, true} {
+		signer, err := NewSigningIdentity("Org1MSP", p.peer.certPEM, deviceKey{key: key.(*ecdsa.PrivateKey), faulty: faulty})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := NewSignatureCache(0)
+		sig, err := signer.SignAndRemember([]byte("endorsement"), c)
+		if faulty {
+			if err == nil || !strings.Contains(err.Error(), "does not verify") {
+				t.Errorf("a faulty device's signature: %v, want it refused", err)
+			}
+			if st := c.Stats(); st.Len != 0 {
+				t.Errorf("a faulty device's signature was remembered: %+v", st)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Verify(signer.PublicKey(), []byte("endorsement"), sig); err != nil {
+			t.Fatal(err)
+		}
+		if st := c.Stats(); st.Hits != 1 {
+			t.Errorf("a device's valid signature was not remembered: %+v", st)
+		}
+	}
 }

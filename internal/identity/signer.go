@@ -90,14 +90,27 @@ func (s *SigningIdentity) Sign(msg []byte) ([]byte, error) { return Sign(s.key, 
 // a signature this process will meet again, such as a peer's own
 // endorsement in the block it validates. It costs less than Sign followed
 // by the cache's Remember, which must name the key and hash msg again.
+//
+// A signature from a key outside this process (a crypto.Signer other than
+// Go's own ECDSA and Ed25519 keys, such as a hardware module's) is
+// verified before it is remembered: a faulty device's signature would
+// otherwise pass here and fail on every other node.
 func (s *SigningIdentity) SignAndRemember(msg []byte, cache *SignatureCache) ([]byte, error) {
 	sig, digest, err := sign(s.key, msg)
 	if err != nil {
 		return nil, err
 	}
-	if cache != nil {
-		cache.remember(&s.keyID, &digest, sig)
+	if cache == nil {
+		return sig, nil
 	}
+	switch s.key.(type) {
+	case *ecdsa.PrivateKey, ed25519.PrivateKey:
+	default:
+		if err := verifyDigest(s.cert.PublicKey, msg, &digest, sig); err != nil {
+			return nil, fmt.Errorf("identity: the %s key's signature does not verify: %w", s, err)
+		}
+	}
+	cache.remember(&s.keyID, &digest, sig)
 	return sig, nil
 }
 

@@ -37,19 +37,20 @@ func makeSignatureKey(keyID, digest *[sha256.Size]byte, sig []byte) (signatureKe
 // met again once or twice within seconds (a transaction's endorsement and
 // then its block's validation), so the order of use that an LRU keeps
 // would cost a list update on every hit for nothing. Its memory is two
-// arrays without pointers, allocated once: the map and the ring of keys in
-// the order they were added.
+// arrays without pointers, which grow up to the capacity: the map and the
+// ring of keys in the order they were added.
 type signatureSet struct {
-	mu      sync.Mutex
-	members map[signatureKey]struct{}
-	order   []signatureKey // a ring: order[next] is the oldest once full
-	next    int
+	mu       sync.Mutex
+	capacity int
+	members  map[signatureKey]struct{}
+	order    []signatureKey // a ring: order[next] is the oldest once full
+	next     int
 
 	hits, misses, evictions uint64
 }
 
 func newSignatureSet(capacity int) *signatureSet {
-	return &signatureSet{members: make(map[signatureKey]struct{}, capacity), order: make([]signatureKey, 0, capacity)}
+	return &signatureSet{capacity: capacity, members: map[signatureKey]struct{}{}}
 }
 
 // contains reports whether k is in the set, and counts a hit or a miss.
@@ -73,7 +74,7 @@ func (s *signatureSet) add(k *signatureKey) {
 	if s.members[*k] = struct{}{}; len(s.members) == held {
 		return // it was there already
 	}
-	if len(s.order) < cap(s.order) {
+	if len(s.order) < s.capacity {
 		s.order = append(s.order, *k)
 		return
 	}

@@ -254,62 +254,81 @@ func (c *channel) pull() {
 		for i, ep := range eps {
 			addrs[i] = ep.Address()
 		}
-		ep := picker.next(addrs, c.p.opts.Now())
+		ep := picker.next(addrs)
+		from := next
 		err := c.pullFrom(ctx, ep, &next, &prevHash)
 		c.connected.Store(false)
 		if ctx.Err() != nil {
 			return
 		}
-		picker.failed(ep, err, c.p.opts.Now())
+		picker.ended(ep, next > from, err)
 		c.log.Warn("block stream ended; trying another orderer", "orderer", ep, "next", next, "err", err)
-		sleepCtx(ctx, time.Duration(min(picker.attempts, 10))*100*time.Millisecond)
+		sleepCtx(ctx, picker.pause())
 	}
 }
 
-// avoidFailedOrderer is how long the peer pulls from an orderer whose
-// block stream failed only when every other orderer's failed too: a hung
-// orderer keeps its connection open, so trying it again costs the bound
-// of the height request (10 s) each time the rotation comes back to it.
-const avoidFailedOrderer = 30 * time.Second
-
 // ordererPicker chooses the orderer a peer's channel pulls blocks from
-// next: the one the stall watcher last found ahead, if it names one;
-// else the next in turn that has not failed in the last
-// avoidFailedOrderer; else simply the next in turn.
+// next: the one the stall watcher last found ahead, if it names one; else
+// the next in turn that is not suspect; else simply the next in turn. An
+// orderer is suspect from a stream of it that stalled, or that ended
+// without delivering a block, until a stream of it delivers one: a hung
+// orderer keeps its connections open, so each return to it costs the
+// bound of the height request (10 s).
 type ordererPicker struct {
-	attempts int
-	ahead    string               // named by the last stream's stall, if any
-	failedAt map[string]time.Time // when each orderer's stream last failed
+	turn    int
+	idle    int    // streams in a row that delivered nothing
+	ahead   string // named by the last stream's stall, if any
+	suspect map[string]bool
 }
 
-func (p *ordererPicker) next(addrs []string, now time.Time) string {
-	start := p.attempts
-	p.attempts++
+func (p *ordererPicker) next(addrs []string) string {
+	for addr := range p.suspect {
+		if !slices.Contains(addrs, addr) {
+			delete(p.suspect, addr) // no longer in the channel's configuration
+		}
+	}
 	if ahead := p.ahead; ahead != "" {
 		p.ahead = ""
 		if slices.Contains(addrs, ahead) {
 			return ahead
 		}
 	}
+	start := p.turn
+	p.turn++
 	for i := range addrs {
-		addr := addrs[(start+i)%len(addrs)]
-		if at, ok := p.failedAt[addr]; !ok || now.Sub(at) >= avoidFailedOrderer {
+		if addr := addrs[(start+i)%len(addrs)]; !p.suspect[addr] {
 			return addr
 		}
 	}
 	return addrs[start%len(addrs)]
 }
 
-// failed records that addr's stream ended with err.
-func (p *ordererPicker) failed(addr string, err error, now time.Time) {
-	if p.failedAt == nil {
-		p.failedAt = map[string]time.Time{}
+// ended records that addr's stream ended with err, having delivered
+// blocks or not.
+func (p *ordererPicker) ended(addr string, delivered bool, err error) {
+	if p.suspect == nil {
+		p.suspect = map[string]bool{}
 	}
-	p.failedAt[addr] = now
 	var stall *streamStalledError
-	if errors.As(err, &stall) {
+	stalled := errors.As(err, &stall)
+	if stalled {
 		p.ahead = stall.ahead
 	}
+	if delivered && !stalled {
+		delete(p.suspect, addr)
+		p.idle = 0
+		return
+	}
+	p.suspect[addr] = true
+	if !delivered {
+		p.idle++
+	}
+}
+
+// pause is the wait before the next stream: 100 ms, and 100 ms more for
+// each stream in a row that delivered nothing, up to 1 s.
+func (p *ordererPicker) pause() time.Duration {
+	return time.Duration(min(p.idle+1, 10)) * 100 * time.Millisecond
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) {
@@ -396,9 +415,9 @@ func (c *channel) pullFrom(ctx context.Context, endpoint string, next *uint64, p
 		return err
 	}
 	c.connected.Store(true)
-	var delivered atomic.Uint64 // the height the stream has reached
-	delivered.Store(*next)
-	go c.watchStall(sctx, cancel, endpoint, &delivered)
+	var progress streamProgress
+	progress.delivered.Store(*next)
+	go c.watchStall(sctx, cancel, endpoint, &progress)
 	for {
 		res, err := stream.Recv()
 		if err != nil {
@@ -421,21 +440,32 @@ func (c *channel) pullFrom(ctx context.Context, endpoint string, next *uint64, p
 			if h := b.Header.Number + 1; h > c.ordererHeight.Load() {
 				c.ordererHeight.Store(h)
 			}
-			delivered.Store(b.Header.Number + 1) // the stream moves, whatever the committer's pace
+			progress.delivered.Store(b.Header.Number + 1)
+			progress.handing.Store(true) // while the committer is busy the stream is not read
 			select {
 			case c.blocks <- checked:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
+			progress.handing.Store(false)
 			*next, *prevHash = b.Header.Number+1, ledger.HeaderHash(b.Header)
 		}
 	}
 }
 
+// streamProgress is how far a block stream has come, for its stall
+// watcher.
+type streamProgress struct {
+	delivered atomic.Uint64 // the height the stream has reached
+	handing   atomic.Bool   // a block waits for the committer, which is busy
+}
+
 // watchStall ends a block stream from endpoint, through cancel, when it
 // has delivered nothing for two checks stallAfter apart while, at both,
-// another orderer of the channel had more blocks than it delivered.
-func (c *channel) watchStall(ctx context.Context, cancel context.CancelCauseFunc, endpoint string, delivered *atomic.Uint64) {
+// another orderer of the channel had more blocks than it delivered. A
+// stream waiting for the committer to take its block is not stalled,
+// however slow the commit.
+func (c *channel) watchStall(ctx context.Context, cancel context.CancelCauseFunc, endpoint string, progress *streamProgress) {
 	conns := map[string]*grpc.ClientConn{}
 	defer func() {
 		for _, conn := range conns {
@@ -445,19 +475,19 @@ func (c *channel) watchStall(ctx context.Context, cancel context.CancelCauseFunc
 	stallAfter := c.p.opts.stallAfter
 	ticker := time.NewTicker(stallAfter)
 	defer ticker.Stop()
-	last, behind := delivered.Load(), 0
+	last, behind := progress.delivered.Load(), 0
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
 		}
-		if h := delivered.Load(); h != last {
+		if h := progress.delivered.Load(); h != last || progress.handing.Load() {
 			last, behind = h, 0
 			continue
 		}
 		highest, other := c.heightElsewhere(ctx, endpoint, conns, stallAfter/2)
-		if h := delivered.Load(); highest <= h {
+		if h := progress.delivered.Load(); highest <= h {
 			last, behind = h, 0
 			continue
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -198,7 +199,7 @@ func TestPullKeepsASilentStreamAtTheTip(t *testing.T) {
 // delivering the block before the next, is the ordinary race of two
 // orderers writing the same block: the stream is kept.
 func TestPullKeepsAStreamBehindAtOneCheck(t *testing.T) {
-	const stallAfter = 300 * time.Millisecond
+	const stallAfter = 600 * time.Millisecond
 	f := newPullFixture(t, 2, 3, false)
 	own, other := f.sources[0], f.sources[1]
 	own.append(f.chain[1:3]...)
@@ -225,28 +226,103 @@ func TestPullKeepsAStreamBehindAtOneCheck(t *testing.T) {
 	}
 }
 
+// slowBlockWrites is a disk on which every write to the ledger's block
+// segment files takes delay: a committer that cannot keep up.
+type slowBlockWrites struct {
+	kv.FS
+	delay time.Duration
+}
+
+func (d *slowBlockWrites) wrap(f kv.File, name string, err error) (kv.File, error) {
+	if err != nil || !strings.HasSuffix(name, ".blk") {
+		return f, err
+	}
+	return &slowFile{File: f, delay: d.delay}, nil
+}
+
+func (d *slowBlockWrites) Create(name string, c kv.DiskWriteCategory) (kv.File, error) {
+	f, err := d.FS.Create(name, c)
+	return d.wrap(f, name, err)
+}
+
+func (d *slowBlockWrites) OpenReadWrite(name string, c kv.DiskWriteCategory, opts ...kv.OpenOption) (kv.File, error) {
+	f, err := d.FS.OpenReadWrite(name, c, opts...)
+	return d.wrap(f, name, err)
+}
+
+type slowFile struct {
+	kv.File
+	delay time.Duration
+}
+
+func (f *slowFile) Write(p []byte) (int, error) {
+	time.Sleep(f.delay)
+	return f.File.Write(p)
+}
+
+func (f *slowFile) WriteAt(p []byte, off int64) (int, error) {
+	time.Sleep(f.delay)
+	return f.File.WriteAt(p, off)
+}
+
+// A stream whose next block waits for a slow committer, while the other
+// orderers are far ahead, is not stalled: its orderer is not left.
+func TestPullKeepsAStreamWaitingForTheCommitter(t *testing.T) {
+	const stallAfter = 20 * time.Millisecond
+	// More blocks than the queue to the committer and its pipeline hold.
+	f := newPullFixture(t, 2, 24, false)
+	for _, src := range f.sources {
+		src.append(f.chain[1:]...)
+	}
+	disk := &slowBlockWrites{FS: kv.DiskFS(), delay: 4 * stallAfter}
+	p, _, _ := f.start(t, t.TempDir(), disk, func(o *Options) { o.stallAfter = stallAfter })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := p.WaitForHeight(ctx, "mychannel", uint64(len(f.chain))); err != nil {
+		t.Fatal(err)
+	}
+	if n, m := f.sources[0].streams.Load(), f.sources[1].streams.Load(); n != 1 || m != 0 {
+		t.Errorf("streams asked of the orderers: %d and %d, want 1 and 0", n, m)
+	}
+}
+
 func TestOrdererPicker(t *testing.T) {
 	addrs := []string{"o0:7050", "o1:7050", "o2:7050"}
-	now := time.Unix(1_000_000, 0)
 	var p ordererPicker
 	pick := func(want string) {
 		t.Helper()
-		if got := p.next(addrs, now); got != want {
+		if got := p.next(addrs); got != want {
 			t.Fatalf("picked %s, want %s", got, want)
 		}
 	}
+	ended := errors.New("stream ended")
 	pick("o0:7050")
-	p.failed("o0:7050", errors.New("stream ended"), now)
-	pick("o1:7050") // in turn
-	p.failed("o1:7050", &streamStalledError{endpoint: "o1:7050", ahead: "o0:7050"}, now)
-	pick("o0:7050") // found ahead, although it failed a moment ago
-	p.failed("o0:7050", errors.New("stream ended"), now)
-	pick("o2:7050") // o0 and o1 failed in the last avoidFailedOrderer
-	p.failed("o2:7050", errors.New("stream ended"), now)
-	pick("o1:7050") // every one failed lately: in turn again
-	now = now.Add(avoidFailedOrderer)
-	p.failed("o1:7050", errors.New("stream ended"), now)
-	pick("o2:7050") // in turn: its failure is old enough to try it again
-	p.failed("o2:7050", &streamStalledError{endpoint: "o2:7050", ahead: "o9:7050"}, now)
-	pick("o0:7050") // the orderer found ahead is no longer in the channel's configuration
+	p.ended("o0:7050", true, ended) // a stream that worked, then ended
+	pick("o1:7050")
+	p.ended("o1:7050", false, ended) // hung: its height request timed out
+	if d := p.pause(); d != 200*time.Millisecond {
+		t.Errorf("pause %v after a stream that delivered nothing, want 200ms", d)
+	}
+	pick("o2:7050")
+	p.ended("o2:7050", true, ended)
+	if d := p.pause(); d != 100*time.Millisecond {
+		t.Errorf("pause %v after a stream that delivered, want 100ms", d)
+	}
+	pick("o0:7050")
+	p.ended("o0:7050", true, ended)
+	pick("o2:7050") // o1 is still suspect, however many streams ago it hung
+	p.ended("o2:7050", true, &streamStalledError{endpoint: "o2:7050", ahead: "o1:7050"})
+	pick("o1:7050") // found ahead: suspect or not, it has the blocks
+	p.ended("o1:7050", true, ended)
+	pick("o0:7050") // in turn after o2, which stalled and is suspect
+	p.ended("o0:7050", false, ended)
+	pick("o1:7050") // it delivered last time; o0 is suspect now
+	p.ended("o1:7050", false, ended)
+	pick("o1:7050") // every one is suspect: simply in turn
+	p.ended("o1:7050", true, &streamStalledError{endpoint: "o1:7050", ahead: "o9:7050"})
+	addrs = []string{"o0:7050", "o2:7050"} // o1 left the channel's configuration
+	pick("o0:7050")                        // the orderer found ahead is not in the configuration: in turn
+	if p.suspect["o1:7050"] {
+		t.Error("an orderer no longer in the configuration is still remembered")
+	}
 }
