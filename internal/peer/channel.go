@@ -255,13 +255,12 @@ func (c *channel) pull() {
 			addrs[i] = ep.Address()
 		}
 		ep := picker.next(addrs)
-		from := next
-		err := c.pullFrom(ctx, ep, &next, &prevHash)
+		answered, err := c.pullFrom(ctx, ep, &next, &prevHash)
 		c.connected.Store(false)
 		if ctx.Err() != nil {
 			return
 		}
-		picker.ended(ep, next > from, err)
+		picker.ended(ep, answered, err)
 		c.log.Warn("block stream ended; trying another orderer", "orderer", ep, "next", next, "err", err)
 		sleepCtx(ctx, picker.pause())
 	}
@@ -270,13 +269,14 @@ func (c *channel) pull() {
 // ordererPicker chooses the orderer a peer's channel pulls blocks from
 // next: the one the stall watcher last found ahead, if it names one; else
 // the next in turn that is not suspect; else simply the next in turn. An
-// orderer is suspect from a stream of it that stalled, or that ended
-// without delivering a block, until a stream of it delivers one: a hung
-// orderer keeps its connections open, so each return to it costs the
-// bound of the height request (10 s).
+// orderer is suspect from a stream of it that stalled, or that failed
+// before the orderer answered the peer's height request, until it answers
+// one again: a hung orderer keeps its connections open, so each return to
+// it costs the bound of the height request (10 s). A stream that answered
+// and later ended, say when its orderer restarted, leaves it trusted.
 type ordererPicker struct {
 	turn    int
-	idle    int    // streams in a row that delivered nothing
+	idle    int    // streams in a row whose orderer did not answer
 	ahead   string // named by the last stream's stall, if any
 	suspect map[string]bool
 }
@@ -303,9 +303,9 @@ func (p *ordererPicker) next(addrs []string) string {
 	return addrs[start%len(addrs)]
 }
 
-// ended records that addr's stream ended with err, having delivered
-// blocks or not.
-func (p *ordererPicker) ended(addr string, delivered bool, err error) {
+// ended records that addr's stream ended with err, its orderer having
+// answered the height request or not.
+func (p *ordererPicker) ended(addr string, answered bool, err error) {
 	if p.suspect == nil {
 		p.suspect = map[string]bool{}
 	}
@@ -314,19 +314,19 @@ func (p *ordererPicker) ended(addr string, delivered bool, err error) {
 	if stalled {
 		p.ahead = stall.ahead
 	}
-	if delivered && !stalled {
+	if answered && !stalled {
 		delete(p.suspect, addr)
 		p.idle = 0
 		return
 	}
 	p.suspect[addr] = true
-	if !delivered {
+	if !answered {
 		p.idle++
 	}
 }
 
 // pause is the wait before the next stream: 100 ms, and 100 ms more for
-// each stream in a row that delivered nothing, up to 1 s.
+// each stream in a row whose orderer did not answer, up to 1 s.
 func (p *ordererPicker) pause() time.Duration {
 	return time.Duration(min(p.idle+1, 10)) * 100 * time.Millisecond
 }
@@ -387,10 +387,14 @@ func (c *channel) dialOrderer(endpoint string) (*grpc.ClientConn, error) {
 	return grpc.NewClient(endpoint, append([]grpc.DialOption{grpc.WithTransportCredentials(c.ordererCreds())}, c.p.opts.DialOptions...)...)
 }
 
-func (c *channel) pullFrom(ctx context.Context, endpoint string, next *uint64, prevHash *[]byte) error {
+// pullFrom streams blocks from the orderer at endpoint into c.blocks
+// from *next on, moving *next and *prevHash along, until the stream ends;
+// answered says whether the orderer answered the request for its height
+// that comes first.
+func (c *channel) pullFrom(ctx context.Context, endpoint string, next *uint64, prevHash *[]byte) (answered bool, err error) {
 	conn, err := c.dialOrderer(endpoint)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer conn.Close()
 	client := ordererpb.NewAtomicBroadcastClient(conn)
@@ -401,18 +405,18 @@ func (c *channel) pullFrom(ctx context.Context, endpoint string, next *uint64, p
 	if h, err := c.ordererTip(sctx, client); err == nil {
 		c.ordererHeight.Store(h)
 	} else {
-		return fmt.Errorf("asking %s for its height: %w", endpoint, err)
+		return false, fmt.Errorf("asking %s for its height: %w", endpoint, err)
 	}
 	stream, err := client.Deliver(sctx)
 	if err != nil {
-		return err
+		return true, err
 	}
 	req, err := orderer.SeekEnvelope(c.p.opts.Signer, c.id, *next, math.MaxUint64)
 	if err != nil {
-		return err
+		return true, err
 	}
 	if err := stream.Send(req); err != nil {
-		return err
+		return true, err
 	}
 	c.connected.Store(true)
 	var progress streamProgress
@@ -422,20 +426,20 @@ func (c *channel) pullFrom(ctx context.Context, endpoint string, next *uint64, p
 		res, err := stream.Recv()
 		if err != nil {
 			if cause := context.Cause(sctx); cause != nil && ctx.Err() == nil {
-				return cause
+				return true, cause
 			}
-			return err
+			return true, err
 		}
 		switch t := res.Type.(type) {
 		case *ordererpb.DeliverResponse_Status:
-			return fmt.Errorf("orderer ended the stream with %v", t.Status)
+			return true, fmt.Errorf("orderer ended the stream with %v", t.Status)
 		case *ordererpb.DeliverResponse_Block:
 			b := t.Block
 			checked, err := c.checkBlock(b, *next, *prevHash)
 			if err != nil {
 				c.p.metrics.refused.WithLabelValues(c.id).Inc()
 				c.log.Error("refusing a block from the orderer", "orderer", endpoint, "block", b.GetHeader().GetNumber(), "err", err)
-				return err
+				return true, err
 			}
 			if h := b.Header.Number + 1; h > c.ordererHeight.Load() {
 				c.ordererHeight.Store(h)
@@ -445,7 +449,7 @@ func (c *channel) pullFrom(ctx context.Context, endpoint string, next *uint64, p
 			select {
 			case c.blocks <- checked:
 			case <-ctx.Done():
-				return ctx.Err()
+				return true, ctx.Err()
 			}
 			progress.handing.Store(false)
 			*next, *prevHash = b.Header.Number+1, ledger.HeaderHash(b.Header)

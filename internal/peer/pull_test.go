@@ -297,16 +297,16 @@ func TestOrdererPicker(t *testing.T) {
 	}
 	ended := errors.New("stream ended")
 	pick("o0:7050")
-	p.ended("o0:7050", true, ended) // a stream that worked, then ended
+	p.ended("o0:7050", true, ended) // a stream that worked, then ended (a restart)
 	pick("o1:7050")
 	p.ended("o1:7050", false, ended) // hung: its height request timed out
 	if d := p.pause(); d != 200*time.Millisecond {
-		t.Errorf("pause %v after a stream that delivered nothing, want 200ms", d)
+		t.Errorf("pause %v after an orderer that did not answer, want 200ms", d)
 	}
 	pick("o2:7050")
 	p.ended("o2:7050", true, ended)
 	if d := p.pause(); d != 100*time.Millisecond {
-		t.Errorf("pause %v after a stream that delivered, want 100ms", d)
+		t.Errorf("pause %v after an orderer that answered, want 100ms", d)
 	}
 	pick("o0:7050")
 	p.ended("o0:7050", true, ended)
@@ -316,7 +316,7 @@ func TestOrdererPicker(t *testing.T) {
 	p.ended("o1:7050", true, ended)
 	pick("o0:7050") // in turn after o2, which stalled and is suspect
 	p.ended("o0:7050", false, ended)
-	pick("o1:7050") // it delivered last time; o0 is suspect now
+	pick("o1:7050") // it answered last time; o0 is suspect now
 	p.ended("o1:7050", false, ended)
 	pick("o1:7050") // every one is suspect: simply in turn
 	p.ended("o1:7050", true, &streamStalledError{endpoint: "o1:7050", ahead: "o9:7050"})
