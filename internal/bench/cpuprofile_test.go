@@ -100,17 +100,21 @@ func TestCategorizeRefusesOtherProfiles(t *testing.T) {
 	}
 }
 
-// TestProfilerOverHTTP profiles a process through a real /debug/pprof
-// endpoint while it verifies signatures, and finds them in the breakdown.
-func TestProfilerOverHTTP(t *testing.T) {
-	if testing.Short() {
-		t.Skip("profiles for a second")
-	}
+// servePprof serves net/http/pprof's CPU profile, as a node's operations
+// endpoint does, and returns its address.
+func servePprof(t *testing.T) string {
+	t.Helper()
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/profile", httppprof.Profile)
 	srv := httptest.NewServer(mux)
-	defer srv.Close()
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
 
+// verifyFor verifies ECDSA signatures for d: a workload whose category a
+// profile must find.
+func verifyFor(t *testing.T, d time.Duration) {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -120,14 +124,23 @@ func TestProfilerOverHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	pr := startProfiler(context.Background(), dir, "peer0.org1 example", strings.TrimPrefix(srv.URL, "http://"), false, time.Second)
-	deadline := time.Now().Add(1100 * time.Millisecond)
-	for time.Now().Before(deadline) {
+	for start := time.Now(); time.Since(start) < d; {
 		if !ecdsa.VerifyASN1(&key.PublicKey, digest[:], sig) {
 			t.Fatal("signature does not verify")
 		}
 	}
+}
+
+// TestProfilerOverHTTP profiles a process through a real /debug/pprof
+// endpoint while it verifies signatures, and finds them in the breakdown.
+func TestProfilerOverHTTP(t *testing.T) {
+	if testing.Short() {
+		t.Skip("profiles for a second")
+	}
+	addr := servePprof(t)
+	dir := t.TempDir()
+	pr := startProfiler(context.Background(), dir, "peer0.org1 example", addr, false, time.Second)
+	verifyFor(t, 1100*time.Millisecond)
 	b, err := pr.breakdown()
 	if err != nil {
 		t.Fatal(err)
@@ -150,28 +163,10 @@ func TestProfilerOverHTTP(t *testing.T) {
 func TestProfilerInChunks(t *testing.T) {
 	defer func(d time.Duration) { profileChunk = d }(profileChunk)
 	profileChunk = time.Second
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/profile", httppprof.Profile)
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
-
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	digest := sha256.Sum256([]byte("chorus"))
-	sig, err := ecdsa.SignASN1(rand.Reader, key, digest[:])
-	if err != nil {
-		t.Fatal(err)
-	}
+	addr := servePprof(t)
 	dir := t.TempDir()
-	pr := startProfiler(context.Background(), dir, "peer0", strings.TrimPrefix(srv.URL, "http://"), false, 0)
-	start := time.Now()
-	for time.Since(start) < 2500*time.Millisecond { // into the third chunk
-		if !ecdsa.VerifyASN1(&key.PublicKey, digest[:], sig) {
-			t.Fatal("signature does not verify")
-		}
-	}
+	pr := startProfiler(context.Background(), dir, "peer0", addr, false, 0)
+	verifyFor(t, 2500*time.Millisecond) // into the third chunk
 	stopped := time.Now()
 	pr.stop()
 	b, err := pr.breakdown()
@@ -205,12 +200,8 @@ func TestProfilerNotServed(t *testing.T) {
 // TestProfilerInterrupted: a run interrupted during its window does not
 // wait for the nodes' profiles, which they send only at its end.
 func TestProfilerInterrupted(t *testing.T) {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/profile", httppprof.Profile)
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
 	ctx, interrupt := context.WithCancel(context.Background())
-	pr := startProfiler(ctx, t.TempDir(), "peer0", strings.TrimPrefix(srv.URL, "http://"), false, time.Minute)
+	pr := startProfiler(ctx, t.TempDir(), "peer0", servePprof(t), false, time.Minute)
 	time.Sleep(100 * time.Millisecond) // the request is in flight
 	interrupted := time.Now()
 	interrupt()

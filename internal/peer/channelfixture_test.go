@@ -2,6 +2,7 @@ package peer
 
 import (
 	"crypto/tls"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -128,4 +129,29 @@ func (f *channelFixture) nextBlock(t *testing.T, prev *commonpb.Block) *commonpb
 		t.Fatal(err)
 	}
 	return b
+}
+
+// blockFileDisk is a disk under a peer's database whose files of the
+// ledger's block segments (.blk) reach the ledger through wrap: a test
+// makes their writes fail, or slow.
+type blockFileDisk struct {
+	kv.FS
+	wrap func(kv.File) kv.File
+}
+
+func (d *blockFileDisk) wrapped(f kv.File, name string, err error) (kv.File, error) {
+	if err != nil || !strings.HasSuffix(name, ".blk") {
+		return f, err
+	}
+	return d.wrap(f), nil
+}
+
+func (d *blockFileDisk) Create(name string, c kv.DiskWriteCategory) (kv.File, error) {
+	f, err := d.FS.Create(name, c)
+	return d.wrapped(f, name, err)
+}
+
+func (d *blockFileDisk) OpenReadWrite(name string, c kv.DiskWriteCategory, opts ...kv.OpenOption) (kv.File, error) {
+	f, err := d.FS.OpenReadWrite(name, c, opts...)
+	return d.wrapped(f, name, err)
 }

@@ -13,40 +13,22 @@ import (
 	commonpb "github.com/chorusledger/chorus/proto/fabric/common"
 )
 
-// blockWritesFail is the disk under a peer's database whose writes to the
-// ledger's block segment files fail with ENOSPC once armed, as a full
-// disk's did when tried by hand on a small tmpfs.
-type blockWritesFail struct {
-	kv.FS
-	armed atomic.Bool
-}
-
-func (d *blockWritesFail) wrap(f kv.File, name string, err error) (kv.File, error) {
-	if err != nil || !strings.HasSuffix(name, ".blk") {
-		return f, err
-	}
-	return &failingFile{File: f, disk: d}, nil
-}
-
-func (d *blockWritesFail) Create(name string, c kv.DiskWriteCategory) (kv.File, error) {
-	f, err := d.FS.Create(name, c)
-	return d.wrap(f, name, err)
-}
-
-func (d *blockWritesFail) OpenReadWrite(name string, c kv.DiskWriteCategory, opts ...kv.OpenOption) (kv.File, error) {
-	f, err := d.FS.OpenReadWrite(name, c, opts...)
-	return d.wrap(f, name, err)
+// blockWritesFail returns the disk under a peer's database whose writes
+// to the ledger's block segment files fail with ENOSPC once armed, as a
+// full disk's did when tried by hand on a small tmpfs.
+func blockWritesFail(armed *atomic.Bool) kv.FS {
+	return &blockFileDisk{FS: kv.DiskFS(), wrap: func(f kv.File) kv.File { return &failingFile{File: f, armed: armed} }}
 }
 
 type failingFile struct {
 	kv.File
-	disk *blockWritesFail
+	armed *atomic.Bool
 }
 
 // Write and WriteAt, once armed, write the first half of what they are
 // given and fail: a torn write, as a disk that fills up mid-write leaves.
 func (f *failingFile) Write(p []byte) (int, error) {
-	if f.disk.armed.Load() {
+	if f.armed.Load() {
 		n, _ := f.File.Write(p[:len(p)/2])
 		return n, syscall.ENOSPC
 	}
@@ -54,7 +36,7 @@ func (f *failingFile) Write(p []byte) (int, error) {
 }
 
 func (f *failingFile) WriteAt(p []byte, off int64) (int, error) {
-	if f.disk.armed.Load() {
+	if f.armed.Load() {
 		n, _ := f.File.WriteAt(p[:len(p)/2], off)
 		return n, syscall.ENOSPC
 	}
@@ -85,7 +67,8 @@ func (f *channelFixture) deliver(t *testing.T, c *channel) *commonpb.Block {
 func TestFailedBlockWriteStopsTheChannelAndLosesNothing(t *testing.T) {
 	f := newChannelFixture(t) // its orderer is never reachable: the test hands blocks to the committer itself
 	dir := t.TempDir()
-	disk := &blockWritesFail{FS: kv.DiskFS()}
+	var armed atomic.Bool
+	disk := blockWritesFail(&armed)
 	p, c, stop := f.start(t, dir, disk)
 	f.deliver(t, c)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -94,7 +77,7 @@ func TestFailedBlockWriteStopsTheChannelAndLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	disk.armed.Store(true)
+	armed.Store(true)
 	f.deliver(t, c)
 	err := p.WaitForHeight(ctx, "mychannel", 3)
 	if !errors.Is(err, ErrChannelStopped) {
@@ -113,7 +96,7 @@ func TestFailedBlockWriteStopsTheChannelAndLosesNothing(t *testing.T) {
 	}
 	stop()
 
-	disk.armed.Store(false)
+	armed.Store(false)
 	p, c, _ = f.start(t, dir, disk)
 	if err := c.stopped(); err != nil {
 		t.Fatalf("restarted: %v", err)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -226,30 +225,6 @@ func TestPullKeepsAStreamBehindAtOneCheck(t *testing.T) {
 	}
 }
 
-// slowBlockWrites is a disk on which every write to the ledger's block
-// segment files takes delay: a committer that cannot keep up.
-type slowBlockWrites struct {
-	kv.FS
-	delay time.Duration
-}
-
-func (d *slowBlockWrites) wrap(f kv.File, name string, err error) (kv.File, error) {
-	if err != nil || !strings.HasSuffix(name, ".blk") {
-		return f, err
-	}
-	return &slowFile{File: f, delay: d.delay}, nil
-}
-
-func (d *slowBlockWrites) Create(name string, c kv.DiskWriteCategory) (kv.File, error) {
-	f, err := d.FS.Create(name, c)
-	return d.wrap(f, name, err)
-}
-
-func (d *slowBlockWrites) OpenReadWrite(name string, c kv.DiskWriteCategory, opts ...kv.OpenOption) (kv.File, error) {
-	f, err := d.FS.OpenReadWrite(name, c, opts...)
-	return d.wrap(f, name, err)
-}
-
 type slowFile struct {
 	kv.File
 	delay time.Duration
@@ -274,7 +249,9 @@ func TestPullKeepsAStreamWaitingForTheCommitter(t *testing.T) {
 	for _, src := range f.sources {
 		src.append(f.chain[1:]...)
 	}
-	disk := &slowBlockWrites{FS: kv.DiskFS(), delay: 4 * stallAfter}
+	// A committer that cannot keep up: every write to a block segment
+	// file takes four checks.
+	disk := &blockFileDisk{FS: kv.DiskFS(), wrap: func(f kv.File) kv.File { return &slowFile{File: f, delay: 4 * stallAfter} }}
 	p, _, _ := f.start(t, t.TempDir(), disk, func(o *Options) { o.stallAfter = stallAfter })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
