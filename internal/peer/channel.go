@@ -255,12 +255,13 @@ func (c *channel) pull() {
 			addrs[i] = ep.Address()
 		}
 		ep := picker.next(addrs)
+		from := next
 		answered, err := c.pullFrom(ctx, ep, &next, &prevHash)
 		c.connected.Store(false)
 		if ctx.Err() != nil {
 			return
 		}
-		picker.ended(ep, answered, err)
+		picker.ended(ep, answered, next > from, err)
 		c.log.Warn("block stream ended; trying another orderer", "orderer", ep, "next", next, "err", err)
 		sleepCtx(ctx, picker.pause())
 	}
@@ -276,7 +277,7 @@ func (c *channel) pull() {
 // and later ended, say when its orderer restarted, leaves it trusted.
 type ordererPicker struct {
 	turn    int
-	idle    int    // streams in a row whose orderer did not answer
+	idle    int    // streams in a row that delivered no block
 	ahead   string // named by the last stream's stall, if any
 	suspect map[string]bool
 }
@@ -304,8 +305,9 @@ func (p *ordererPicker) next(addrs []string) string {
 }
 
 // ended records that addr's stream ended with err, its orderer having
-// answered the height request or not.
-func (p *ordererPicker) ended(addr string, answered bool, err error) {
+// answered the height request or not, and having delivered blocks or
+// not.
+func (p *ordererPicker) ended(addr string, answered, delivered bool, err error) {
 	if p.suspect == nil {
 		p.suspect = map[string]bool{}
 	}
@@ -316,17 +318,20 @@ func (p *ordererPicker) ended(addr string, answered bool, err error) {
 	}
 	if answered && !stalled {
 		delete(p.suspect, addr)
-		p.idle = 0
-		return
+	} else {
+		p.suspect[addr] = true
 	}
-	p.suspect[addr] = true
-	if !answered {
+	if delivered {
+		p.idle = 0
+	} else {
 		p.idle++
 	}
 }
 
 // pause is the wait before the next stream: 100 ms, and 100 ms more for
-// each stream in a row whose orderer did not answer, up to 1 s.
+// each stream in a row that delivered no block, up to 1 s, so that
+// orderers which answer but refuse the stream (the peer not allowed to
+// read the channel, say) are not asked ten times a second.
 func (p *ordererPicker) pause() time.Duration {
 	return time.Duration(min(p.idle+1, 10)) * 100 * time.Millisecond
 }

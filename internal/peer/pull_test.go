@@ -274,31 +274,39 @@ func TestOrdererPicker(t *testing.T) {
 	}
 	ended := errors.New("stream ended")
 	pick("o0:7050")
-	p.ended("o0:7050", true, ended) // a stream that worked, then ended (a restart)
+	p.ended("o0:7050", true, true, ended) // a stream that worked, then ended (a restart)
 	pick("o1:7050")
-	p.ended("o1:7050", false, ended) // hung: its height request timed out
+	p.ended("o1:7050", false, false, ended) // hung: its height request timed out
 	if d := p.pause(); d != 200*time.Millisecond {
-		t.Errorf("pause %v after an orderer that did not answer, want 200ms", d)
+		t.Errorf("pause %v after a stream that delivered nothing, want 200ms", d)
 	}
 	pick("o2:7050")
-	p.ended("o2:7050", true, ended)
+	p.ended("o2:7050", true, true, ended)
 	if d := p.pause(); d != 100*time.Millisecond {
-		t.Errorf("pause %v after an orderer that answered, want 100ms", d)
+		t.Errorf("pause %v after a stream that delivered, want 100ms", d)
 	}
 	pick("o0:7050")
-	p.ended("o0:7050", true, ended)
+	p.ended("o0:7050", true, true, ended)
 	pick("o2:7050") // o1 is still suspect, however many streams ago it hung
-	p.ended("o2:7050", true, &streamStalledError{endpoint: "o2:7050", ahead: "o1:7050"})
+	p.ended("o2:7050", true, true, &streamStalledError{endpoint: "o2:7050", ahead: "o1:7050"})
 	pick("o1:7050") // found ahead: suspect or not, it has the blocks
-	p.ended("o1:7050", true, ended)
+	p.ended("o1:7050", true, true, ended)
 	pick("o0:7050") // in turn after o2, which stalled and is suspect
-	p.ended("o0:7050", false, ended)
+	p.ended("o0:7050", false, false, ended)
 	pick("o1:7050") // it answered last time; o0 is suspect now
-	p.ended("o1:7050", false, ended)
+	p.ended("o1:7050", false, false, ended)
 	pick("o1:7050") // every one is suspect: simply in turn
-	p.ended("o1:7050", true, &streamStalledError{endpoint: "o1:7050", ahead: "o9:7050"})
+	p.ended("o1:7050", true, true, &streamStalledError{endpoint: "o1:7050", ahead: "o9:7050"})
 	addrs = []string{"o0:7050", "o2:7050"} // o1 left the channel's configuration
 	pick("o0:7050")                        // the orderer found ahead is not in the configuration: in turn
+	// Orderers that answer but refuse every stream are not suspect, but
+	// the pause grows.
+	for range 12 {
+		p.ended(p.next(addrs), true, false, errors.New("orderer ended the stream with FORBIDDEN"))
+	}
+	if d := p.pause(); d != time.Second {
+		t.Errorf("pause %v after a dozen refused streams, want 1s", d)
+	}
 	if p.suspect["o1:7050"] {
 		t.Error("an orderer no longer in the configuration is still remembered")
 	}
