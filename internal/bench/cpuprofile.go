@@ -232,38 +232,52 @@ func startProfiler(ctx context.Context, dir, name, opsAddress string, self bool,
 }
 
 // fetchProfileChunks fetches profiles from url one after another until
-// stop is closed, and writes them merged into file.
+// stop is closed, and writes them merged into file. A chunk that fails
+// ends the profile: what was merged before it is written, and the error
+// says the profile stops early.
 func fetchProfileChunks(ctx context.Context, url, file string, stop <-chan struct{}) error {
-	var chunks []*profile.Profile
-	for {
+	var merged *profile.Profile
+	var chunkErr error
+	for chunkErr == nil {
 		var buf bytes.Buffer
 		if err := fetchProfileTo(ctx, url, &buf, profileChunk+time.Minute); err != nil {
-			return err
+			if ctx.Err() != nil || merged == nil {
+				return err // interrupted, or nothing to keep
+			}
+			chunkErr = err
+			break
 		}
 		p, err := profile.Parse(&buf)
 		if err != nil {
 			return fmt.Errorf("%s: %w", url, err)
 		}
-		chunks = append(chunks, p)
-		select {
-		case <-stop:
-		default:
-			continue
-		}
-		merged, err := profile.Merge(chunks)
-		if err != nil {
+		if merged == nil {
+			merged = p
+		} else if merged, err = profile.Merge([]*profile.Profile{merged, p}); err != nil {
 			return fmt.Errorf("merging the profiles of %s: %w", url, err)
 		}
-		f, err := os.Create(file)
-		if err != nil {
-			return err
+		select {
+		case <-stop:
+			return writeProfile(merged, file)
+		default:
 		}
-		if err := merged.Write(f); err != nil {
-			f.Close()
-			return err
-		}
-		return f.Close()
 	}
+	if err := writeProfile(merged, file); err != nil {
+		return err
+	}
+	return fmt.Errorf("the profile ends early, at a chunk that failed: %w", chunkErr)
+}
+
+func writeProfile(p *profile.Profile, file string) error {
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if err := p.Write(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func fetchProfile(ctx context.Context, url, file string, timeout time.Duration) error {

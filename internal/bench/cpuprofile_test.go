@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -185,6 +186,36 @@ func TestProfilerInChunks(t *testing.T) {
 		t.Errorf("breakdown %+v", b.Categories)
 	}
 	pr.stop() // a second stop does nothing
+}
+
+// TestProfilerChunkFails: a chunk that fails (the node restarted, say)
+// ends the profile with the reason, and what was merged before it is
+// kept in the file.
+func TestProfilerChunkFails(t *testing.T) {
+	defer func(d time.Duration) { profileChunk = d }(profileChunk)
+	profileChunk = time.Second
+	var calls atomic.Int32
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/profile", func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) > 1 {
+			http.Error(w, "profiling went away", http.StatusInternalServerError)
+			return
+		}
+		httppprof.Profile(w, r)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	dir := t.TempDir()
+	pr := startProfiler(context.Background(), dir, "peer0", strings.TrimPrefix(srv.URL, "http://"), false, 0)
+	verifyFor(t, 1500*time.Millisecond)
+	pr.stop()
+	_, err := pr.breakdown()
+	if err == nil || !strings.Contains(err.Error(), "ends early") || !strings.Contains(err.Error(), "profiling went away") {
+		t.Fatalf("got %v, want the early end and its reason", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "peer0.pprof")); err != nil {
+		t.Errorf("the first chunk was not kept: %v", err)
+	}
 }
 
 // TestProfilerNotServed: a node without operations.profiling says so.

@@ -269,12 +269,14 @@ func (c *channel) pull() {
 
 // ordererPicker chooses the orderer a peer's channel pulls blocks from
 // next: the one the stall watcher last found ahead, if it names one; else
-// the next in turn that is not suspect; else simply the next in turn. An
-// orderer is suspect from a stream of it that stalled, or that failed
-// before the orderer answered the peer's height request, until it answers
-// one again: a hung orderer keeps its connections open, so each return to
-// it costs the bound of the height request (10 s). A stream that answered
-// and later ended, say when its orderer restarted, leaves it trusted.
+// the next in turn that is not suspect, unless a full round of streams
+// delivered nothing; else simply the next in turn. An orderer is suspect
+// from a stream of it that stalled, or that failed before the orderer
+// answered the peer's height request, until a stream of it delivers a
+// block: a hung orderer keeps its connections open, so each return to it
+// costs the bound of the height request (10 s). A stream that answered
+// and later ended without a block, say when its orderer restarted on an
+// idle channel, changes nothing.
 type ordererPicker struct {
 	turn    int
 	idle    int    // streams in a row that delivered no block
@@ -296,6 +298,11 @@ func (p *ordererPicker) next(addrs []string) string {
 	}
 	start := p.turn
 	p.turn++
+	// After a full round of streams that delivered nothing, the trusted
+	// orderers are no better than the suspect ones: simply in turn.
+	if p.idle >= len(addrs) {
+		return addrs[start%len(addrs)]
+	}
 	for i := range addrs {
 		if addr := addrs[(start+i)%len(addrs)]; !p.suspect[addr] {
 			return addr
@@ -316,10 +323,11 @@ func (p *ordererPicker) ended(addr string, answered, delivered bool, err error) 
 	if stalled {
 		p.ahead = stall.ahead
 	}
-	if answered && !stalled {
-		delete(p.suspect, addr)
-	} else {
+	switch {
+	case stalled || !answered:
 		p.suspect[addr] = true
+	case delivered:
+		delete(p.suspect, addr)
 	}
 	if delivered {
 		p.idle = 0

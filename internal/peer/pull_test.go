@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"maps"
 	"net"
 	"slices"
 	"sync"
@@ -32,6 +33,9 @@ type deliverSource struct {
 
 	tipAsks atomic.Int32 // requests for the newest block
 	streams atomic.Int32 // requests for blocks from a given one on
+
+	tipDown       atomic.Bool // the newest block is refused (SERVICE_UNAVAILABLE), as while starting
+	refuseStreams atomic.Bool // streams are refused (INTERNAL_SERVER_ERROR), as when its ledger fails
 }
 
 func (s *deliverSource) chain() ([]*commonpb.Block, <-chan struct{}) {
@@ -65,6 +69,9 @@ func (s *deliverSource) Deliver(stream ordererpb.AtomicBroadcast_DeliverServer) 
 	}
 	if seek.Start.GetNewest() != nil {
 		s.tipAsks.Add(1)
+		if s.tipDown.Load() {
+			return stream.Send(&ordererpb.DeliverResponse{Type: &ordererpb.DeliverResponse_Status{Status: commonpb.Status_SERVICE_UNAVAILABLE}})
+		}
 		blocks, _ := s.chain()
 		if err := send(blocks[len(blocks)-1]); err != nil {
 			return err
@@ -72,6 +79,9 @@ func (s *deliverSource) Deliver(stream ordererpb.AtomicBroadcast_DeliverServer) 
 		return stream.Send(&ordererpb.DeliverResponse{Type: &ordererpb.DeliverResponse_Status{Status: commonpb.Status_SUCCESS}})
 	}
 	s.streams.Add(1)
+	if s.refuseStreams.Load() {
+		return stream.Send(&ordererpb.DeliverResponse{Type: &ordererpb.DeliverResponse_Status{Status: commonpb.Status_INTERNAL_SERVER_ERROR}})
+	}
 	for n := seek.Start.GetSpecified().GetNumber(); ; {
 		blocks, grew := s.chain()
 		for ; n < uint64(len(blocks)); n++ {
@@ -299,15 +309,40 @@ func TestOrdererPicker(t *testing.T) {
 	p.ended("o1:7050", true, true, &streamStalledError{endpoint: "o1:7050", ahead: "o9:7050"})
 	addrs = []string{"o0:7050", "o2:7050"} // o1 left the channel's configuration
 	pick("o0:7050")                        // the orderer found ahead is not in the configuration: in turn
-	// Orderers that answer but refuse every stream are not suspect, but
+	// Orderers that answer but fail every stream stay as they were, and
 	// the pause grows.
+	before := maps.Clone(p.suspect)
 	for range 12 {
-		p.ended(p.next(addrs), true, false, errors.New("orderer ended the stream with FORBIDDEN"))
+		p.ended(p.next(addrs), true, false, errors.New("orderer ended the stream with INTERNAL_SERVER_ERROR"))
 	}
 	if d := p.pause(); d != time.Second {
 		t.Errorf("pause %v after a dozen refused streams, want 1s", d)
 	}
+	if !maps.Equal(before, p.suspect) {
+		t.Errorf("suspects %v after streams that answered and delivered nothing, want %v as before", p.suspect, before)
+	}
 	if p.suspect["o1:7050"] {
 		t.Error("an orderer no longer in the configuration is still remembered")
+	}
+}
+
+// An orderer that was unavailable when first asked (suspect) is tried
+// again while another answers its height request but fails every stream:
+// after a round of streams that delivered nothing, the peer goes in turn.
+func TestPullReturnsFromAnOrdererThatFailsEveryStream(t *testing.T) {
+	f := newPullFixture(t, 2, 3, false)
+	healthy, failing := f.sources[0], f.sources[1]
+	healthy.append(f.chain[1:]...)
+	failing.append(f.chain[1:]...)
+	healthy.tipDown.Store(true) // restarting when the peer first asks
+	failing.refuseStreams.Store(true)
+	p := f.startPeer(t, 5*time.Second)
+	waitUntil(t, "the peer asked the healthy orderer", func() bool { return healthy.tipAsks.Load() >= 1 })
+	healthy.tipDown.Store(false) // back up
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+	defer cancel()
+	if err := p.WaitForHeight(ctx, "mychannel", uint64(len(f.chain))); err != nil {
+		t.Fatalf("the peer never went back to the healthy orderer (%d streams asked of it, %d of the failing one): %v",
+			healthy.streams.Load(), failing.streams.Load(), err)
 	}
 }
