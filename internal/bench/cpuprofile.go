@@ -237,15 +237,16 @@ func startProfiler(ctx context.Context, dir, name, opsAddress string, self bool,
 // says the profile stops early.
 func fetchProfileChunks(ctx context.Context, url, file string, stop <-chan struct{}) error {
 	var merged *profile.Profile
-	var chunkErr error
-	for chunkErr == nil {
+	for {
 		var buf bytes.Buffer
 		if err := fetchProfileTo(ctx, url, &buf, profileChunk+time.Minute); err != nil {
 			if ctx.Err() != nil || merged == nil {
 				return err // interrupted, or nothing to keep
 			}
-			chunkErr = err
-			break
+			if werr := writeProfile(merged, file); werr != nil {
+				return werr
+			}
+			return fmt.Errorf("the profile ends early, at a chunk that failed: %w", err)
 		}
 		p, err := profile.Parse(&buf)
 		if err != nil {
@@ -262,10 +263,6 @@ func fetchProfileChunks(ctx context.Context, url, file string, stop <-chan struc
 		default:
 		}
 	}
-	if err := writeProfile(merged, file); err != nil {
-		return err
-	}
-	return fmt.Errorf("the profile ends early, at a chunk that failed: %w", chunkErr)
 }
 
 func writeProfile(p *profile.Profile, file string) error {

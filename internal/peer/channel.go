@@ -300,12 +300,11 @@ func (p *ordererPicker) next(addrs []string) string {
 	p.turn++
 	// After a full round of streams that delivered nothing, the trusted
 	// orderers are no better than the suspect ones: simply in turn.
-	if p.idle >= len(addrs) {
-		return addrs[start%len(addrs)]
-	}
-	for i := range addrs {
-		if addr := addrs[(start+i)%len(addrs)]; !p.suspect[addr] {
-			return addr
+	if p.idle < len(addrs) {
+		for i := range addrs {
+			if addr := addrs[(start+i)%len(addrs)]; !p.suspect[addr] {
+				return addr
+			}
 		}
 	}
 	return addrs[start%len(addrs)]

@@ -2,7 +2,6 @@ package peer
 
 import (
 	"context"
-	"crypto"
 	"errors"
 	"fmt"
 	"time"
@@ -265,22 +264,16 @@ func (a approvingOrg) ID() string                 { return "approval of " + stri
 func (a approvingOrg) MSPID() string              { return string(a) }
 func (a approvingOrg) HasRole(identity.Role) bool { return true }
 
-// signRemembered signs an endorsement and remembers the signature in the
-// signature cache: the peer meets its own endorsement again when it
-// validates the transaction's block, and does not verify it then.
+// signRemembered signs an endorsement and, when the signer can, remembers
+// the signature in the signature cache: the peer meets its own
+// endorsement again when it validates the transaction's block, and does
+// not verify it then. (identity.SigningIdentity can; it also verifies a
+// signing device's signature before remembering it.)
 func (p *Peer) signRemembered(msg []byte) ([]byte, error) {
-	switch s := p.opts.Signer.(type) {
-	case interface {
+	if s, ok := p.opts.Signer.(interface {
 		SignAndRemember([]byte, *identity.SignatureCache) ([]byte, error)
-	}:
+	}); ok {
 		return s.SignAndRemember(msg, p.opts.SignatureCache)
-	case interface{ PublicKey() crypto.PublicKey }:
-		sig, err := p.opts.Signer.Sign(msg)
-		if err == nil {
-			p.opts.SignatureCache.Remember(s.PublicKey(), msg, sig)
-		}
-		return sig, err
-	default:
-		return p.opts.Signer.Sign(msg)
 	}
+	return p.opts.Signer.Sign(msg)
 }
