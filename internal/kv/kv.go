@@ -160,6 +160,13 @@ func (db *DB) NewSnapshot() *Snapshot { return &Snapshot{s: db.pdb.NewSnapshot()
 // NewBatch starts an atomic group of writes.
 func (db *DB) NewBatch() *Batch { return &Batch{b: db.pdb.NewBatch()} }
 
+// NewBatchWithSize starts an atomic group of writes whose encoding takes
+// about size bytes, allocating that much at once instead of growing the
+// batch's buffer as writes arrive.
+func (db *DB) NewBatchWithSize(size int) *Batch {
+	return &Batch{b: db.pdb.NewBatchWithSize(size)}
+}
+
 // Flush writes the memtable to disk. Tests use it to exercise reads from
 // sorted tables; normal operation never needs it.
 func (db *DB) Flush() error { return db.pdb.Flush() }
@@ -251,6 +258,23 @@ func (b *Batch) Set(key, value []byte) {
 	if err := b.b.Set(key, value, nil); err != nil {
 		panic("kv: set on a committed batch: " + err.Error())
 	}
+}
+
+// SetEncoded writes key = a value of n bytes that encode writes straight
+// into the batch's memory, saving the copy Set makes of a value encoded
+// elsewhere first. encode must fill all n bytes. When it fails, the batch
+// holds a half-written value: SetEncoded returns encode's error and the
+// batch must be closed without being committed.
+func (b *Batch) SetEncoded(key []byte, n int, encode func(value []byte) error) error {
+	op := b.b.SetDeferred(len(key), n)
+	copy(op.Key, key)
+	if err := encode(op.Value); err != nil {
+		return err
+	}
+	if err := op.Finish(); err != nil {
+		panic("kv: set on a committed batch: " + err.Error())
+	}
+	return nil
 }
 
 // Delete removes key.

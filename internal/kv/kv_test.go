@@ -75,6 +75,54 @@ func TestGetSetDeleteIterate(t *testing.T) {
 	}
 }
 
+func TestSetEncodedWritesIntoTheBatch(t *testing.T) {
+	db := openMem(t, kv.NewCrashableMemFS())
+	defer db.Close()
+	b := db.NewBatchWithSize(64)
+	b.Set([]byte("before"), []byte("1"))
+	err := b.SetEncoded([]byte("encoded"), 300, func(v []byte) error {
+		if len(v) != 300 {
+			return fmt.Errorf("given %d bytes", len(v))
+		}
+		for i := range v {
+			v[i] = byte(i)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Set([]byte("after"), []byte("2"))
+	if err := b.Commit(true); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	v, err := db.Get([]byte("encoded"))
+	if err != nil || len(v) != 300 || v[0] != 0 || v[299] != byte(299%256) {
+		t.Fatalf("encoded value: %d bytes, %v", len(v), err)
+	}
+	for k, want := range map[string]string{"before": "1", "after": "2"} {
+		if v, err := db.Get([]byte(k)); err != nil || string(v) != want {
+			t.Fatalf("%s: %q %v", k, v, err)
+		}
+	}
+
+	// A failed encoding is returned, and the batch, closed uncommitted,
+	// writes nothing.
+	b = db.NewBatch()
+	b.Set([]byte("lost"), []byte("x"))
+	failure := errors.New("cannot encode")
+	if err := b.SetEncoded([]byte("half"), 10, func([]byte) error { return failure }); !errors.Is(err, failure) {
+		t.Fatalf("SetEncoded returned %v", err)
+	}
+	b.Close()
+	for _, k := range []string{"lost", "half"} {
+		if _, err := db.Get([]byte(k)); !errors.Is(err, kv.ErrNotFound) {
+			t.Fatalf("%s after a failed batch: %v", k, err)
+		}
+	}
+}
+
 func TestPrefixEnd(t *testing.T) {
 	for _, c := range []struct{ in, want []byte }{
 		{[]byte("a"), []byte("b")},
