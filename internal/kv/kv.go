@@ -262,17 +262,19 @@ func (b *Batch) Set(key, value []byte) {
 
 // SetEncoded writes key = a value of n bytes that encode writes straight
 // into the batch's memory, saving the copy Set makes of a value encoded
-// elsewhere first. encode must fill all n bytes. When it fails, the batch
-// holds a half-written value: SetEncoded returns encode's error and the
-// batch must be closed without being committed.
+// elsewhere first; the batch records exactly what Set would. encode must
+// fill all n bytes, must not use the batch, and must not keep value
+// after it returns. When it fails, the batch holds a half-written value:
+// SetEncoded returns encode's error and the batch must be closed without
+// being committed.
 func (b *Batch) SetEncoded(key []byte, n int, encode func(value []byte) error) error {
 	op := b.b.SetDeferred(len(key), n)
 	copy(op.Key, key)
 	if err := encode(op.Value); err != nil {
 		return err
 	}
-	if err := op.Finish(); err != nil {
-		panic("kv: set on a committed batch: " + err.Error())
+	if err := op.Finish(); err != nil { // only an indexed batch can fail, and kv makes none
+		panic("kv: index a batch's record: " + err.Error())
 	}
 	return nil
 }

@@ -43,15 +43,30 @@ func (s *Storage) key(kind byte) []byte {
 	return append(append(k, s.prefix...), kind)
 }
 
-// A batch sized for Save's entries needs, besides the entries'
-// encodings, at most entryRecordOverhead bytes for each (its record's
-// kind, key and lengths) and batchOverhead for the rest: the batch's
-// header, the range deletion truncating the log and the hard state.
-// Snapshots are rare and may grow the batch.
-const (
-	entryRecordOverhead = 64
-	batchOverhead       = 512
-)
+// saveBatchSize bounds the bytes a batch holding Save's writes needs when
+// it has entries to write, as Pebble reserves them: the batch's header,
+// and for each record its kind, two lengths of at most five bytes, its
+// key and its value. Entries carry whole blocks (a block of 500
+// transactions is about 2 MB), so the batch is made this size at once
+// instead of growing as they are added.
+func (s *Storage) saveBatchSize(hs raftpb.HardState, ents []raftpb.Entry, snap raftpb.Snapshot) int {
+	record := func(keyLen, valueLen int) int { return 1 + 2*binary.MaxVarintLen32 + keyLen + valueLen }
+	kindKey := len(s.prefix) + 1  // s.key(kind), and PrefixEnd(s.key('e'))
+	entryKey := len(s.prefix) + 9 // s.entryKey(index)
+	size := batchHeaderLen
+	if !raft.IsEmptySnap(snap) {
+		size += record(kindKey, snap.Size()) + record(entryKey, kindKey) + record(kindKey, snap.Metadata.ConfState.Size())
+	}
+	size += record(entryKey, kindKey) // the range deletion truncating the log
+	for i := range ents {
+		size += record(entryKey, ents[i].Size())
+	}
+	return size + record(kindKey, hs.Size())
+}
+
+// batchHeaderLen is the size of a Pebble batch's header (sequence number
+// and count).
+const batchHeaderLen = 12
 
 func (s *Storage) entryKey(index uint64) []byte {
 	k := make([]byte, len(s.prefix)+9)
@@ -177,55 +192,11 @@ func (s *Storage) Snapshot() (raftpb.Snapshot, error) {
 // synced batch, then exposes them to raft. Entries at or after the first
 // new entry's index replace whatever the log held there.
 func (s *Storage) Save(hs raftpb.HardState, ents []raftpb.Entry, snap raftpb.Snapshot) error {
-	// Entries carry whole blocks (a block of 500 transactions is about
-	// 2 MB): the batch is sized for them at once, and each is encoded
-	// straight into it.
-	size := batchOverhead
-	for i := range ents {
-		size += entryRecordOverhead + ents[i].Size()
+	b, err := s.saveBatch(hs, ents, snap)
+	if err != nil {
+		return err
 	}
-	b := s.db.NewBatchWithSize(size)
 	defer b.Close()
-	if !raft.IsEmptySnap(snap) {
-		data, err := snap.Marshal()
-		if err != nil {
-			return fmt.Errorf("raft: encode snapshot: %w", err)
-		}
-		b.Set(s.key('s'), data)
-		// A snapshot replaces the whole log, as MemoryStorage.ApplySnapshot
-		// does: entries after it that were kept could be from an older
-		// term and conflict with the leader's.
-		b.DeleteRange(s.entryKey(0), kv.PrefixEnd(s.key('e')))
-		cs, err := snap.Metadata.ConfState.Marshal()
-		if err != nil {
-			return fmt.Errorf("raft: encode conf state: %w", err)
-		}
-		b.Set(s.key('c'), cs)
-	}
-	if len(ents) > 0 {
-		// A new entry at index i truncates the log from i on.
-		b.DeleteRange(s.entryKey(ents[0].Index), kv.PrefixEnd(s.key('e')))
-		for i := range ents {
-			e := &ents[i]
-			err := b.SetEncoded(s.entryKey(e.Index), e.Size(), func(v []byte) error {
-				n, err := e.MarshalToSizedBuffer(v)
-				if err == nil && n != len(v) {
-					err = fmt.Errorf("encoded %d bytes of %d", n, len(v))
-				}
-				return err
-			})
-			if err != nil {
-				return fmt.Errorf("raft: encode entry %d: %w", e.Index, err)
-			}
-		}
-	}
-	if !raft.IsEmptyHardState(hs) {
-		data, err := hs.Marshal()
-		if err != nil {
-			return fmt.Errorf("raft: encode hard state: %w", err)
-		}
-		b.Set(s.key('h'), data)
-	}
 	if b.Count() == 0 {
 		return nil
 	}
@@ -251,6 +222,66 @@ func (s *Storage) Save(hs raftpb.HardState, ents []raftpb.Entry, snap raftpb.Sna
 		}
 	}
 	return nil
+}
+
+// saveBatch writes Save's hard state, entries and snapshot into a new
+// batch, which the caller commits and closes. Entries are encoded
+// straight into a batch sized for them. Its first write must be a small
+// one (the snapshot or the range deletion below): Pebble replaces the
+// buffer of a batch whose first record does not fit its initial size
+// rounded up to a power of two.
+func (s *Storage) saveBatch(hs raftpb.HardState, ents []raftpb.Entry, snap raftpb.Snapshot) (*kv.Batch, error) {
+	var b *kv.Batch
+	if len(ents) > 0 {
+		b = s.db.NewBatchWithSize(s.saveBatchSize(hs, ents, snap))
+	} else {
+		b = s.db.NewBatch()
+	}
+	fail := func(err error) (*kv.Batch, error) {
+		b.Close()
+		return nil, err
+	}
+	if !raft.IsEmptySnap(snap) {
+		data, err := snap.Marshal()
+		if err != nil {
+			return fail(fmt.Errorf("raft: encode snapshot: %w", err))
+		}
+		b.Set(s.key('s'), data)
+		// A snapshot replaces the whole log, as MemoryStorage.ApplySnapshot
+		// does: entries after it that were kept could be from an older
+		// term and conflict with the leader's.
+		b.DeleteRange(s.entryKey(0), kv.PrefixEnd(s.key('e')))
+		cs, err := snap.Metadata.ConfState.Marshal()
+		if err != nil {
+			return fail(fmt.Errorf("raft: encode conf state: %w", err))
+		}
+		b.Set(s.key('c'), cs)
+	}
+	if len(ents) > 0 {
+		// A new entry at index i truncates the log from i on.
+		b.DeleteRange(s.entryKey(ents[0].Index), kv.PrefixEnd(s.key('e')))
+		for i := range ents {
+			e := &ents[i]
+			err := b.SetEncoded(s.entryKey(e.Index), e.Size(), func(v []byte) error {
+				n, err := e.MarshalToSizedBuffer(v)
+				if err == nil && n != len(v) {
+					err = fmt.Errorf("encoded %d bytes of %d", n, len(v))
+				}
+				return err
+			})
+			if err != nil {
+				return fail(fmt.Errorf("raft: encode entry %d: %w", e.Index, err))
+			}
+		}
+	}
+	if !raft.IsEmptyHardState(hs) {
+		data, err := hs.Marshal()
+		if err != nil {
+			return fail(fmt.Errorf("raft: encode hard state: %w", err))
+		}
+		b.Set(s.key('h'), data)
+	}
+	return b, nil
 }
 
 // SaveConfState records the configuration produced by applying a

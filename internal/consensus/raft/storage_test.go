@@ -1,6 +1,7 @@
 package raft
 
 import (
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -115,6 +116,56 @@ func TestStorageSnapshotCompactsAndReplaces(t *testing.T) {
 	snap, _ := s.Snapshot()
 	if string(snap.Data) != "height 30" {
 		t.Fatalf("snapshot %q", snap.Data)
+	}
+}
+
+// TestSaveBatchIsSizedForItsWrites checks the bound Save sizes its batch
+// with: the batch never has to grow, whatever the channel name's length
+// (Fabric allows 249 characters) and the number of entries, and the
+// bound is not far above what the writes take.
+func TestSaveBatchIsSizedForItsWrites(t *testing.T) {
+	snap := raftpb.Snapshot{Data: []byte("height 7"), Metadata: raftpb.SnapshotMetadata{
+		Index: 9, Term: 2, ConfState: raftpb.ConfState{Voters: []uint64{1, 2, 3}},
+	}}
+	for _, channel := range []string{"c", strings.Repeat("c", 249)} {
+		db, err := kv.Open("db", kv.Options{FS: kv.NewCrashableMemFS()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := OpenStorage(db, channel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for n := 1; n <= 4; n++ {
+			for _, withSnap := range []bool{false, true} {
+				var ents []raftpb.Entry
+				for i := range n {
+					data := make([]byte, 100+i*70_000) // lengths of one to three varint bytes
+					ents = append(ents, raftpb.Entry{Index: uint64(10 + i), Term: 3, Data: data})
+				}
+				sn := raftpb.Snapshot{}
+				if withSnap {
+					sn = snap
+				}
+				hs := raftpb.HardState{Term: 3, Vote: 2, Commit: 1 << 40}
+				bound := s.saveBatchSize(hs, ents, sn)
+				b, err := s.saveBatch(hs, ents, sn)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// Pebble reserves at most 8 bytes more than the last record
+				// takes (its two lengths as five-byte varints).
+				used := b.Size()
+				b.Close()
+				if used+8 > bound {
+					t.Errorf("channel of %d characters, %d entries, snapshot %v: the writes take %d bytes, the bound is %d", len(channel), n, withSnap, used, bound)
+				}
+				if records := n + 2 + 3; bound > used+16*records {
+					t.Errorf("channel of %d characters, %d entries, snapshot %v: bound %d for %d bytes of writes", len(channel), n, withSnap, bound, used)
+				}
+			}
+		}
+		db.Close()
 	}
 }
 
