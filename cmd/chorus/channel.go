@@ -42,11 +42,7 @@ docs/channel-definition.md). Nodes join the channel from this block with
 			if err != nil {
 				return err
 			}
-			cfg, err := def.Config()
-			if err != nil {
-				return err
-			}
-			block, err := channelconfig.GenesisBlock(cfg)
+			block, err := def.GenesisBlock()
 			if err != nil {
 				return err
 			}
@@ -57,7 +53,7 @@ docs/channel-definition.md). Nodes join the channel from this block with
 			if err := os.WriteFile(out, data, 0o644); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote the genesis block of channel %s to %s\n", cfg.ChannelId, out)
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote the genesis block of channel %s to %s\n", def.Name, out)
 			return nil
 		},
 	}

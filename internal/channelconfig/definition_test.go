@@ -77,11 +77,29 @@ func TestGoodDefinitions(t *testing.T) {
 			if !proto.Equal(cfg, again) {
 				t.Errorf("configuration changed through YAML:\n got %v\nwant %v\nYAML:\n%s", again, cfg, yml)
 			}
+			defBlock, err := def.GenesisBlock()
+			if err != nil {
+				t.Fatalf("Definition.GenesisBlock: %v", err)
+			}
+			if fromDef, err := ConfigFromBlock(defBlock); err != nil || !proto.Equal(cfg, fromDef) {
+				t.Errorf("Definition.GenesisBlock's configuration: %v\n got %v\nwant %v", err, fromDef, cfg)
+			}
 
 			if _, err := NewBundle(cfg, BundleOptions{}); err != nil {
 				t.Errorf("NewBundle: %v", err)
 			}
 		})
+	}
+}
+
+// TestDefinitionGenesisBlockValidates checks that a definition's genesis
+// block is refused as its configuration is, with the error naming the
+// field.
+func TestDefinitionGenesisBlockValidates(t *testing.T) {
+	_, err := (&Definition{Name: "Not A Channel"}).GenesisBlock()
+	var invalid *InvalidError
+	if !errors.As(err, &invalid) || !strings.Contains(err.Error(), "name") {
+		t.Fatalf("GenesisBlock of an invalid definition: %v", err)
 	}
 }
 

@@ -20,6 +20,17 @@ import (
 // header, as Fabric's clients use.
 const nonceSize = 24
 
+// GenesisBlock converts the definition into a channel configuration
+// (Config, with its validation) and returns the channel's genesis block
+// (the package function GenesisBlock).
+func (d *Definition) GenesisBlock() (*commonpb.Block, error) {
+	cfg, err := d.Config()
+	if err != nil {
+		return nil, err
+	}
+	return GenesisBlock(cfg)
+}
+
 // GenesisBlock returns block 0 of the channel cfg configures, from which
 // orderers and peers join it. cfg must be valid and have sequence 0.
 //

@@ -262,11 +262,7 @@ func newGatewayFixture(t *testing.T) *gatewayFixture {
 			SigningCert: pem(consenter.CertificatePEM())[0], TLSCert: pem(consenterTLS)[0],
 		}}},
 	}
-	cfg, err := def.Config()
-	if err != nil {
-		t.Fatal(err)
-	}
-	genesis, err := channelconfig.GenesisBlock(cfg)
+	genesis, err := def.GenesisBlock()
 	if err != nil {
 		t.Fatal(err)
 	}

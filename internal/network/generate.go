@@ -303,13 +303,9 @@ func (g *generator) writeNodeConfig(n Node, o *orgCAs) error {
 }
 
 func (g *generator) writeChannel() error {
-	cfg, err := g.def.Config()
+	block, err := g.def.GenesisBlock()
 	if err != nil {
 		return fmt.Errorf("network: channel definition: %w", err)
-	}
-	block, err := channelconfig.GenesisBlock(cfg)
-	if err != nil {
-		return err
 	}
 	data, err := proto.Marshal(block)
 	if err != nil {

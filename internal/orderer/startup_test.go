@@ -51,11 +51,7 @@ func twoConsenterGenesis(t *testing.T, addr string) (*commonpb.Block, *identity.
 			{ID: 2, MSPID: "OrdererMSP", Host: otherEndpoint.Host, Port: otherEndpoint.Port, SigningCert: channelconfig.PEM{Data: other.cert}, TLSCert: channelconfig.PEM{Data: other.cert}},
 		}},
 	}
-	cfg, err := d.Config()
-	if err != nil {
-		t.Fatal(err)
-	}
-	genesis, err := channelconfig.GenesisBlock(cfg)
+	genesis, err := d.GenesisBlock()
 	if err != nil {
 		t.Fatal(err)
 	}

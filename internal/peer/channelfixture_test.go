@@ -78,11 +78,7 @@ func newChannelFixture(t *testing.T, ordererAddrs ...string) *channelFixture {
 			SigningCert: pem(certPEM)[0], TLSCert: pem(certPEM)[0],
 		}}},
 	}
-	cfg, err := def.Config()
-	if err != nil {
-		t.Fatal(err)
-	}
-	genesis, err := channelconfig.GenesisBlock(cfg)
+	genesis, err := def.GenesisBlock()
 	if err != nil {
 		t.Fatal(err)
 	}
