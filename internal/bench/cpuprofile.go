@@ -266,15 +266,11 @@ func fetchProfileChunks(ctx context.Context, url, file string, stop <-chan struc
 }
 
 func writeProfile(p *profile.Profile, file string) error {
-	f, err := os.Create(file)
-	if err != nil {
+	var buf bytes.Buffer
+	if err := p.Write(&buf); err != nil {
 		return err
 	}
-	if err := p.Write(f); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return os.WriteFile(file, buf.Bytes(), 0o644)
 }
 
 func fetchProfile(ctx context.Context, url, file string, timeout time.Duration) error {

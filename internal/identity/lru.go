@@ -23,7 +23,7 @@ type lruEntry[K comparable, V any] struct {
 	prev, next *lruEntry[K, V]
 }
 
-// lruStats are the counters of an lru.
+// lruStats are the counters of an lru, and of a signatureSet.
 type lruStats struct {
 	hits, misses, evictions uint64
 	len                     int
