@@ -8,23 +8,10 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
-	"math/big"
 
 	"github.com/chorusledger/chorus/internal/identity/keytable"
+	"github.com/chorusledger/chorus/internal/identity/p256der"
 )
-
-// p256Order and p256HalfOrder are N and N/2 of the P-256 group. A signature
-// (r, s) and (r, N-s) are both valid; Fabric accepts only the one with
-// s <= N/2, so every signature Chorus makes or accepts has a low S.
-var (
-	p256Order     = elliptic.P256().Params().N
-	p256HalfOrder = new(big.Int).Rsh(p256Order, 1)
-)
-
-// ecdsaSignature is the ASN.1 form of an ECDSA signature.
-type ecdsaSignature struct {
-	R, S *big.Int
-}
 
 // Sign signs msg with key the way Fabric's clients do:
 //
@@ -68,78 +55,18 @@ func sign(key crypto.Signer, msg []byte) (sig []byte, digest [sha256.Size]byte, 
 // toLowS returns der with S replaced by N-S when S > N/2. der comes from our
 // own signer, so a parse failure is an error of that signer.
 func toLowS(der []byte) ([]byte, error) {
-	sig, err := parseECDSASignature(der)
-	if err != nil {
-		return nil, fmt.Errorf("identity: signer produced a malformed signature: %w", err)
-	}
-	if sig.S.Cmp(p256HalfOrder) <= 0 {
-		return der, nil
-	}
-	sig.S.Sub(p256Order, sig.S)
-	return encodeECDSASignature(sig), nil
-}
-
-// parseECDSASignature reads a P-256 signature in canonical DER with
-// 0 < r, s < N; anything else is ErrMalformedSignature. It accepts exactly
-// what encoding/asn1 would read back unchanged (TestParseECDSASignature
-// compares the two), without its reflection: on a peer, encoding/asn1
-// here cost 2% of the CPU.
-func parseECDSASignature(der []byte) (ecdsaSignature, error) {
-	// SEQUENCE { INTEGER r, INTEGER s }: at most 2 + 2 × 35 bytes, so
-	// every length is in DER's short form.
-	if len(der) < 2 || der[0] != 0x30 || int(der[1]) != len(der)-2 {
-		return ecdsaSignature{}, ErrMalformedSignature
-	}
-	r, rest, ok := parseDERPositiveInteger(der[2:])
+	low, ok := p256der.ToLowS(der)
 	if !ok {
-		return ecdsaSignature{}, ErrMalformedSignature
+		return nil, fmt.Errorf("identity: signer produced a malformed signature: %w", ErrMalformedSignature)
 	}
-	s, rest, ok := parseDERPositiveInteger(rest)
-	if !ok || len(rest) != 0 {
-		return ecdsaSignature{}, ErrMalformedSignature
-	}
-	sig := ecdsaSignature{R: new(big.Int).SetBytes(r), S: new(big.Int).SetBytes(s)}
-	if sig.R.Cmp(p256Order) >= 0 || sig.S.Cmp(p256Order) >= 0 {
-		return ecdsaSignature{}, ErrMalformedSignature
-	}
-	return sig, nil
-}
-
-// parseDERPositiveInteger reads an INTEGER greater than zero in its one
-// DER form at the start of b (short-form length, no superfluous leading
-// zero byte, not negative) and returns its magnitude and what follows.
-func parseDERPositiveInteger(b []byte) (magnitude, rest []byte, ok bool) {
-	if len(b) < 2 || b[0] != 0x02 || b[1] >= 0x80 || int(b[1]) > len(b)-2 || b[1] == 0 {
-		return nil, nil, false
-	}
-	v, rest := b[2:2+b[1]], b[2+b[1]:]
-	switch {
-	case v[0]&0x80 != 0: // negative
-		return nil, nil, false
-	case v[0] == 0 && (len(v) == 1 || v[1]&0x80 == 0): // zero, or a superfluous zero byte
-		return nil, nil, false
-	}
-	return v, rest, true
-}
-
-// encodeECDSASignature returns the DER form of (r, s), 0 < r, s < N.
-func encodeECDSASignature(sig ecdsaSignature) []byte {
-	integer := func(n *big.Int) []byte {
-		v := n.Bytes()
-		if v[0]&0x80 != 0 {
-			v = append([]byte{0}, v...)
-		}
-		return append([]byte{0x02, byte(len(v))}, v...)
-	}
-	body := append(integer(sig.R), integer(sig.S)...)
-	return append([]byte{0x30, byte(len(body))}, body...)
+	return low, nil
 }
 
 // IsLowS reports whether sig is a well-formed ECDSA P-256 DER signature with
 // S at most N/2.
 func IsLowS(sig []byte) bool {
-	s, err := parseECDSASignature(sig)
-	return err == nil && s.S.Cmp(p256HalfOrder) <= 0
+	s, ok := p256der.Parse(sig)
+	return ok && s.IsLowS()
 }
 
 // Verify checks that sig is a signature of msg by pub, by the rules of Sign:
@@ -171,11 +98,11 @@ func verifyDigestWith(table *keytable.Table, pub crypto.PublicKey, msg []byte, d
 		if pub == nil || pub.Curve != elliptic.P256() {
 			return ErrUnsupportedKey
 		}
-		parsed, err := parseECDSASignature(sig)
-		if err != nil {
-			return err
+		parsed, ok := p256der.Parse(sig)
+		if !ok {
+			return ErrMalformedSignature
 		}
-		if parsed.S.Cmp(p256HalfOrder) > 0 {
+		if !parsed.IsLowS() {
 			return ErrHighS
 		}
 		var valid bool

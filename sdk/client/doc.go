@@ -5,7 +5,9 @@
 // Chorus peers serve Hyperledger Fabric's Gateway API, and this package
 // speaks it exactly as Fabric's own Gateway clients do, so it also works
 // against Fabric peers. It depends only on the generated protobuf packages
-// under proto/fabric, gRPC and the standard library.
+// under proto/fabric, gRPC, the standard library and two small packages of
+// this module: internal/zerocopy (protobuf decoding that aliases its input)
+// and internal/identity/p256der (the DER form of signatures, low S).
 //
 // # Connecting
 //

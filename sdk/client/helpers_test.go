@@ -175,6 +175,12 @@ func verifyFabricSignature(creator, msg, sig []byte) error {
 	return nil
 }
 
+// ecdsaSignature is the ASN.1 form of an ECDSA signature, for encoding/asn1:
+// the tests check the signer's DER independently of the reader it uses.
+type ecdsaSignature struct {
+	R, S *big.Int
+}
+
 // isLowS reports whether sig is canonical DER of (r, s) with 0 < s <= N/2.
 func isLowS(sig []byte) bool {
 	var s ecdsaSignature

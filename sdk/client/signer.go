@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -9,12 +8,12 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"os"
+
+	"github.com/chorusledger/chorus/internal/identity/p256der"
 )
 
 // Signer signs the messages the client sends: proposals, prepared
@@ -148,33 +147,13 @@ func (s *keySigner) Sign(message []byte) ([]byte, error) {
 // that it matches the identity's certificate.
 func (s *keySigner) Public() crypto.PublicKey { return s.key.Public() }
 
-// ecdsaSignature is the ASN.1 form of an ECDSA signature.
-type ecdsaSignature struct {
-	R, S *big.Int
-}
-
 // lowS returns the P-256 signature der with s replaced by N-s when s > N/2.
-// Both verify; Fabric accepts only the low one.
+// Both verify; Fabric accepts only the low one. der must be canonical DER,
+// as crypto.Signer's contract for ECDSA keys says.
 func lowS(der []byte) ([]byte, error) {
-	order := elliptic.P256().Params().N // shared: never modified
-	halfOrder := new(big.Int).Rsh(order, 1)
-	var sig ecdsaSignature
-	rest, err := asn1.Unmarshal(der, &sig)
-	if err != nil || len(rest) != 0 || sig.R == nil || sig.S == nil ||
-		sig.R.Sign() <= 0 || sig.S.Sign() <= 0 || sig.R.Cmp(order) >= 0 || sig.S.Cmp(order) >= 0 {
-		return nil, errors.New("client: the signing key produced a malformed ECDSA signature")
+	low, ok := p256der.ToLowS(der)
+	if !ok {
+		return nil, errors.New("client: the signing key produced a malformed ECDSA signature (want DER SEQUENCE { INTEGER r, INTEGER s } with 0 < r, s < N)")
 	}
-	if sig.S.Cmp(halfOrder) <= 0 {
-		// Re-encode anyway when the input was not canonical DER.
-		if canonical, err := asn1.Marshal(sig); err == nil && bytes.Equal(canonical, der) {
-			return der, nil
-		}
-	} else {
-		sig.S.Sub(order, sig.S)
-	}
-	out, err := asn1.Marshal(sig)
-	if err != nil {
-		return nil, fmt.Errorf("client: encoding a low-S signature: %w", err)
-	}
-	return out, nil
+	return low, nil
 }

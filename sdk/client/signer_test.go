@@ -276,3 +276,50 @@ func TestNewSignerFromKeyFile(t *testing.T) {
 		t.Fatal("NewSigner(nil) accepted")
 	}
 }
+
+// BenchmarkSignP256 is a signature as the client makes three per
+// transaction: SHA-256, ECDSA, and the low-S normalisation with its DER
+// reading and writing.
+func BenchmarkSignP256(b *testing.B) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := NewSigner(key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	msg := bytes.Repeat([]byte{7}, 1500)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Sign(msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkLowS is the normalisation alone, on signatures half of which
+// have a high S, as ECDSA produces them.
+func BenchmarkLowS(b *testing.B) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var sigs [][]byte
+	for i := range 64 {
+		digest := sha256.Sum256([]byte{byte(i)})
+		der, err := ecdsa.SignASN1(rand.Reader, key, digest[:])
+		if err != nil {
+			b.Fatal(err)
+		}
+		sigs = append(sigs, der)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := lowS(sigs[i%len(sigs)]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
