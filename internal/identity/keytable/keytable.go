@@ -9,7 +9,10 @@
 // µs. A node verifies the signatures of a few keys over and over (a client
 // that submits thousands of transactions, the other organizations' peers
 // and orderers), so for those keys the table is worth keeping: with it, Q's
-// multiplication is 43 point additions and no doublings.
+// multiplication is 43 point additions and no doublings. On amd64 the
+// generator has a table of this package too, one per process and wider
+// (475 KB, made in about 5 ms on first use): G's multiplication is 29
+// additions.
 //
 // Everything a verification handles is public (the key, the message's
 // digest, the signature), so the table is indexed by the scalar's digits
@@ -33,29 +36,60 @@ import (
 	"filippo.io/nistec"
 )
 
-// windowBits is the width of the scalar's signed digits. Q's multiplication
-// adds one table entry per nonzero digit: 43 additions for 6 bits. Each
-// window holds 2^(windowBits-1) multiples; 5 bits would take fewer bytes
-// and 2 µs more, 7 bits about 1.8 times the bytes and 1 µs less.
+// windowBits is the width of the signed digits of a key's table. Q's
+// multiplication adds one table entry per nonzero digit: 43 additions for
+// 6 bits. Each window holds 2^(windowBits-1) multiples; 5 bits would take
+// fewer bytes and 2 µs more, 7 bits about 1.8 times the bytes and 1 µs
+// less. The generator, one table for the whole process, has wider windows
+// (generatorWindowBits).
 const windowBits = 6
 
-// windows is the number of digits of a scalar below 2^256, counting the
-// carry that signed digits may push out of its top bits.
-const windows = (256 + 1 + windowBits - 1) / windowBits
+// windows is the number of digits of a scalar below 2^256 in windowBits-bit
+// windows, counting the carry that signed digits may push out of its top
+// bits; maxWindows is the same for the narrowest width used.
+const (
+	windows    = (256 + 1 + windowBits - 1) / windowBits
+	maxWindows = windows
+)
 
-// entriesPerWindow is the number of multiples held per window: digit d in
-// [1, 2^(windowBits-1)] uses entry d-1, digit -d its negation.
+// The proof in multiply's doc needs the top window to start at bit 252:
+// each constant underflows otherwise.
+const (
+	_ = uint((windows-1)*windowBits - 252)
+	_ = uint(252 - (windows-1)*windowBits)
+)
+
+// windowsOf is the number of bits-wide windows that hold a scalar below
+// 2^256 and a carry: 257 bits.
+func windowsOf(bits int) int { return (256 + 1 + bits - 1) / bits }
+
+// entriesPerWindow is the number of multiples a key's table holds per
+// window: digit d in [1, 2^(windowBits-1)] uses entry d-1, digit -d its
+// negation.
 const entriesPerWindow = 1 << (windowBits - 1)
 
-// Size is the number of bytes a Table holds: about 90 KB with affine
-// entries (amd64), 130 KB with nistec's points.
+// Size is the number of bytes a key's Table holds: about 90 KB with
+// affine entries (amd64), 130 KB with nistec's points.
 const Size = windows * entriesPerWindow * entryBytes
 
-// Table is the precomputed multiples of one P-256 public key Q: entry
-// [i][j] is (j+1)·2^(windowBits·i)·Q. It is immutable once made and safe
-// for concurrent use.
+// Table is the precomputed multiples of one P-256 point Q, a public key or
+// the generator, for scalars recoded in signed digits of bits bits: entry
+// i·2^(bits-1) + j is (j+1)·2^(bits·i)·Q. It is immutable once made and
+// safe for concurrent use.
 type Table struct {
-	points [windows][entriesPerWindow]entry
+	bits   int
+	points []entry
+}
+
+// perWindow is the number of entries a window of t holds.
+func (t *Table) perWindow() int { return 1 << (t.bits - 1) }
+
+// entry returns the entry for a nonzero digit of window i.
+func (t *Table) entry(i int, digit int16) *entry {
+	if digit < 0 {
+		digit = -digit
+	}
+	return &t.points[i<<(t.bits-1)+int(digit)-1]
 }
 
 // ErrNotP256 is returned by New for a key that is not a valid point of
@@ -79,29 +113,35 @@ func New(pub *ecdsa.PublicKey) (*Table, error) {
 	if err != nil {
 		return nil, ErrNotP256
 	}
-	return newTable(q), nil
+	return newTable(q, windowBits), nil
 }
 
 // newTable computes the table of q, a point of P-256 other than the point
-// at infinity.
-func newTable(q *nistec.P256Point) *Table {
+// at infinity, for bits-bit digits.
+func newTable(q *nistec.P256Point, bits int) *Table {
 	// No multiple in the table is the point at infinity: the order of the
-	// group is an odd prime above 32, so it divides no (j+1)·2^(windowBits·i).
-	// (The top window's entries above 16·2^252 are never used: k < 2^256.)
-	multiples := make([]nistec.P256Point, windows*entriesPerWindow)
-	step := nistec.NewP256Point().Set(q) // 2^(windowBits·i)·Q
-	for i := range windows {
-		row := multiples[i*entriesPerWindow : (i+1)*entriesPerWindow]
+	// group is an odd prime above 2^(bits-1), so it divides no
+	// (j+1)·2^(bits·i). (Entries of the top window beyond what a scalar
+	// below 2^256 selects are never used.)
+	if (windowsOf(bits)-1)*bits != 252 {
+		panic("keytable: a width whose top window does not start at bit 252") // multiply's doc
+	}
+	t := &Table{bits: bits}
+	n, per := windowsOf(bits), t.perWindow()
+	multiples := make([]nistec.P256Point, n*per)
+	step := nistec.NewP256Point().Set(q) // 2^(bits·i)·Q
+	for i := range n {
+		row := multiples[i*per : (i+1)*per]
 		row[0].Set(step)
-		for j := 1; j < entriesPerWindow; j++ {
+		for j := 1; j < per; j++ {
 			row[j].Add(&row[j-1], step)
 		}
-		for range windowBits {
+		for range bits {
 			step.Double(step)
 		}
 	}
-	t := new(Table)
-	setEntries(&t.points, multiples)
+	t.points = make([]entry, len(multiples))
+	setEntries(t.points, multiples)
 	return t
 }
 
@@ -123,7 +163,7 @@ func (t *Table) Verify(digest []byte, r, s *big.Int) bool {
 	u2.Mod(u2, curveOrder)
 
 	var sum, qMultiple nistec.P256Point
-	d1, d2 := recode(u1), recode(u2)
+	d1, d2 := recode(u1, generatorWindowBits), recode(u2, t.bits)
 	touched := touchGenerator(&d1) ^ t.touch(&d2)
 	multiplyGenerator(&sum, u1, &d1)
 	t.apply(&qMultiple, &d2)
@@ -157,57 +197,57 @@ func hashToInt(digest []byte) *big.Int {
 }
 
 // multiply sets p = k·Q for 0 <= k < the order n of the group, with signed
-// digits of windowBits bits: digit d_i in [-2^(windowBits-1)+1,
-// 2^(windowBits-1)] and k = Σ d_i·2^(windowBits·i).
+// digits of w = t.bits bits: digit d_i in [-2^(w-1)+1, 2^(w-1)] and
+// k = Σ d_i·2^(w·i).
 //
 // Below the order, no addition meets a case that an incomplete (mixed)
-// addition gets wrong. Before window i the sum holds b·Q with |b| <=
-// 32·(2^(6i)-1)/63 < 2^(6i), and window i adds c·Q with |c| >= 2^(6i), so
-// b ≠ ±c, and b is never a nonzero multiple of n. b ≡ ±c modulo n needs
-// |b| + |c| >= n, so only the top window (i = 42, c = d·2^252 with d <= 16
-// since k < 2^256) could reach it: b = c ± n is too small to be a partial
-// sum except for d = 16, b = 2^256 - n, which makes k = 2^257 - n >= n;
-// and b ≡ -c makes k = b + c a multiple of n, so zero, with every digit
-// zero.
+// addition gets wrong, for the widths used here, which all put the top
+// window at bit 252 (w·(windows-1) = 252: 6 and 9 bits do, 8 bits would
+// not). Before window i the sum holds b·Q with
+// |b| <= 2^(w-1)·(2^(w·i)-1)/(2^w-1) < 2^(w·i-1)·2^w/(2^w-1), and window i
+// adds c·Q with |c| >= 2^(w·i), so b ≠ ±c, and b is never a nonzero
+// multiple of n. b ≡ ±c modulo n needs |b| + |c| >= n, so only the top
+// window (c = d·2^252 with d <= 16, since k < 2^256) could reach it:
+// b = c ± n is too small to be a partial sum except for d = 16,
+// b = 2^256 - n, which makes k = 2^257 - n >= n; and b ≡ -c makes k = b + c
+// a multiple of n, so zero, with every digit zero.
 func (t *Table) multiply(p *nistec.P256Point, k *big.Int) {
-	d := recode(k)
+	d := recode(k, t.bits)
 	t.apply(p, &d)
 }
 
-// digits are a scalar's signed digits of windowBits bits, as multiply's doc
-// describes them, lowest first.
-type digits [windows]int8
+// digits are a scalar's signed digits of some width, as multiply's doc
+// describes them, lowest first; a width above windowBits leaves the last
+// ones zero.
+type digits [maxWindows]int16
 
-// recode returns the signed digits of k, 0 <= k < 2^256.
-func recode(k *big.Int) digits {
+// recode returns the signed digits of bits bits of k, 0 <= k < 2^256.
+func recode(k *big.Int, bits int) digits {
 	limbs := limbsOf(k)
 	var d digits
 	carry := 0
-	for i := range windows {
-		digit := bitsAt(&limbs, i*windowBits) + carry
+	half := 1 << (bits - 1)
+	for i := range windowsOf(bits) {
+		digit := bitsAt(&limbs, i*bits, bits) + carry
 		carry = 0
-		if digit > entriesPerWindow {
-			digit -= 1 << windowBits
+		if digit > half {
+			digit -= 1 << bits
 			carry = 1
 		}
-		d[i] = int8(digit)
+		d[i] = int16(digit)
 	}
-	// windows covers 257 bits, so the last carry is always zero.
+	// The windows cover 257 bits, so the last carry is always zero.
 	return d
 }
 
-// apply sets p to the sum of the table's entries that d selects, the
-// scalar's multiple of the table's point.
+// apply sets p to the sum of the table's entries that d, digits of
+// t.bits bits, selects: the scalar's multiple of the table's point.
 func (t *Table) apply(p *nistec.P256Point, d *digits) {
 	p.Set(nistec.NewP256Point()) // the point at infinity
 	started := false
-	for i, digit := range d {
-		switch {
-		case digit > 0:
-			addEntry(p, &t.points[i][digit-1], false, started)
-			started = true
-		case digit < 0:
-			addEntry(p, &t.points[i][-digit-1], true, started)
+	for i, digit := range d[:windowsOf(t.bits)] {
+		if digit != 0 {
+			addEntry(p, t.entry(i, digit), digit < 0, started)
 			started = true
 		}
 	}
@@ -223,14 +263,11 @@ func (t *Table) apply(p *nistec.P256Point, d *digits) {
 // BenchmarkVerify's cold-cache case measures it.
 func (t *Table) touch(d *digits) byte {
 	var folded byte
-	for i, digit := range d {
+	for i, digit := range d[:windowsOf(t.bits)] {
 		if digit == 0 {
 			continue
 		}
-		if digit < 0 {
-			digit = -digit
-		}
-		e := unsafe.Pointer(&t.points[i][digit-1])
+		e := unsafe.Pointer(t.entry(i, digit))
 		folded ^= *(*byte)(e) ^ *(*byte)(unsafe.Add(e, entryBytes-1))
 	}
 	return folded
@@ -248,16 +285,16 @@ func limbsOf(k *big.Int) [4]uint64 {
 	return limbs
 }
 
-// bitsAt returns windowBits bits of the 256-bit number limbs starting at bit
-// pos, reading zeros past its end.
-func bitsAt(limbs *[4]uint64, pos int) int {
+// bitsAt returns n bits (n < 64) of the 256-bit number limbs starting at
+// bit pos, reading zeros past its end.
+func bitsAt(limbs *[4]uint64, pos, n int) int {
 	if pos >= 256 {
 		return 0
 	}
 	word, shift := pos/64, pos%64
 	v := limbs[word] >> shift
-	if shift+windowBits > 64 && word+1 < 4 {
+	if shift+n > 64 && word+1 < 4 {
 		v |= limbs[word+1] << (64 - shift)
 	}
-	return int(v & (1<<windowBits - 1))
+	return int(v & (1<<n - 1))
 }

@@ -233,12 +233,15 @@ func TestVerifyEdgeCases(t *testing.T) {
 }
 
 // TestMultiply checks k·Q against nistec's own ScalarMult for scalars whose
-// digits exercise every carry: all ones, alternating, powers of two.
+// digits exercise every carry: all ones, alternating, powers of two; with a
+// key's width of digits and with the generator's.
 func TestMultiply(t *testing.T) {
 	key, table := newKey(t)
 	q := point(t, key.X, key.Y)
+	tables := []*Table{table, newTable(q, generatorWindowBits)}
 	rng := mathrand.New(mathrand.NewPCG(3, 4))
 	cases := []*big.Int{big.NewInt(1), big.NewInt(31), big.NewInt(32), big.NewInt(33), big.NewInt(63), big.NewInt(64),
+		big.NewInt(255), big.NewInt(256), big.NewInt(257), big.NewInt(511),
 		new(big.Int).Sub(curveOrder, big.NewInt(1)),
 		new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 256), big.NewInt(1)), // 2^256-1: every digit carries
 	}
@@ -252,14 +255,16 @@ func TestMultiply(t *testing.T) {
 	}
 	for _, k := range cases {
 		k = new(big.Int).Mod(k, curveOrder) // multiply's domain
-		var got nistec.P256Point
-		table.multiply(&got, k)
 		want, err := nistec.NewP256Point().ScalarMult(q, scalar(k))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Equal(want) != 1 {
-			t.Fatalf("multiply(%x) differs from ScalarMult", k)
+		for _, table := range tables {
+			var got nistec.P256Point
+			table.multiply(&got, k)
+			if got.Equal(want) != 1 {
+				t.Fatalf("multiply(%x) with %d-bit digits differs from ScalarMult", k, table.bits)
+			}
 		}
 	}
 }
@@ -278,7 +283,7 @@ func TestMultiplyGenerator(t *testing.T) {
 	}
 	for _, k := range cases {
 		var got nistec.P256Point
-		d := recode(k)
+		d := recode(k, generatorWindowBits)
 		multiplyGenerator(&got, k, &d)
 		want, err := nistec.NewP256Point().ScalarBaseMult(scalar(k))
 		if err != nil {
@@ -366,11 +371,20 @@ func BenchmarkVerify(b *testing.B) {
 
 func BenchmarkNew(b *testing.B) {
 	key, _ := newKey(b)
-	for b.Loop() {
-		if _, err := New(&key.PublicKey); err != nil {
-			b.Fatal(err)
+	b.Run("key", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := New(&key.PublicKey); err != nil {
+				b.Fatal(err)
+			}
 		}
-	}
+	})
+	// The generator's table, once per process, at its own width.
+	b.Run("generator", func(b *testing.B) {
+		g := nistec.NewP256Point().SetGenerator()
+		for b.Loop() {
+			newTable(g, generatorWindowBits)
+		}
+	})
 }
 
 func flip(b []byte, bit int) []byte {

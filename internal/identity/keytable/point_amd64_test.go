@@ -33,7 +33,7 @@ func TestLayoutMirrorsNistec(t *testing.T) {
 	}
 
 	table := generatorTable()
-	g1, g2 := &table.points[0][0], &table.points[0][1] // G and 2G, affine
+	g1, g2 := &table.points[0], &table.points[1] // G and 2G, affine
 	if x := fromMontgomery(&g1.x); limbsToInt(&x).Cmp(params.Gx) != 0 {
 		t.Fatalf("the table's first entry has x %x, want Gx", x)
 	}

@@ -17,13 +17,16 @@ type entry = nistec.P256Point
 const entryBytes = 96
 
 // setEntries copies the multiples into the table.
-func setEntries(points *[windows][entriesPerWindow]entry, multiples []nistec.P256Point) {
+func setEntries(points []entry, multiples []nistec.P256Point) {
 	for i := range points {
-		for j := range points[i] {
-			points[i][j].Set(&multiples[i*entriesPerWindow+j])
-		}
+		points[i].Set(&multiples[i])
 	}
 }
+
+// generatorWindowBits is the width of the digits multiplyGenerator is
+// given, which it does not use: nistec multiplies by the generator with a
+// table of its own.
+const generatorWindowBits = windowBits
 
 // addEntry adds e, negated if negate, to p. nistec's Add is complete, so
 // started (whether p holds anything but the point at infinity) is not
