@@ -49,7 +49,10 @@ type keySigner struct {
 // NewSigner returns a Signer that signs with key, which must be an ECDSA
 // P-256 or an Ed25519 private key: an *ecdsa.PrivateKey, an
 // ed25519.PrivateKey, or any crypto.Signer with such a public key (a key in
-// a hardware module, say). ECDSA signatures are normalised to low S.
+// a hardware module, say). ECDSA signatures are normalised to low S. A
+// crypto.Signer with an ECDSA key must return canonical ASN.1 DER, as
+// crypto.Signer's contract says: Sign refuses anything else (trailing
+// bytes inside the SEQUENCE, say) rather than re-encode it.
 func NewSigner(key crypto.Signer) (Signer, error) {
 	if key == nil {
 		return nil, errors.New("client: nil signing key")

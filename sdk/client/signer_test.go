@@ -145,6 +145,34 @@ func TestCryptoSignerIsNormalisedToLowS(t *testing.T) {
 	}
 }
 
+// paddedSigner is a crypto.Signer whose DER has an extra INTEGER inside
+// the SEQUENCE, which encoding/asn1 skips when it reads a signature.
+type paddedSigner struct{ key *ecdsa.PrivateKey }
+
+func (p paddedSigner) Public() crypto.PublicKey { return &p.key.PublicKey }
+
+func (p paddedSigner) Sign(rnd io.Reader, digest []byte, _ crypto.SignerOpts) ([]byte, error) {
+	r, s, err := ecdsa.Sign(rnd, p.key, digest)
+	if err != nil {
+		return nil, err
+	}
+	return asn1.Marshal(struct{ R, S, Extra *big.Int }{r, s, big.NewInt(1)})
+}
+
+func TestCryptoSignerWithNonCanonicalDERIsRefused(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewSigner(paddedSigner{key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sig, err := s.Sign([]byte("m")); err == nil || !strings.Contains(err.Error(), "malformed ECDSA signature") {
+		t.Fatalf("Sign = %x, %v; want the malformed-signature error", sig, err)
+	}
+}
+
 func TestEd25519SignsTheMessageItself(t *testing.T) {
 	pub, key, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {

@@ -11,8 +11,8 @@
 // and orderers), so for those keys the table is worth keeping: with it, Q's
 // multiplication is 43 point additions and no doublings. On amd64 the
 // generator has a table of this package too, one per process and wider
-// (475 KB, made in about 5 ms on first use): G's multiplication is 29
-// additions.
+// (475 KB, made in about 5 ms with the first key's table; ADR 0020): G's
+// multiplication is at most 29 additions.
 //
 // Everything a verification handles is public (the key, the message's
 // digest, the signature), so the table is indexed by the scalar's digits
@@ -30,6 +30,7 @@ import (
 	"crypto/elliptic"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math/big"
 	"unsafe"
 
@@ -39,9 +40,9 @@ import (
 // windowBits is the width of the signed digits of a key's table. Q's
 // multiplication adds one table entry per nonzero digit: 43 additions for
 // 6 bits. Each window holds 2^(windowBits-1) multiples; 5 bits would take
-// fewer bytes and 2 µs more, 7 bits about 1.8 times the bytes and 1 µs
-// less. The generator, one table for the whole process, has wider windows
-// (generatorWindowBits).
+// fewer bytes and 2 µs more, 7 bits about 1.7 times the bytes and 1.8 µs
+// less (docs/performance.md). The generator, one table for the whole
+// process, has wider windows on amd64 (generatorWindowBits, ADR 0020).
 const windowBits = 6
 
 // windows is the number of digits of a scalar below 2^256 in windowBits-bit
@@ -60,8 +61,18 @@ const (
 )
 
 // windowsOf is the number of bits-wide windows that hold a scalar below
-// 2^256 and a carry: 257 bits.
+// 2^256 and a carry: 257 bits. (windows is the same for windowBits, as a
+// constant.)
 func windowsOf(bits int) int { return (256 + 1 + bits - 1) / bits }
+
+// checkWidth panics unless bits is a width multiply's proof covers (its
+// top window starts at bit 252) and digits can hold (at most 15 bits, for
+// int16).
+func checkWidth(bits int) {
+	if bits > 15 || (windowsOf(bits)-1)*bits != 252 {
+		panic(fmt.Sprintf("keytable: %d-bit windows: the top window must start at bit 252 and a digit fit in int16", bits))
+	}
+}
 
 // entriesPerWindow is the number of multiples a key's table holds per
 // window: digit d in [1, 2^(windowBits-1)] uses entry d-1, digit -d its
@@ -84,8 +95,8 @@ type Table struct {
 // perWindow is the number of entries a window of t holds.
 func (t *Table) perWindow() int { return 1 << (t.bits - 1) }
 
-// entry returns the entry for a nonzero digit of window i.
-func (t *Table) entry(i int, digit int16) *entry {
+// at returns the entry for a nonzero digit of window i.
+func (t *Table) at(i int, digit int16) *entry {
 	if digit < 0 {
 		digit = -digit
 	}
@@ -113,7 +124,9 @@ func New(pub *ecdsa.PublicKey) (*Table, error) {
 	if err != nil {
 		return nil, ErrNotP256
 	}
-	return newTable(q, windowBits), nil
+	table := newTable(q, windowBits)
+	prepareGenerator()
+	return table, nil
 }
 
 // newTable computes the table of q, a point of P-256 other than the point
@@ -123,9 +136,7 @@ func newTable(q *nistec.P256Point, bits int) *Table {
 	// group is an odd prime above 2^(bits-1), so it divides no
 	// (j+1)·2^(bits·i). (Entries of the top window beyond what a scalar
 	// below 2^256 selects are never used.)
-	if (windowsOf(bits)-1)*bits != 252 {
-		panic("keytable: a width whose top window does not start at bit 252") // multiply's doc
-	}
+	checkWidth(bits)
 	t := &Table{bits: bits}
 	n, per := windowsOf(bits), t.perWindow()
 	multiples := make([]nistec.P256Point, n*per)
@@ -163,7 +174,7 @@ func (t *Table) Verify(digest []byte, r, s *big.Int) bool {
 	u2.Mod(u2, curveOrder)
 
 	var sum, qMultiple nistec.P256Point
-	d1, d2 := recode(u1, generatorWindowBits), recode(u2, t.bits)
+	d1, d2 := recodeForGenerator(u1), t.recode(u2)
 	touched := touchGenerator(&d1) ^ t.touch(&d2)
 	multiplyGenerator(&sum, u1, &d1)
 	t.apply(&qMultiple, &d2)
@@ -201,9 +212,9 @@ func hashToInt(digest []byte) *big.Int {
 // k = Σ d_i·2^(w·i).
 //
 // Below the order, no addition meets a case that an incomplete (mixed)
-// addition gets wrong, for the widths used here, which all put the top
-// window at bit 252 (w·(windows-1) = 252: 6 and 9 bits do, 8 bits would
-// not). Before window i the sum holds b·Q with
+// addition gets wrong, for the widths newTable accepts (checkWidth), which
+// all put the top window at bit 252: w·(windowsOf(w)-1) = 252, as for 6 and
+// 9 bits (8 bits would not). Before window i the sum holds b·Q with
 // |b| <= 2^(w-1)·(2^(w·i)-1)/(2^w-1) < 2^(w·i-1)·2^w/(2^w-1), and window i
 // adds c·Q with |c| >= 2^(w·i), so b ≠ ±c, and b is never a nonzero
 // multiple of n. b ≡ ±c modulo n needs |b| + |c| >= n, so only the top
@@ -212,17 +223,18 @@ func hashToInt(digest []byte) *big.Int {
 // b = 2^256 - n, which makes k = 2^257 - n >= n; and b ≡ -c makes k = b + c
 // a multiple of n, so zero, with every digit zero.
 func (t *Table) multiply(p *nistec.P256Point, k *big.Int) {
-	d := recode(k, t.bits)
+	d := t.recode(k)
 	t.apply(p, &d)
 }
 
-// digits are a scalar's signed digits of some width, as multiply's doc
-// describes them, lowest first; a width above windowBits leaves the last
-// ones zero.
+// digits are a scalar's signed digits of a table's width, as multiply's
+// doc describes them, lowest first; a width above windowBits leaves the
+// last ones zero. checkWidth keeps every digit within int16.
 type digits [maxWindows]int16
 
-// recode returns the signed digits of bits bits of k, 0 <= k < 2^256.
-func recode(k *big.Int, bits int) digits {
+// recode returns the signed digits of k, 0 <= k < 2^256, for t's width.
+func (t *Table) recode(k *big.Int) digits {
+	bits := t.bits
 	limbs := limbsOf(k)
 	var d digits
 	carry := 0
@@ -247,7 +259,7 @@ func (t *Table) apply(p *nistec.P256Point, d *digits) {
 	started := false
 	for i, digit := range d[:windowsOf(t.bits)] {
 		if digit != 0 {
-			addEntry(p, t.entry(i, digit), digit < 0, started)
+			addEntry(p, t.at(i, digit), digit < 0, started)
 			started = true
 		}
 	}
@@ -267,7 +279,7 @@ func (t *Table) touch(d *digits) byte {
 		if digit == 0 {
 			continue
 		}
-		e := unsafe.Pointer(t.entry(i, digit))
+		e := unsafe.Pointer(t.at(i, digit))
 		folded ^= *(*byte)(e) ^ *(*byte)(unsafe.Add(e, entryBytes-1))
 	}
 	return folded

@@ -233,12 +233,13 @@ func TestVerifyEdgeCases(t *testing.T) {
 }
 
 // TestMultiply checks k·Q against nistec's own ScalarMult for scalars whose
-// digits exercise every carry: all ones, alternating, powers of two; with a
-// key's width of digits and with the generator's.
+// digits exercise every carry: all ones, alternating, powers of two; with
+// every width newTable accepts up to 12 bits (a key's is 6, amd64's
+// generator's 9), on every architecture.
 func TestMultiply(t *testing.T) {
 	key, table := newKey(t)
 	q := point(t, key.X, key.Y)
-	tables := []*Table{table, newTable(q, generatorWindowBits)}
+	tables := []*Table{table, newTable(q, 7), newTable(q, 9), newTable(q, 12)}
 	rng := mathrand.New(mathrand.NewPCG(3, 4))
 	cases := []*big.Int{big.NewInt(1), big.NewInt(31), big.NewInt(32), big.NewInt(33), big.NewInt(63), big.NewInt(64),
 		big.NewInt(255), big.NewInt(256), big.NewInt(257), big.NewInt(511),
@@ -283,7 +284,7 @@ func TestMultiplyGenerator(t *testing.T) {
 	}
 	for _, k := range cases {
 		var got nistec.P256Point
-		d := recode(k, generatorWindowBits)
+		d := recodeForGenerator(k)
 		multiplyGenerator(&got, k, &d)
 		want, err := nistec.NewP256Point().ScalarBaseMult(scalar(k))
 		if err != nil {
@@ -378,13 +379,22 @@ func BenchmarkNew(b *testing.B) {
 			}
 		}
 	})
-	// The generator's table, once per process, at its own width.
-	b.Run("generator", func(b *testing.B) {
-		g := nistec.NewP256Point().SetGenerator()
-		for b.Loop() {
-			newTable(g, generatorWindowBits)
-		}
-	})
+}
+
+// TestNewTableRefusesWidthsTheProofDoesNotCover: multiply's proof needs
+// the top window at bit 252, and digits must fit in int16.
+func TestNewTableRefusesWidthsTheProofDoesNotCover(t *testing.T) {
+	g := nistec.NewP256Point().SetGenerator()
+	for _, bits := range []int{5, 8, 10, 18} { // 18 puts the top window at 252, but its digits overflow int16
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("newTable accepted %d-bit windows", bits)
+				}
+			}()
+			newTable(g, bits)
+		}()
+	}
 }
 
 func flip(b []byte, bit int) []byte {

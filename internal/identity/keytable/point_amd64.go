@@ -149,12 +149,20 @@ func addEntry(p *nistec.P256Point, e *entry, negate, started bool) {
 }
 
 // generatorWindowBits is the width of the generator's table: one table for
-// the whole process, so it can be wider than a key's. At 9 bits it holds
-// 29 windows of 256 entries, 475 KB, and a multiplication adds at most 29
-// of them instead of 43.
+// the whole process, so it can be wider than a key's (ADR 0020). At 9 bits
+// it holds 29 windows of 256 entries, 475 KB, and a multiplication adds at
+// most 29 of them instead of 43.
 const generatorWindowBits = 9
 
-// generatorTable is the table of the generator, made on first use. nistec
+// The generator's width must put its top window at bit 252 (multiply's
+// doc) and fit a digit in int16: each constant underflows otherwise.
+const (
+	_ = uint(((256+1+generatorWindowBits-1)/generatorWindowBits-1)*generatorWindowBits - 252)
+	_ = uint(252 - ((256+1+generatorWindowBits-1)/generatorWindowBits-1)*generatorWindowBits)
+	_ = uint(15 - generatorWindowBits)
+)
+
+// generatorTable is the table of the generator, made once. nistec
 // multiplies the generator with an affine table too, but selects each
 // entry in constant time, reading all of its window: a verification has no
 // secret to hide, and reads one.
@@ -162,8 +170,17 @@ var generatorTable = sync.OnceValue(func() *Table {
 	return newTable(nistec.NewP256Point().SetGenerator(), generatorWindowBits)
 })
 
+// prepareGenerator makes the generator's table, if it is not made yet:
+// New calls it, so that its 5 ms are spent with a key's table (which the
+// signature cache makes at most once per key) rather than in a
+// verification.
+func prepareGenerator() { generatorTable() }
+
+// recodeForGenerator returns k's digits for the generator's table.
+func recodeForGenerator(k *big.Int) digits { return generatorTable().recode(k) }
+
 // multiplyGenerator sets p = k·G for 0 <= k < the order, d being k's
-// digits of generatorWindowBits bits.
+// digits from recodeForGenerator.
 func multiplyGenerator(p *nistec.P256Point, _ *big.Int, d *digits) {
 	generatorTable().apply(p, d)
 }

@@ -96,3 +96,12 @@ func TestXModOrderIs(t *testing.T) {
 		t.Fatal("the point at infinity matched r = 1")
 	}
 }
+
+// BenchmarkNewGeneratorTable is the generator's table, made once per
+// process at its own width.
+func BenchmarkNewGeneratorTable(b *testing.B) {
+	g := nistec.NewP256Point().SetGenerator()
+	for b.Loop() {
+		newTable(g, generatorWindowBits)
+	}
+}

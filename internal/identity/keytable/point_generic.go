@@ -23,10 +23,13 @@ func setEntries(points []entry, multiples []nistec.P256Point) {
 	}
 }
 
-// generatorWindowBits is the width of the digits multiplyGenerator is
-// given, which it does not use: nistec multiplies by the generator with a
+// prepareGenerator does nothing: nistec multiplies by the generator with a
 // table of its own.
-const generatorWindowBits = windowBits
+func prepareGenerator() {}
+
+// recodeForGenerator returns no digits: multiplyGenerator takes the scalar
+// itself.
+func recodeForGenerator(*big.Int) digits { return digits{} }
 
 // addEntry adds e, negated if negate, to p. nistec's Add is complete, so
 // started (whether p holds anything but the point at infinity) is not

@@ -15,11 +15,11 @@ import (
 	"math/big"
 )
 
-// Order is N, the order of the P-256 group, and HalfOrder is N/2. They are
+// order is N, the order of the P-256 group, and halfOrder is N/2. They are
 // shared: never modify them.
 var (
-	Order     = elliptic.P256().Params().N
-	HalfOrder = new(big.Int).Rsh(Order, 1)
+	order     = elliptic.P256().Params().N
+	halfOrder = new(big.Int).Rsh(order, 1)
 )
 
 // Signature is an ECDSA signature's two integers.
@@ -44,7 +44,7 @@ func Parse(der []byte) (Signature, bool) {
 		return Signature{}, false
 	}
 	sig := Signature{R: new(big.Int).SetBytes(r), S: new(big.Int).SetBytes(s)}
-	if sig.R.Cmp(Order) >= 0 || sig.S.Cmp(Order) >= 0 {
+	if sig.R.Cmp(order) >= 0 || sig.S.Cmp(order) >= 0 {
 		return Signature{}, false
 	}
 	return sig, true
@@ -92,7 +92,7 @@ func appendInteger(b []byte, n *big.Int) []byte {
 
 // IsLowS reports whether s <= N/2, the one of the signature's two valid
 // forms, (r, s) and (r, N-s), that Fabric accepts.
-func (sig Signature) IsLowS() bool { return sig.S.Cmp(HalfOrder) <= 0 }
+func (sig Signature) IsLowS() bool { return sig.S.Cmp(halfOrder) <= 0 }
 
 // ToLowS returns a signature with the same r and a low S: der itself when
 // its S is low, else the DER of (r, N-s). It reports false when der is not
@@ -105,6 +105,6 @@ func ToLowS(der []byte) ([]byte, bool) {
 	if sig.IsLowS() {
 		return der, true
 	}
-	sig.S.Sub(Order, sig.S)
+	sig.S.Sub(order, sig.S)
 	return sig.DER(), true
 }

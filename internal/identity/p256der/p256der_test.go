@@ -17,8 +17,8 @@ func parseWithASN1(der []byte) (Signature, bool) {
 	var sig Signature
 	rest, err := asn1.Unmarshal(der, &sig)
 	if err != nil || len(rest) != 0 ||
-		sig.R.Sign() <= 0 || sig.R.Cmp(Order) >= 0 ||
-		sig.S.Sign() <= 0 || sig.S.Cmp(Order) >= 0 {
+		sig.R.Sign() <= 0 || sig.R.Cmp(order) >= 0 ||
+		sig.S.Sign() <= 0 || sig.S.Cmp(order) >= 0 {
 		return Signature{}, false
 	}
 	canonical, err := asn1.Marshal(sig)
@@ -50,8 +50,8 @@ func derSeeds(t testing.TB) [][]byte {
 		{0x31, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01},
 		{0x30, 0x06, 0x03, 0x01, 0x01, 0x02, 0x01, 0x01},
 	}
-	n := encodeInts(Order, big.NewInt(1))                                        // r = N
-	nMinus1 := encodeInts(new(big.Int).Sub(Order, big.NewInt(1)), big.NewInt(1)) // r = N-1
+	n := encodeInts(order, big.NewInt(1))                                        // r = N
+	nMinus1 := encodeInts(new(big.Int).Sub(order, big.NewInt(1)), big.NewInt(1)) // r = N-1
 	seeds = append(seeds, n, nMinus1)
 	for i := range 20 {
 		digest := sha256.Sum256([]byte{byte(i)})
@@ -85,8 +85,8 @@ func TestParse(t *testing.T) {
 			accepted++
 		}
 	}
-	if accepted < 22 {
-		t.Errorf("only %d of the seeds parsed; the valid ones are 22", accepted)
+	if accepted != 23 {
+		t.Errorf("%d of the seeds parsed; the valid ones are 23", accepted)
 	}
 }
 
@@ -159,21 +159,21 @@ func TestToLowS(t *testing.T) {
 			t.Fatalf("%x: normalised to %x, not canonical DER", der, out)
 		case !ecdsa.VerifyASN1(&key.PublicKey, digest[:], out):
 			t.Fatalf("%x: normalised to %x, which does not verify", der, out)
-		case got.R.Cmp(in.R) != 0 || got.S.Cmp(HalfOrder) > 0:
+		case got.R.Cmp(in.R) != 0 || got.S.Cmp(halfOrder) > 0:
 			t.Fatalf("%x: normalised to (%v, %v)", der, got.R, got.S)
-		case in.S.Cmp(HalfOrder) <= 0:
+		case in.S.Cmp(halfOrder) <= 0:
 			lows++
 			if &out[0] != &der[0] {
 				t.Fatalf("%x: a low S was re-encoded", der)
 			}
 		default:
 			highs++
-			if new(big.Int).Add(got.S, in.S).Cmp(Order) != 0 {
+			if new(big.Int).Add(got.S, in.S).Cmp(order) != 0 {
 				t.Fatalf("%x: S %v became %v, want N-S", der, in.S, got.S)
 			}
 		}
 	}
-	for _, bad := range [][]byte{nil, {0x30, 0x00}, encodeInts(Order, big.NewInt(1)), encodeInts(big.NewInt(1), Order)} {
+	for _, bad := range [][]byte{nil, {0x30, 0x00}, encodeInts(order, big.NewInt(1)), encodeInts(big.NewInt(1), order)} {
 		if out, ok := ToLowS(bad); ok {
 			t.Errorf("ToLowS(%x) = %x, accepted", bad, out)
 		}
@@ -192,5 +192,31 @@ func BenchmarkToLowS(b *testing.B) {
 			b.Fatal("refused")
 		}
 		i++
+	}
+}
+
+// TestIsLowSAtTheBoundary: N/2 is low, N/2+1 is not.
+func TestIsLowSAtTheBoundary(t *testing.T) {
+	one := big.NewInt(1)
+	for _, c := range []struct {
+		s   *big.Int
+		low bool
+	}{
+		{one, true},
+		{new(big.Int).Set(halfOrder), true},
+		{new(big.Int).Add(halfOrder, one), false},
+		{new(big.Int).Sub(order, one), false},
+	} {
+		sig, ok := Parse(encodeInts(one, c.s))
+		if !ok {
+			t.Fatalf("s = %v: not parsed", c.s)
+		}
+		if sig.IsLowS() != c.low {
+			t.Errorf("s = %v: IsLowS %v, want %v", c.s, !c.low, c.low)
+		}
+		low, ok := ToLowS(encodeInts(one, c.s))
+		if ls, _ := Parse(low); !ok || !ls.IsLowS() || (c.low && ls.S.Cmp(c.s) != 0) {
+			t.Errorf("s = %v: ToLowS gave %x", c.s, low)
+		}
 	}
 }
