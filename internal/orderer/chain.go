@@ -1,6 +1,7 @@
 package orderer
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -48,6 +49,13 @@ type submission struct {
 	reject func(reason string)
 }
 
+// proposedBlock is a block this leader proposed: its data hash and its
+// envelopes' hashes, in order.
+type proposedBlock struct {
+	dataHash []byte
+	hashes   [][32]byte
+}
+
 // chain orders one channel on this orderer: it routes admitted envelopes
 // to the leader (itself or, through the cluster, another consenter), cuts
 // blocks while it leads, proposes them to the consenter, and wakes the
@@ -67,10 +75,14 @@ type chain struct {
 	stopC   chan struct{}
 	doneC   chan struct{}
 
-	mu         sync.Mutex
-	waiters    map[[32]byte][]chan struct{}
-	inflight   map[[32]byte]bool // proposed by this leader, not yet applied
-	resubmit   [][]byte          // envelopes of skipped blocks
+	mu       sync.Mutex
+	waiters  map[[32]byte][]chan struct{}
+	inflight map[[32]byte]bool // proposed by this leader, not yet applied
+	// proposed holds, by block number, the blocks this leader proposed
+	// and has not yet seen written, with their envelopes' hashes, which
+	// blockWritten then need not compute again.
+	proposed   map[uint64]proposedBlock
+	resubmit   [][]byte // envelopes of skipped blocks
 	forwarded  map[uint64]chan struct{}
 	nextReqID  uint64
 	resubmitIn time.Duration
@@ -89,6 +101,7 @@ func newChain(channel string, selfID uint64, l *ledger.Ledger, w *blockWriter, c
 		doneC:     make(chan struct{}),
 		waiters:   map[[32]byte][]chan struct{}{},
 		inflight:  map[[32]byte]bool{},
+		proposed:  map[uint64]proposedBlock{},
 		forwarded: map[uint64]chan struct{}{},
 		placement: defaultPlacement,
 	}
@@ -270,17 +283,45 @@ func (c *chain) forget(h [32]byte, done chan struct{}) {
 func (c *chain) blockWritten(b *commonpb.Block) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	hashes := c.takeProposed(b)
 	if len(c.inflight) == 0 && len(c.waiters) == 0 {
 		return // nothing in flight or waited for (a follower nobody sends to, an idle leader)
 	}
-	for _, env := range b.Data.Data {
-		h := sha256.Sum256(env)
+	for i, env := range b.Data.Data {
+		var h [32]byte
+		if hashes != nil {
+			h = hashes[i]
+		} else {
+			h = sha256.Sum256(env)
+		}
 		delete(c.inflight, h)
 		for _, w := range c.waiters[h] {
 			close(w)
 		}
 		delete(c.waiters, h)
 	}
+}
+
+// takeProposed forgets the blocks this leader proposed up to b's number
+// and returns the envelopes' hashes of b if this leader proposed it, with
+// the same data: a block written carries the data hash SignBlock checked,
+// so equal data hashes mean the same envelopes. It returns nil for a block
+// another leader proposed. c.mu must be held.
+func (c *chain) takeProposed(b *commonpb.Block) [][32]byte {
+	if len(c.proposed) == 0 {
+		return nil
+	}
+	number := b.GetHeader().GetNumber()
+	p, ok := c.proposed[number]
+	for n := range c.proposed {
+		if n <= number {
+			delete(c.proposed, n)
+		}
+	}
+	if !ok || len(p.hashes) != len(b.GetData().GetData()) || !bytes.Equal(p.dataHash, b.GetHeader().GetDataHash()) {
+		return nil
+	}
+	return p.hashes
 }
 
 // blockSkipped runs on the consenter's goroutine for an entry that no
@@ -342,17 +383,18 @@ func (c *chain) cutLoop() {
 		positioned = false
 		c.mu.Lock()
 		c.inflight = map[[32]byte]bool{}
+		clear(c.proposed)
 		c.mu.Unlock()
 	}
 	// propose proposes a cut batch; if consensus refuses it (leadership
 	// lost or being handed over), rejects tells the origins of its
 	// envelopes, which re-route them at once.
-	propose := func(batch [][]byte, rejects []func(string)) {
+	propose := func(batch Batch, rejects []func(string)) {
 		if !positioned {
 			info := c.ledger.Info()
 			next, prev, positioned = info.Height, info.CurrentBlockHash, true
 		}
-		blk := ledger.NewBlock(next, prev, batch)
+		blk := ledger.NewBlock(next, prev, batch.Envelopes)
 		data, err := encodeEntry(blk)
 		if err == nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -368,9 +410,10 @@ func (c *chain) cutLoop() {
 			return
 		}
 		c.mu.Lock()
-		for _, env := range batch {
-			c.inflight[sha256.Sum256(env)] = true
+		for _, h := range batch.Hashes {
+			c.inflight[h] = true
 		}
+		c.proposed[next] = proposedBlock{dataHash: blk.Header.DataHash, hashes: batch.Hashes}
 		c.mu.Unlock()
 		next, prev = next+1, ledger.HeaderHash(blk.Header)
 	}
@@ -393,7 +436,7 @@ func (c *chain) cutLoop() {
 			// it has not seen ordered yet must not count again.
 			place.record(s.from)
 		}
-		batches, pending := cutter.Add(s.env, s.isConfig)
+		batches, pending := cutter.Add(s.env, s.hash, s.isConfig)
 		// When Add cuts, the envelopes pending before are the first
 		// batch, and s is in the last one unless it is now pending.
 		rejects := make([][]func(string), len(batches))
@@ -442,7 +485,7 @@ func (c *chain) cutLoop() {
 			add(s)
 		case <-timerC:
 			timer, timerC = nil, nil
-			if b := cutter.Cut(); b != nil {
+			if b := cutter.Cut(); b.Len() > 0 {
 				rejects := pendingRejects
 				pendingRejects = nil
 				propose(b, rejects)

@@ -192,3 +192,64 @@ func TestCutLoopHandsLeadershipToTheBusyFollower(t *testing.T) {
 		t.Fatalf("hand-over to %v, want 2", got)
 	}
 }
+
+// TestBlockWrittenWakesWaitersWithTheProposedHashes: a block this leader
+// proposed wakes its envelopes' waiters with the hashes the submissions
+// carried, not hashes computed again; a block with the same number but
+// other data (another leader's) is hashed, and wakes its own waiters
+// only. Either way the proposals up to the block's number are forgotten.
+func TestBlockWrittenWakesWaitersWithTheProposedHashes(t *testing.T) {
+	w := &blockWriter{stopFetching: func() {}}
+	c := newChain("mychannel", 1, nil, w, nil, chainSettings{}, slog.New(slog.DiscardHandler))
+	wait := func(env []byte) chan struct{} {
+		done := make(chan struct{})
+		c.waiters[sha256.Sum256(env)] = append(c.waiters[sha256.Sum256(env)], done)
+		return done
+	}
+	closed := func(ch chan struct{}) bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+	a, b := []byte("envelope a"), []byte("envelope b")
+	ours := ledger.NewBlock(7, nil, [][]byte{a, b})
+	// The hashes the submissions carried, as the proposal records them;
+	// a's is marked so the test sees which hash was used.
+	carried := [][32]byte{{0xaa}, sha256.Sum256(b)}
+	c.inflight[carried[0]], c.inflight[carried[1]] = true, true
+	c.proposed[6] = proposedBlock{dataHash: []byte("older"), hashes: nil}
+	c.proposed[7] = proposedBlock{dataHash: ours.Header.DataHash, hashes: carried}
+	c.proposed[8] = proposedBlock{dataHash: []byte("newer"), hashes: nil}
+	doneB := wait(b)
+
+	c.blockWritten(ours)
+	if !closed(doneB) {
+		t.Error("b's waiter not woken by the block holding b")
+	}
+	if len(c.inflight) != 0 {
+		t.Errorf("in flight after the block was written: %v (the carried hashes were not used)", c.inflight)
+	}
+	if _, ok := c.proposed[8]; len(c.proposed) != 1 || !ok {
+		t.Errorf("proposals kept: %v, want only block 8's", slices.Collect(maps.Keys(c.proposed)))
+	}
+
+	// Block 8 as another leader cut it: its data differs from the proposal.
+	x := []byte("envelope x")
+	foreign := ledger.NewBlock(8, nil, [][]byte{x})
+	doneX := wait(x)
+	c.proposed[8] = proposedBlock{dataHash: []byte("not block 8's data hash"), hashes: [][32]byte{{0xbb}}}
+	c.inflight[[32]byte{0xbb}] = true
+	c.blockWritten(foreign)
+	if !closed(doneX) {
+		t.Error("x's waiter not woken by another leader's block holding x")
+	}
+	if !c.inflight[[32]byte{0xbb}] {
+		t.Error("an envelope of this leader's proposal was taken as written by another leader's block")
+	}
+	if len(c.proposed) != 0 {
+		t.Errorf("proposals kept after block 8: %v", slices.Collect(maps.Keys(c.proposed)))
+	}
+}

@@ -10,6 +10,17 @@ type BatchConfig struct {
 	Timeout           time.Duration
 }
 
+// Batch is a block's worth of envelopes, each with the SHA-256 hash its
+// submission carried, so that the leader need not hash them again to
+// track them in flight and to wake their waiters.
+type Batch struct {
+	Envelopes [][]byte
+	Hashes    [][32]byte
+}
+
+// Len is the number of envelopes in the batch.
+func (b Batch) Len() int { return len(b.Envelopes) }
+
 // Cutter batches envelopes into blocks the way Fabric's block cutter does:
 //
 //   - a block never holds more than MaxMessageCount envelopes;
@@ -23,7 +34,7 @@ type BatchConfig struct {
 // A Cutter is used by one goroutine, the leader's cutting loop.
 type Cutter struct {
 	cfg          BatchConfig
-	pending      [][]byte
+	pending      Batch
 	pendingBytes int
 }
 
@@ -33,45 +44,35 @@ func NewCutter(cfg BatchConfig) *Cutter { return &Cutter{cfg: cfg} }
 // SetConfig changes the cutting rules; the pending batch is kept.
 func (c *Cutter) SetConfig(cfg BatchConfig) { c.cfg = cfg }
 
-// Add adds one envelope and returns the batches that are now complete, in
-// order, and whether envelopes remain pending (the owner then arms the
-// batch timer if it is not running).
-func (c *Cutter) Add(env []byte, isConfig bool) (batches [][][]byte, pending bool) {
-	if isConfig {
-		if p := c.Cut(); p != nil {
-			batches = append(batches, p)
-		}
-		return append(batches, [][]byte{env}), false
-	}
-	if len(env) > c.cfg.PreferredMaxBytes {
-		if p := c.Cut(); p != nil {
-			batches = append(batches, p)
-		}
-		return append(batches, [][]byte{env}), false
-	}
-	if c.pendingBytes+len(env) > c.cfg.PreferredMaxBytes {
-		if p := c.Cut(); p != nil {
+// Add adds one envelope with its hash and returns the batches that are now
+// complete, in order, and whether envelopes remain pending (the owner then
+// arms the batch timer if it is not running).
+func (c *Cutter) Add(env []byte, hash [32]byte, isConfig bool) (batches []Batch, pending bool) {
+	alone := isConfig || len(env) > c.cfg.PreferredMaxBytes
+	if alone || c.pendingBytes+len(env) > c.cfg.PreferredMaxBytes {
+		if p := c.Cut(); p.Len() > 0 {
 			batches = append(batches, p)
 		}
 	}
-	c.pending = append(c.pending, env)
+	if alone {
+		return append(batches, Batch{Envelopes: [][]byte{env}, Hashes: [][32]byte{hash}}), false
+	}
+	c.pending.Envelopes = append(c.pending.Envelopes, env)
+	c.pending.Hashes = append(c.pending.Hashes, hash)
 	c.pendingBytes += len(env)
-	if len(c.pending) >= c.cfg.MaxMessageCount {
+	if c.pending.Len() >= c.cfg.MaxMessageCount {
 		batches = append(batches, c.Cut())
 	}
-	return batches, len(c.pending) > 0
+	return batches, c.pending.Len() > 0
 }
 
-// Cut returns the pending envelopes as a batch (nil when none) and empties
-// the cutter.
-func (c *Cutter) Cut() [][]byte {
-	if len(c.pending) == 0 {
-		return nil
-	}
+// Cut returns the pending envelopes as a batch (empty when none) and
+// empties the cutter.
+func (c *Cutter) Cut() Batch {
 	b := c.pending
-	c.pending, c.pendingBytes = nil, 0
+	c.pending, c.pendingBytes = Batch{}, 0
 	return b
 }
 
 // Pending is the number of envelopes waiting to be cut.
-func (c *Cutter) Pending() int { return len(c.pending) }
+func (c *Cutter) Pending() int { return c.pending.Len() }

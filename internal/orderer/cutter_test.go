@@ -2,20 +2,30 @@ package orderer
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"testing"
 )
 
 func env(size int, tag byte) []byte { return bytes.Repeat([]byte{tag}, size) }
 
-func sizes(batches [][][]byte) string {
+// sizes describes batches as their envelopes' tags and sizes, and fails
+// the test if an envelope has lost the hash it was added with.
+func sizes(t *testing.T, batches []Batch) string {
+	t.Helper()
 	var s []string
 	for _, b := range batches {
-		var t []string
-		for _, e := range b {
-			t = append(t, fmt.Sprintf("%c%d", e[0], len(e)))
+		if len(b.Hashes) != len(b.Envelopes) {
+			t.Fatalf("batch of %d envelopes carries %d hashes", len(b.Envelopes), len(b.Hashes))
 		}
-		s = append(s, fmt.Sprint(t))
+		var tags []string
+		for i, e := range b.Envelopes {
+			if b.Hashes[i] != sha256.Sum256(e) {
+				t.Fatalf("envelope %c%d carries another envelope's hash", e[0], len(e))
+			}
+			tags = append(tags, fmt.Sprintf("%c%d", e[0], len(e)))
+		}
+		s = append(s, fmt.Sprint(tags))
 	}
 	return fmt.Sprint(s)
 }
@@ -60,16 +70,16 @@ func TestCutter(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			cu := NewCutter(cfg)
 			for i, s := range c.steps {
-				b, p := cu.Add(s.env, s.config)
-				if got := sizes(b); got != s.batches || p != s.pending {
+				b, p := cu.Add(s.env, sha256.Sum256(s.env), s.config)
+				if got := sizes(t, b); got != s.batches || p != s.pending {
 					t.Fatalf("step %d: batches %s pending %v, want %s %v", i, got, p, s.batches, s.pending)
 				}
 			}
 			rest := cu.Cut()
-			if got := sizes([][][]byte{rest}); rest != nil && got != "["+c.cut+"]" || rest == nil && c.cut != "[]" {
+			if got := sizes(t, []Batch{rest}); rest.Len() > 0 && got != "["+c.cut+"]" || rest.Len() == 0 && c.cut != "[]" {
 				t.Fatalf("final cut %s, want %s", got, c.cut)
 			}
-			if cu.Pending() != 0 || cu.Cut() != nil {
+			if cu.Pending() != 0 || cu.Cut().Len() != 0 {
 				t.Fatal("cutter not empty after Cut")
 			}
 		})
