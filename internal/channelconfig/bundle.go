@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/chorusledger/chorus/internal/identity"
+	"github.com/chorusledger/chorus/internal/identity/pemparse"
 	"github.com/chorusledger/chorus/internal/policy"
 	configpb "github.com/chorusledger/chorus/proto/chorus/config"
 )
@@ -250,7 +251,7 @@ func newOrganization(oc *configpb.Organization, typ policy.OrgType, opts BundleO
 		o.tlsPool = x509.NewCertPool()
 		for _, pems := range [][][]byte{o.tlsRootCerts, o.tlsIntermediateCerts} {
 			for _, p := range pems {
-				certs, err := parseCertsPEM(p)
+				certs, err := pemparse.Certificates(p)
 				if err != nil {
 					return nil, fmt.Errorf("channelconfig: organization %s: TLS CA: %w", o.mspID, err)
 				}

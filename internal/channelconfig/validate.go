@@ -2,7 +2,6 @@ package channelconfig
 
 import (
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"maps"
@@ -15,6 +14,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/chorusledger/chorus/internal/identity"
+	"github.com/chorusledger/chorus/internal/identity/pemparse"
 	"github.com/chorusledger/chorus/internal/policy"
 	configpb "github.com/chorusledger/chorus/proto/chorus/config"
 )
@@ -296,7 +296,7 @@ func (v *validator) caCerts(path string, pems [][]byte) ([]*x509.Certificate, bo
 	var out []*x509.Certificate
 	ok := true
 	for i, b := range pems {
-		certs, err := parseCertsPEM(b)
+		certs, err := pemparse.Certificates(b)
 		if err != nil {
 			v.p.add(index(path, i), 0, err)
 			ok = false
@@ -323,7 +323,7 @@ func (v *validator) checkChains(path string, pems [][]byte, roots, intermediates
 		return
 	}
 	for i, b := range pems {
-		certs, err := parseCertsPEM(b)
+		certs, err := pemparse.Certificates(b)
 		if err != nil {
 			continue // reported by caCerts
 		}
@@ -340,30 +340,16 @@ func (v *validator) checkChains(path string, pems [][]byte, roots, intermediates
 func (v *validator) crls(path string, pems [][]byte, cas []*x509.Certificate, casKnown bool) {
 	for i, b := range pems {
 		path := index(path, i)
-		found := false
-		for rest := b; ; {
-			var block *pem.Block
-			block, rest = pem.Decode(rest)
-			if block == nil {
-				break
-			}
-			found = true
-			if block.Type != "X509 CRL" {
-				v.p.addf(path, "PEM block is %q, want \"X509 CRL\"", block.Type)
-				break
-			}
-			crl, err := x509.ParseRevocationList(block.Bytes)
-			if err != nil {
-				v.p.add(path, 0, fmt.Errorf("parsing CRL: %w", err))
-				break
-			}
+		crls, err := pemparse.RevocationLists(b)
+		if err != nil {
+			v.p.add(path, 0, err)
+			continue
+		}
+		for _, crl := range crls {
 			signed := slices.ContainsFunc(cas, func(ca *x509.Certificate) bool { return crl.CheckSignatureFrom(ca) == nil })
 			if casKnown && !signed {
 				v.p.addf(path, "CRL issued by %q is not signed by a CA of the organization", crl.Issuer.String())
 			}
-		}
-		if !found {
-			v.p.addf(path, "no PEM block (want an \"X509 CRL\")")
 		}
 	}
 }
@@ -656,37 +642,12 @@ func (v *validator) policies() {
 	}
 }
 
-// parseCertsPEM parses the PEM certificates of data: at least one, and
-// nothing but certificates.
-func parseCertsPEM(data []byte) ([]*x509.Certificate, error) {
-	var certs []*x509.Certificate
-	for rest := data; ; {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("PEM block is %q, want \"CERTIFICATE\"", block.Type)
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("parsing certificate: %w", err)
-		}
-		certs = append(certs, c)
-	}
-	if len(certs) == 0 {
-		return nil, errors.New("no PEM certificate found")
-	}
-	return certs, nil
-}
-
 // parseLeafPEM parses exactly one PEM certificate that is not a CA.
 func parseLeafPEM(data []byte) (*x509.Certificate, error) {
 	if len(data) == 0 {
 		return nil, errors.New("missing")
 	}
-	certs, err := parseCertsPEM(data)
+	certs, err := pemparse.Certificates(data)
 	if err != nil {
 		return nil, err
 	}

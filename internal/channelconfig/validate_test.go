@@ -47,7 +47,7 @@ func TestValidate(t *testing.T) {
 		{"CRL not PEM", func(c *configpb.ChannelConfig) { c.Organizations[0].Crls[0] = []byte("junk") },
 			[]string{`organizations[0].crls[0]: no PEM block (want an "X509 CRL")`}},
 		{"CRL is a certificate", func(c *configpb.ChannelConfig) { c.Organizations[0].Crls[0] = p.files["crypto/org1/ca.pem"] },
-			[]string{`organizations[0].crls[0]: PEM block is "CERTIFICATE", want "X509 CRL"`}},
+			[]string{`organizations[0].crls[0]: PEM block 1 is "CERTIFICATE", want "X509 CRL"`}},
 		{"implicit organization policy", func(c *configpb.ChannelConfig) {
 			c.Organizations[0].Policies["Admins"] = c.Policies["Admins"]
 		}, []string{"organizations[0].policies.Admins: an organization's policies must be signature policies"}},

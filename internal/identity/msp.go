@@ -5,12 +5,12 @@ import (
 	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/chorusledger/chorus/internal/identity/pemparse"
 	"github.com/chorusledger/chorus/internal/zerocopy"
 )
 
@@ -138,7 +138,7 @@ func NewMSP(cfg MSPConfig) (*MSP, error) {
 func (m *MSP) parseCAs(kind string, pems [][]byte) ([]*x509.Certificate, error) {
 	var cas []*x509.Certificate
 	for i, p := range pems {
-		certs, err := parseCertificatesPEM(p)
+		certs, err := pemparse.Certificates(p)
 		if err != nil {
 			return nil, fmt.Errorf("identity: %s CA certificates #%d of %s: %w", kind, i, m.id, err)
 		}
@@ -157,21 +157,11 @@ func (m *MSP) parseCAs(kind string, pems [][]byte) ([]*x509.Certificate, error) 
 // that signed them.
 func (m *MSP) loadCRLs(pems [][]byte, cas []*x509.Certificate) error {
 	for i, p := range pems {
-		found := false
-		for rest := p; ; {
-			var block *pem.Block
-			block, rest = pem.Decode(rest)
-			if block == nil {
-				break
-			}
-			found = true
-			if block.Type != "X509 CRL" {
-				return fmt.Errorf("identity: CRL #%d of %s: PEM block is %q, want \"X509 CRL\"", i, m.id, block.Type)
-			}
-			crl, err := x509.ParseRevocationList(block.Bytes)
-			if err != nil {
-				return fmt.Errorf("identity: CRL #%d of %s: %w", i, m.id, err)
-			}
+		crls, err := pemparse.RevocationLists(p)
+		if err != nil {
+			return fmt.Errorf("identity: CRL #%d of %s: %w", i, m.id, err)
+		}
+		for _, crl := range crls {
 			signed := false
 			for _, ca := range cas {
 				if !bytes.Equal(ca.RawSubject, crl.RawIssuer) || crl.CheckSignatureFrom(ca) != nil {
@@ -191,9 +181,6 @@ func (m *MSP) loadCRLs(pems [][]byte, cas []*x509.Certificate) error {
 				return fmt.Errorf("identity: CRL #%d of %s, issued by %s, is not signed by any CA of %s",
 					i, m.id, printable(crl.Issuer.String()), m.id)
 			}
-		}
-		if !found {
-			return fmt.Errorf("identity: CRL #%d of %s holds no PEM block", i, m.id)
 		}
 	}
 	return nil

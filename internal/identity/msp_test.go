@@ -261,8 +261,8 @@ func TestNewMSPErrors(t *testing.T) {
 		{"root is not PEM", func(c *MSPConfig) { c.RootCerts = [][]byte{[]byte("nope")} }, "identity: root CA certificates #0 of Org1MSP: no PEM certificate found"},
 		{"intermediate of another CA", func(c *MSPConfig) { c.IntermediateCerts = [][]byte{p.org2.CertificatePEM()} }, "identity: intermediate CA CN=ca.org2.example.com of Org1MSP does not chain to a root CA of Org1MSP"},
 		{"CRL of another CA", func(c *MSPConfig) { c.CRLs = [][]byte{p.org2CRL} }, "identity: CRL #0 of Org1MSP, issued by CN=ca.org2.example.com,O=Org2MSP, is not signed by any CA of Org1MSP"},
-		{"CRL is a certificate", func(c *MSPConfig) { c.CRLs = [][]byte{p.client.certPEM} }, `identity: CRL #0 of Org1MSP: PEM block is "CERTIFICATE", want "X509 CRL"`},
-		{"CRL is not PEM", func(c *MSPConfig) { c.CRLs = [][]byte{[]byte("nope")} }, "identity: CRL #0 of Org1MSP holds no PEM block"},
+		{"CRL is a certificate", func(c *MSPConfig) { c.CRLs = [][]byte{p.client.certPEM} }, `identity: CRL #0 of Org1MSP: PEM block 1 is "CERTIFICATE", want "X509 CRL"`},
+		{"CRL is not PEM", func(c *MSPConfig) { c.CRLs = [][]byte{[]byte("nope")} }, `identity: CRL #0 of Org1MSP: no PEM block (want an "X509 CRL")`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := good

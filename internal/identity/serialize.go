@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/chorusledger/chorus/internal/identity/pemparse"
 	msppb "github.com/chorusledger/chorus/proto/fabric/msp"
 )
 
@@ -89,38 +90,5 @@ func parseFirstCertPEM(certPEM []byte) (*x509.Certificate, error) {
 	if block == nil {
 		return nil, errors.New("no PEM block where a certificate was expected")
 	}
-	return parseCertBlock(block)
-}
-
-// parseCertificatesPEM parses every PEM block of data, all of which must be
-// certificates; errors are for the caller to prefix.
-func parseCertificatesPEM(data []byte) ([]*x509.Certificate, error) {
-	var certs []*x509.Certificate
-	for rest := data; ; {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		cert, err := parseCertBlock(block)
-		if err != nil {
-			return nil, err
-		}
-		certs = append(certs, cert)
-	}
-	if len(certs) == 0 {
-		return nil, errors.New("no PEM certificate found")
-	}
-	return certs, nil
-}
-
-func parseCertBlock(block *pem.Block) (*x509.Certificate, error) {
-	if block.Type != "CERTIFICATE" {
-		return nil, fmt.Errorf("PEM block is %q, want \"CERTIFICATE\"", block.Type)
-	}
-	cert, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("parsing certificate: %w", err)
-	}
-	return cert, nil
+	return pemparse.Certificate(block)
 }

@@ -7,7 +7,6 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"strconv"
@@ -15,6 +14,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/chorusledger/chorus/internal/identity/pemparse"
 )
 
 // Signer signs messages as one identity: the creator of proposals and
@@ -141,47 +142,24 @@ func (s *SigningIdentity) String() string { return s.mspID + " " + subjectName(s
 // PKCS#8 ("PRIVATE KEY") or SEC1 ("EC PRIVATE KEY", possibly preceded by an
 // "EC PARAMETERS" block as openssl writes it). Encrypted keys are refused.
 func ParsePrivateKeyPEM(keyPEM []byte) (crypto.Signer, error) {
-	for rest := keyPEM; ; {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			return nil, errors.New("identity: no private key PEM block found")
-		}
-		var key any
-		var err error
-		switch block.Type {
-		case "EC PARAMETERS":
-			continue
-		case "PRIVATE KEY":
-			key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
-		case "EC PRIVATE KEY":
-			if _, encrypted := block.Headers["DEK-Info"]; encrypted {
-				return nil, errors.New("identity: encrypted private keys are not supported")
-			}
-			key, err = x509.ParseECPrivateKey(block.Bytes)
-		case "ENCRYPTED PRIVATE KEY":
-			return nil, errors.New("identity: encrypted private keys are not supported")
-		default:
-			return nil, fmt.Errorf("identity: PEM block is %q, want \"PRIVATE KEY\" or \"EC PRIVATE KEY\"", block.Type)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("identity: parsing %s: %w", block.Type, err)
-		}
-		var signer crypto.Signer
-		switch k := key.(type) {
-		case *ecdsa.PrivateKey:
-			signer = k
-		case ed25519.PrivateKey:
-			signer = k
-		default:
-			return nil, newKindError(ErrUnsupportedKey, nil,
-				fmt.Sprintf("identity: private key: %T not supported (want ECDSA P-256 or Ed25519)", key))
-		}
-		if err := checkSupportedKey(signer.Public(), "private key"); err != nil {
-			return nil, err
-		}
-		return signer, nil
+	key, err := pemparse.PrivateKey(keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("identity: %w", err)
 	}
+	var signer crypto.Signer
+	switch k := key.(type) {
+	case *ecdsa.PrivateKey:
+		signer = k
+	case ed25519.PrivateKey:
+		signer = k
+	default:
+		return nil, newKindError(ErrUnsupportedKey, nil,
+			fmt.Sprintf("identity: private key: %T not supported (want ECDSA P-256 or Ed25519)", key))
+	}
+	if err := checkSupportedKey(signer.Public(), "private key"); err != nil {
+		return nil, err
+	}
+	return signer, nil
 }
 
 // publicKeysEqual compares two public keys of any supported kind.

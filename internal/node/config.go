@@ -20,8 +20,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/chorusledger/chorus/internal/identity"
+	"github.com/chorusledger/chorus/internal/identity/pemparse"
 	"github.com/chorusledger/chorus/internal/node/ops"
-	"github.com/chorusledger/chorus/internal/node/transport"
 )
 
 // Role is what a node process is.
@@ -608,7 +608,7 @@ func (v *validator) tlsIdentity() {
 	if certPEM == nil {
 		return
 	}
-	certs, err := transport.ParseCertificates(certPEM)
+	certs, err := pemparse.Certificates(certPEM)
 	if err != nil {
 		v.failErr("tls.certFile", err)
 		return
@@ -637,7 +637,7 @@ func (v *validator) caFiles(path string, files []string, required bool) {
 		if data == nil {
 			continue
 		}
-		certs, err := transport.ParseCertificates(data)
+		certs, err := pemparse.Certificates(data)
 		if err != nil {
 			v.failErr(p, fmt.Errorf("%s: %w", f, err))
 			continue

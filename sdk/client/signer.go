@@ -7,13 +7,12 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
 
 	"github.com/chorusledger/chorus/internal/identity/p256der"
+	"github.com/chorusledger/chorus/internal/identity/pemparse"
 )
 
 // Signer signs the messages the client sends: proposals, prepared
@@ -89,38 +88,15 @@ func NewSignerFromKeyFile(keyFile string) (Signer, error) {
 // ("EC PRIVATE KEY", possibly after an "EC PARAMETERS" block, as openssl
 // writes it). Encrypted keys are refused.
 func NewSignerFromKeyPEM(keyPEM []byte) (Signer, error) {
-	for rest := keyPEM; ; {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			return nil, errors.New("client: no PEM private key block found")
-		}
-		var key any
-		var err error
-		switch block.Type {
-		case "EC PARAMETERS":
-			continue
-		case "PRIVATE KEY":
-			key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
-		case "EC PRIVATE KEY":
-			if _, encrypted := block.Headers["DEK-Info"]; encrypted {
-				return nil, errors.New("client: encrypted private keys are not supported")
-			}
-			key, err = x509.ParseECPrivateKey(block.Bytes)
-		case "ENCRYPTED PRIVATE KEY":
-			return nil, errors.New("client: encrypted private keys are not supported")
-		default:
-			return nil, fmt.Errorf("client: PEM block is %q, want \"PRIVATE KEY\" or \"EC PRIVATE KEY\"", block.Type)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("client: parsing %s: %w", block.Type, err)
-		}
-		cs, ok := key.(crypto.Signer)
-		if !ok {
-			return nil, fmt.Errorf("client: %T keys are not supported (want ECDSA P-256 or Ed25519)", key)
-		}
-		return NewSigner(cs)
+	key, err := pemparse.PrivateKey(keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("client: %w", err)
 	}
+	cs, ok := key.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("client: %T keys are not supported (want ECDSA P-256 or Ed25519)", key)
+	}
+	return NewSigner(cs)
 }
 
 // Sign signs message; see Signer.

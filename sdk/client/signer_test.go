@@ -260,8 +260,8 @@ func TestNewSignerFromKeyPEM(t *testing.T) {
 	bad := []struct {
 		name, pem, want string
 	}{
-		{"empty", "", "no PEM private key block"},
-		{"not PEM", "hello", "no PEM private key block"},
+		{"empty", "", "no private key PEM block"},
+		{"not PEM", "hello", "no private key PEM block"},
 		{"certificate", string(pemBlock("CERTIFICATE", []byte{1})), `"CERTIFICATE"`},
 		{"encrypted PKCS#8", string(pemBlock("ENCRYPTED PRIVATE KEY", []byte{1})), "encrypted"},
 		{"encrypted SEC1", string(encrypted), "encrypted"},

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +11,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/chorusledger/chorus/internal/identity/pemparse"
 )
 
 // ClientAuth is how a server authenticates its clients' TLS certificates.
@@ -323,34 +324,9 @@ func ReadCertificates(file string) ([]*x509.Certificate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("transport: %w", err)
 	}
-	certs, err := ParseCertificates(data)
+	certs, err := pemparse.Certificates(data)
 	if err != nil {
 		return nil, fmt.Errorf("transport: %s: %w", file, err)
-	}
-	return certs, nil
-}
-
-// ParseCertificates parses every PEM block of data, which must all be
-// certificates, at least one. Its errors name the block, without prefix.
-func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
-	var certs []*x509.Certificate
-	for rest, i := data, 1; ; i++ {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("PEM block %d is %q, want \"CERTIFICATE\"", i, block.Type)
-		}
-		cert, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("PEM block %d: %w", i, err)
-		}
-		certs = append(certs, cert)
-	}
-	if len(certs) == 0 {
-		return nil, errors.New("no PEM certificate found")
 	}
 	return certs, nil
 }
