@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chorusledger/chorus/internal/compositekey"
 	"github.com/chorusledger/chorus/internal/identity"
 	"github.com/chorusledger/chorus/internal/worldstate"
 )
@@ -133,10 +134,6 @@ type KeyModification struct {
 	IsDelete  bool
 }
 
-// emptyKeySubstitute replaces an empty range start, as Fabric's shims do,
-// so that simple-key ranges skip composite keys.
-const emptyKeySubstitute = "\x01"
-
 // errStubDone is returned by a stub used after its invocation returned.
 var errStubDone = errors.New("contract: stub used after its invocation returned")
 
@@ -214,13 +211,9 @@ func (s *stub) GetStateByRange(start, end string) (StateIterator, error) {
 	if s.done {
 		return nil, errStubDone
 	}
-	for _, k := range [...]string{start, end} {
-		if strings.HasPrefix(k, "\x00") {
-			return nil, fmt.Errorf("contract: GetStateByRange: key %q begins with U+0000, which only composite keys may; use GetStateByPartialCompositeKey", k)
-		}
-	}
-	if start == "" {
-		start = emptyKeySubstitute
+	start, end, err := compositekey.SimpleRange(start, end)
+	if err != nil {
+		return nil, fmt.Errorf("contract: GetStateByRange: %w", err)
 	}
 	it, err := s.x.sim.GetStateByRange(s.name, start, end)
 	if err != nil {
@@ -233,7 +226,7 @@ func (s *stub) GetStateByPartialCompositeKey(objectType string, attrs []string) 
 	if s.done {
 		return nil, errStubDone
 	}
-	start, end, err := worldstate.PartialCompositeKeyRange(objectType, attrs)
+	start, end, err := compositekey.PartialRange(objectType, attrs)
 	if err != nil {
 		return nil, fmt.Errorf("contract: GetStateByPartialCompositeKey: %w", err)
 	}
@@ -245,7 +238,7 @@ func (s *stub) GetStateByPartialCompositeKey(objectType string, attrs []string) 
 }
 
 func (s *stub) CreateCompositeKey(objectType string, attrs []string) (string, error) {
-	k, err := worldstate.CreateCompositeKey(objectType, attrs)
+	k, err := compositekey.Create(objectType, attrs)
 	if err != nil {
 		return "", fmt.Errorf("contract: CreateCompositeKey: %w", err)
 	}
@@ -253,7 +246,7 @@ func (s *stub) CreateCompositeKey(objectType string, attrs []string) (string, er
 }
 
 func (s *stub) SplitCompositeKey(key string) (string, []string, error) {
-	objectType, attrs, err := worldstate.SplitCompositeKey(key)
+	objectType, attrs, err := compositekey.Split(key)
 	if err != nil {
 		return "", nil, fmt.Errorf("contract: SplitCompositeKey: %w", err)
 	}

@@ -133,10 +133,10 @@
 //
 // # Composite keys
 //
-// CreateCompositeKey, SplitCompositeKey and PartialCompositeKeyRange follow
-// Fabric's shims: a composite key is 0x00 ‖ objectType ‖ 0x00 ‖ (attr ‖
-// 0x00)*, every part valid UTF-8 without U+0000 or U+10FFFF, and a partial
-// composite key range is [key, key ‖ U+10FFFF).
+// A composite key (internal/compositekey builds them as Fabric's shims
+// do: 0x00 ‖ objectType ‖ 0x00 ‖ (attr ‖ 0x00)*) is stored like any other
+// key; a partial composite key query is a range query over
+// [key, key ‖ U+10FFFF).
 //
 // # Concurrency and ownership
 //

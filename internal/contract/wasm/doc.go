@@ -142,7 +142,7 @@
 //     with U+0000 are refused). With flag 1 and a start beginning with
 //     U+0000, the bounds must be those of a partial composite key query, a
 //     composite key and the same key followed by U+10FFFF, as
-//     worldstate.PartialCompositeKeyRange computes them: the host
+//     compositekey.PartialRange computes them: the host
 //     recognises the object type and attributes and calls
 //     GetStateByPartialCompositeKey, which records the range read as Fabric
 //     does. The Stub offers no composite range of any other shape, so

@@ -11,8 +11,8 @@ import (
 
 	"github.com/tetratelabs/wazero/api"
 
+	"github.com/chorusledger/chorus/internal/compositekey"
 	"github.com/chorusledger/chorus/internal/contract"
-	"github.com/chorusledger/chorus/internal/worldstate"
 )
 
 // Limits of the host functions (spec §4, §7).
@@ -44,10 +44,6 @@ const (
 // rangeFlagComposite is the range_open flag that allows bounds beginning
 // with U+0000, for partial composite key queries.
 const rangeFlagComposite = 1
-
-// partialCompositeEnd ends the range of a partial composite key query:
-// the start followed by U+10FFFF (worldstate.PartialCompositeKeyRange).
-const partialCompositeEnd = "\U0010FFFF"
 
 // invocationKey is the context key under which a call of chorus_invoke
 // carries its invocation to the host functions.
@@ -371,20 +367,17 @@ func hostRangeOpen(inv *invocation, mem api.Memory, p []uint64) int64 {
 }
 
 // partialCompositeQuery recognises the bounds of a partial composite key
-// query, as worldstate.PartialCompositeKeyRange computes them, and returns
-// the query. Stub offers composite ranges only as
+// query, as compositekey.PartialRange computes them, and returns the
+// query. Stub offers composite ranges only as
 // GetStateByPartialCompositeKey, which records the range read as Fabric
 // does, so bounds of any other shape are refused.
 func partialCompositeQuery(start, end string) (string, []string, bool) {
-	if end != start+partialCompositeEnd {
-		return "", nil, false
-	}
-	objectType, attrs, err := worldstate.SplitCompositeKey(start)
+	objectType, attrs, err := compositekey.Split(start)
 	if err != nil {
 		return "", nil, false
 	}
-	s, _, err := worldstate.PartialCompositeKeyRange(objectType, attrs)
-	if err != nil || s != start {
+	s, e, err := compositekey.PartialRange(objectType, attrs)
+	if err != nil || s != start || e != end {
 		return "", nil, false
 	}
 	return objectType, attrs, true
