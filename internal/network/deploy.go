@@ -111,8 +111,24 @@ func (n *Network) Deploy(ctx context.Context, d Deployment, log io.Writer) (*Dep
 			fmt.Fprintf(log, "%s already approved %s sequence %d\n", o.MSPID, d.Name, def.Sequence)
 			continue
 		}
-		if _, err := lifecycle(o.MSPID).Submit(ctx, "ApproveForMyOrg", string(arg)); err != nil {
+		_, commit, err := lifecycle(o.MSPID).SubmitAsync(ctx, "ApproveForMyOrg", string(arg))
+		if err != nil {
 			return nil, fmt.Errorf("approving as %s: %w", o.MSPID, err)
+		}
+		st, err := commit.Status(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("approving as %s: %w", o.MSPID, err)
+		}
+		if !st.Successful {
+			return nil, fmt.Errorf("approving as %s: the approval transaction %s committed as %s", o.MSPID, st.TransactionID, st.CodeName)
+		}
+		// The commit is endorsed by every organization's peer, and each
+		// checks the approvals in its own ledger: wait until every peer
+		// has this approval, not only the approving organization's.
+		for _, peer := range n.Nodes(RolePeer) {
+			if err := n.waitTx(ctx, peer, st.TransactionID); err != nil {
+				return nil, err
+			}
 		}
 		fmt.Fprintf(log, "%s approved %s %s sequence %d\n", o.MSPID, d.Name, d.Version, def.Sequence)
 	}
