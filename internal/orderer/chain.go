@@ -49,10 +49,11 @@ type submission struct {
 	reject func(reason string)
 }
 
-// proposedBlock is a block this leader proposed: its data hash and its
-// envelopes' hashes, in order.
+// proposedBlock is a block this leader proposed: its data hash, and its
+// envelopes' sizes and hashes, in order.
 type proposedBlock struct {
 	dataHash []byte
+	sizes    []int
 	hashes   [][32]byte
 }
 
@@ -303,10 +304,12 @@ func (c *chain) blockWritten(b *commonpb.Block) {
 }
 
 // takeProposed forgets the blocks this leader proposed up to b's number
-// and returns the envelopes' hashes of b if this leader proposed it, with
-// the same data: a block written carries the data hash SignBlock checked,
-// so equal data hashes mean the same envelopes. It returns nil for a block
-// another leader proposed. c.mu must be held.
+// and returns the envelopes' hashes of b if this leader proposed it: the
+// written block has the proposal's data hash, which SignBlock checked
+// against its data, and envelopes of the same sizes. The data hash covers
+// the envelopes' bytes end to end, so the sizes are what tell where each
+// begins. It returns nil for a block another leader cut. c.mu must be
+// held.
 func (c *chain) takeProposed(b *commonpb.Block) [][32]byte {
 	if len(c.proposed) == 0 {
 		return nil
@@ -318,8 +321,14 @@ func (c *chain) takeProposed(b *commonpb.Block) [][32]byte {
 			delete(c.proposed, n)
 		}
 	}
-	if !ok || len(p.hashes) != len(b.GetData().GetData()) || !bytes.Equal(p.dataHash, b.GetHeader().GetDataHash()) {
+	data := b.GetData().GetData()
+	if !ok || len(p.sizes) != len(data) || !bytes.Equal(p.dataHash, b.GetHeader().GetDataHash()) {
 		return nil
+	}
+	for i, env := range data {
+		if len(env) != p.sizes[i] {
+			return nil
+		}
 	}
 	return p.hashes
 }
@@ -395,6 +404,18 @@ func (c *chain) cutLoop() {
 			next, prev, positioned = info.Height, info.CurrentBlockHash, true
 		}
 		blk := ledger.NewBlock(next, prev, batch.Envelopes)
+		// Marked in flight before consensus sees the block, which may be
+		// written before Propose returns.
+		sizes := make([]int, batch.Len())
+		for i, env := range batch.Envelopes {
+			sizes[i] = len(env)
+		}
+		c.mu.Lock()
+		for _, h := range batch.Hashes {
+			c.inflight[h] = true
+		}
+		c.proposed[next] = proposedBlock{dataHash: blk.Header.DataHash, sizes: sizes, hashes: batch.Hashes}
+		c.mu.Unlock()
 		data, err := encodeEntry(blk)
 		if err == nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -402,6 +423,12 @@ func (c *chain) cutLoop() {
 			cancel()
 		}
 		if err != nil {
+			c.mu.Lock()
+			for _, h := range batch.Hashes {
+				delete(c.inflight, h)
+			}
+			delete(c.proposed, next)
+			c.mu.Unlock()
 			c.log.Info("block proposal refused; envelopes will be re-routed", "block", next, "err", err)
 			positioned = false
 			for _, r := range rejects {
@@ -409,12 +436,6 @@ func (c *chain) cutLoop() {
 			}
 			return
 		}
-		c.mu.Lock()
-		for _, h := range batch.Hashes {
-			c.inflight[h] = true
-		}
-		c.proposed[next] = proposedBlock{dataHash: blk.Header.DataHash, hashes: batch.Hashes}
-		c.mu.Unlock()
 		next, prev = next+1, ledger.HeaderHash(blk.Header)
 	}
 	add := func(s submission) {

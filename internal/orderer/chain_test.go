@@ -1,6 +1,7 @@
 package orderer
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -221,7 +222,7 @@ func TestBlockWrittenWakesWaitersWithTheProposedHashes(t *testing.T) {
 	carried := [][32]byte{{0xaa}, sha256.Sum256(b)}
 	c.inflight[carried[0]], c.inflight[carried[1]] = true, true
 	c.proposed[6] = proposedBlock{dataHash: []byte("older"), hashes: nil}
-	c.proposed[7] = proposedBlock{dataHash: ours.Header.DataHash, hashes: carried}
+	c.proposed[7] = proposedBlock{dataHash: ours.Header.DataHash, sizes: []int{len(a), len(b)}, hashes: carried}
 	c.proposed[8] = proposedBlock{dataHash: []byte("newer"), hashes: nil}
 	doneB := wait(b)
 
@@ -251,5 +252,22 @@ func TestBlockWrittenWakesWaitersWithTheProposedHashes(t *testing.T) {
 	}
 	if len(c.proposed) != 0 {
 		t.Errorf("proposals kept after block 8: %v", slices.Collect(maps.Keys(c.proposed)))
+	}
+
+	// Block 9 holds the bytes of this leader's proposal end to end, so the
+	// same data hash, but split elsewhere: other envelopes.
+	y, z := []byte("envelope y"), []byte("envelope z")
+	proposal := ledger.NewBlock(9, nil, [][]byte{y, z})
+	resplit := ledger.NewBlock(9, nil, [][]byte{[]byte("envelope yenv"), []byte("elope z")})
+	if !bytes.Equal(proposal.Header.DataHash, resplit.Header.DataHash) {
+		t.Fatal("the test's two blocks should share a data hash")
+	}
+	c.proposed[9] = proposedBlock{dataHash: proposal.Header.DataHash, sizes: []int{len(y), len(z)},
+		hashes: [][32]byte{sha256.Sum256(y), sha256.Sum256(z)}}
+	c.inflight[sha256.Sum256(y)] = true
+	doneY := wait(y)
+	c.blockWritten(resplit)
+	if closed(doneY) || !c.inflight[sha256.Sum256(y)] {
+		t.Error("a block split otherwise was taken for this leader's proposal")
 	}
 }
