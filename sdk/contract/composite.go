@@ -38,7 +38,7 @@ func SplitCompositeKey(compositeKey string) (objectType string, attributes []str
 func PartialCompositeKeyRange(objectType string, attributes []string) (start, end string, err error) {
 	start, end, err = compositekey.PartialRange(objectType, attributes)
 	if err != nil {
-		return "", "", fmt.Errorf("contract: CreateCompositeKey: %w", err)
+		return "", "", fmt.Errorf("contract: PartialCompositeKeyRange: %w", err)
 	}
 	return start, end, nil
 }

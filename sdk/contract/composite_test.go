@@ -28,10 +28,10 @@ func TestCompositeKeys(t *testing.T) {
 	}
 
 	for name, err := range map[string]error{
-		"contract: CreateCompositeKey: attribute 0 ": second(contract.CreateCompositeKey("a", []string{"\xff"})),
-		"contract: SplitCompositeKey: ":              third(contract.SplitCompositeKey("plain")),
-		"contract: CreateCompositeKey: object type ": third(contract.PartialCompositeKeyRange("a\x00", nil)),
-		"contract: GetStateByRange: key ":            third(contract.SimpleKeyRange("\x00a", "")),
+		"contract: CreateCompositeKey: attribute 0 ":       second(contract.CreateCompositeKey("a", []string{"\xff"})),
+		"contract: SplitCompositeKey: ":                    third(contract.SplitCompositeKey("plain")),
+		"contract: PartialCompositeKeyRange: object type ": third(contract.PartialCompositeKeyRange("a\x00", nil)),
+		"contract: GetStateByRange: key ":                  third(contract.SimpleKeyRange("\x00a", "")),
 	} {
 		if err == nil || !strings.HasPrefix(err.Error(), name) {
 			t.Errorf("error %v, want it to begin with %q", err, name)
