@@ -164,19 +164,13 @@ func (t *Table) Verify(digest []byte, r, s *big.Int) bool {
 		return false
 	}
 	// u1 = e/s and u2 = r/s modulo the order, e the digest's leading 256
-	// bits as an integer. Every value here is public, so math/big's
-	// variable-time inversion is fine.
-	w := new(big.Int).ModInverse(s, curveOrder)
-	e := hashToInt(digest)
-	u1 := e.Mul(e, w)
-	u1.Mod(u1, curveOrder)
-	u2 := w.Mul(r, w)
-	u2.Mod(u2, curveOrder)
+	// bits as an integer (scalar.go).
+	u1, u2 := verificationScalars(digest, r, s)
 
 	var sum, qMultiple nistec.P256Point
-	d1, d2 := recodeForGenerator(u1), t.recode(u2)
+	d1, d2 := recodeForGenerator(&u1), t.recode(&u2)
 	touched := touchGenerator(&d1) ^ t.touch(&d2)
-	multiplyGenerator(&sum, u1, &d1)
+	multiplyGenerator(&sum, &u1, &d1)
 	t.apply(&qMultiple, &d2)
 	keep(touched)
 	sum.Add(&sum, &qMultiple) // nistec's complete addition: either may be the point at infinity
@@ -197,16 +191,6 @@ const (
 //go:noinline
 func keep(byte) {}
 
-// hashToInt is the integer of a digest's leading 256 bits, as ECDSA
-// defines it; reducing it modulo the order is left to the multiplication
-// that follows.
-func hashToInt(digest []byte) *big.Int {
-	if len(digest) > 32 {
-		digest = digest[:32]
-	}
-	return new(big.Int).SetBytes(digest)
-}
-
 // multiply sets p = k·Q for 0 <= k < the order n of the group, with signed
 // digits of w = t.bits bits: digit d_i in [-2^(w-1)+1, 2^(w-1)] and
 // k = Σ d_i·2^(w·i).
@@ -223,7 +207,8 @@ func hashToInt(digest []byte) *big.Int {
 // b = 2^256 - n, which makes k = 2^257 - n >= n; and b ≡ -c makes k = b + c
 // a multiple of n, so zero, with every digit zero.
 func (t *Table) multiply(p *nistec.P256Point, k *big.Int) {
-	d := t.recode(k)
+	limbs := limbsOf(k)
+	d := t.recode(&limbs)
 	t.apply(p, &d)
 }
 
@@ -232,15 +217,15 @@ func (t *Table) multiply(p *nistec.P256Point, k *big.Int) {
 // last ones zero. checkWidth keeps every digit within int16.
 type digits [maxWindows]int16
 
-// recode returns the signed digits of k, 0 <= k < 2^256, for t's width.
-func (t *Table) recode(k *big.Int) digits {
+// recode returns the signed digits of limbs, a number below 2^256, for t's
+// width.
+func (t *Table) recode(limbs *scalar) digits {
 	bits := t.bits
-	limbs := limbsOf(k)
 	var d digits
 	carry := 0
 	half := 1 << (bits - 1)
 	for i := range windowsOf(bits) {
-		digit := bitsAt(&limbs, i*bits, bits) + carry
+		digit := bitsAt(limbs, i*bits, bits) + carry
 		carry = 0
 		if digit > half {
 			digit -= 1 << bits
@@ -288,13 +273,28 @@ func (t *Table) touch(d *digits) byte {
 // limbsOf returns k, which is below 2^256, as four little-endian 64-bit
 // limbs.
 func limbsOf(k *big.Int) [4]uint64 {
+	var b [32]byte
+	k.FillBytes(b[:])
+	return limbsOfBytes(&b)
+}
+
+// limbsOfBytes returns the big-endian number b as four little-endian
+// 64-bit limbs.
+func limbsOfBytes(b *[32]byte) [4]uint64 {
 	var limbs [4]uint64
-	var scalar [32]byte
-	k.FillBytes(scalar[:])
 	for i := range limbs {
-		limbs[i] = binary.BigEndian.Uint64(scalar[24-8*i:])
+		limbs[i] = binary.BigEndian.Uint64(b[24-8*i:])
 	}
 	return limbs
+}
+
+// bytesOfLimbs is limbsOfBytes's inverse.
+func bytesOfLimbs(limbs *[4]uint64) [32]byte {
+	var b [32]byte
+	for i, l := range limbs {
+		binary.BigEndian.PutUint64(b[24-8*i:], l)
+	}
+	return b
 }
 
 // bitsAt returns n bits (n < 64) of the 256-bit number limbs starting at

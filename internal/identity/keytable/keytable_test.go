@@ -123,12 +123,12 @@ func forged(t *testing.T, rPoint *nistec.P256Point, r, u1, u2 *big.Int) signatur
 	e := new(big.Int).Mul(u1, s)
 	e.Mod(e, n)
 
-	u1G, err := nistec.NewP256Point().ScalarBaseMult(scalar(u1))
+	u1G, err := nistec.NewP256Point().ScalarBaseMult(scalarBytes(u1))
 	if err != nil {
 		t.Fatal(err)
 	}
 	diff := nistec.NewP256Point().Add(rPoint, nistec.NewP256Point().Negate(u1G))
-	q, err := nistec.NewP256Point().ScalarMult(diff, scalar(u2Inv))
+	q, err := nistec.NewP256Point().ScalarMult(diff, scalarBytes(u2Inv))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,10 +137,10 @@ func forged(t *testing.T, rPoint *nistec.P256Point, r, u1, u2 *big.Int) signatur
 		t.Fatal("forged key is the point at infinity")
 	}
 	pub := &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(b[1:33]), Y: new(big.Int).SetBytes(b[33:])}
-	return signature{pub: pub, digest: scalar(e), r: r, s: s}
+	return signature{pub: pub, digest: scalarBytes(e), r: r, s: s}
 }
 
-func scalar(k *big.Int) []byte { return k.FillBytes(make([]byte, 32)) }
+func scalarBytes(k *big.Int) []byte { return k.FillBytes(make([]byte, 32)) }
 
 func randomScalar(rng *mathrand.Rand) *big.Int {
 	b := make([]byte, 32)
@@ -199,7 +199,7 @@ func TestVerifyEdgeCases(t *testing.T) {
 	// The digest is zero modulo the order, so u1 = 0 and R = u2·Q.
 	for range 8 {
 		k := randomScalar(rng)
-		rPoint, _ := nistec.NewP256Point().ScalarBaseMult(scalar(k))
+		rPoint, _ := nistec.NewP256Point().ScalarBaseMult(scalarBytes(k))
 		x := new(big.Int).SetBytes(must(rPoint.BytesX()))
 		r := new(big.Int).Mod(x, n)
 		c := forged(t, rPoint, r, big.NewInt(0), randomScalar(rng))
@@ -210,7 +210,7 @@ func TestVerifyEdgeCases(t *testing.T) {
 			t.Fatal("crypto/ecdsa rejected a signature of a zero digest")
 		}
 		// The same with the digest written as n, which is zero modulo n.
-		agree(t, tableOf(t, c.pub), signature{c.pub, scalar(n), c.r, c.s}, "digest n")
+		agree(t, tableOf(t, c.pub), signature{c.pub, scalarBytes(n), c.r, c.s}, "digest n")
 	}
 
 	// u1·G + u2·Q is the point at infinity: Q = -(u1/u2)·G.
@@ -218,7 +218,7 @@ func TestVerifyEdgeCases(t *testing.T) {
 		u1, u2 := randomScalar(rng), randomScalar(rng)
 		k := new(big.Int).Mul(u1, new(big.Int).ModInverse(u2, n))
 		k.Neg(k).Mod(k, n)
-		qPoint, _ := nistec.NewP256Point().ScalarBaseMult(scalar(k))
+		qPoint, _ := nistec.NewP256Point().ScalarBaseMult(scalarBytes(k))
 		b := qPoint.Bytes()
 		pub := &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(b[1:33]), Y: new(big.Int).SetBytes(b[33:])}
 		r := randomScalar(rng)
@@ -226,7 +226,7 @@ func TestVerifyEdgeCases(t *testing.T) {
 		s.Mod(s, n)
 		e := new(big.Int).Mul(u1, s)
 		e.Mod(e, n)
-		if agree(t, tableOf(t, pub), signature{pub, scalar(e), r, s}, "R at infinity") {
+		if agree(t, tableOf(t, pub), signature{pub, scalarBytes(e), r, s}, "R at infinity") {
 			t.Fatal("a signature whose R is the point at infinity was accepted")
 		}
 	}
@@ -256,7 +256,7 @@ func TestMultiply(t *testing.T) {
 	}
 	for _, k := range cases {
 		k = new(big.Int).Mod(k, curveOrder) // multiply's domain
-		want, err := nistec.NewP256Point().ScalarMult(q, scalar(k))
+		want, err := nistec.NewP256Point().ScalarMult(q, scalarBytes(k))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -284,9 +284,10 @@ func TestMultiplyGenerator(t *testing.T) {
 	}
 	for _, k := range cases {
 		var got nistec.P256Point
-		d := recodeForGenerator(k)
-		multiplyGenerator(&got, k, &d)
-		want, err := nistec.NewP256Point().ScalarBaseMult(scalar(k))
+		limbs := limbsOf(k)
+		d := recodeForGenerator(&limbs)
+		multiplyGenerator(&got, &limbs, &d)
+		want, err := nistec.NewP256Point().ScalarBaseMult(scalarBytes(k))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -319,8 +320,8 @@ func TestNewRejectsOtherKeys(t *testing.T) {
 func FuzzVerify(f *testing.F) {
 	key, table := newKey(f)
 	valid := sign(f, key, []byte("fuzz"))
-	f.Add(valid.digest, scalar(valid.r), scalar(valid.s))
-	f.Add(valid.digest, scalar(valid.r), scalar(new(big.Int).Sub(curveOrder, valid.s)))
+	f.Add(valid.digest, scalarBytes(valid.r), scalarBytes(valid.s))
+	f.Add(valid.digest, scalarBytes(valid.r), scalarBytes(new(big.Int).Sub(curveOrder, valid.s)))
 	f.Add([]byte{}, []byte{1}, []byte{1})
 	f.Fuzz(func(t *testing.T, digest, r, s []byte) {
 		agree(t, table, signature{&key.PublicKey, digest, new(big.Int).SetBytes(r), new(big.Int).SetBytes(s)}, "fuzzed")
@@ -441,7 +442,7 @@ func must(b []byte, err error) []byte {
 // must be accepted, as crypto/ecdsa accepts it.
 func FuzzVerifyForged(f *testing.F) {
 	n := curveOrder
-	nMinus1 := scalar(new(big.Int).Sub(n, big.NewInt(1)))
+	nMinus1 := scalarBytes(new(big.Int).Sub(n, big.NewInt(1)))
 	f.Add([]byte{1}, []byte{2}, []byte{3})
 	f.Add(nMinus1, nMinus1, nMinus1)
 	f.Add(bytes.Repeat([]byte{0x82}, 32), bytes.Repeat([]byte{0x7f}, 32), []byte{0x20})
@@ -455,7 +456,7 @@ func FuzzVerifyForged(f *testing.F) {
 		if k.Sign() == 0 || u2.Sign() == 0 || k.Cmp(u1) == 0 {
 			return // R at infinity, no u2, or Q at infinity
 		}
-		rPoint, err := nistec.NewP256Point().ScalarBaseMult(scalar(k))
+		rPoint, err := nistec.NewP256Point().ScalarBaseMult(scalarBytes(k))
 		if err != nil {
 			t.Fatal(err)
 		}

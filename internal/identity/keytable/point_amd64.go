@@ -177,11 +177,11 @@ var generatorTable = sync.OnceValue(func() *Table {
 func prepareGenerator() { generatorTable() }
 
 // recodeForGenerator returns k's digits for the generator's table.
-func recodeForGenerator(k *big.Int) digits { return generatorTable().recode(k) }
+func recodeForGenerator(k *scalar) digits { return generatorTable().recode(k) }
 
 // multiplyGenerator sets p = k·G for 0 <= k < the order, d being k's
 // digits from recodeForGenerator.
-func multiplyGenerator(p *nistec.P256Point, _ *big.Int, d *digits) {
+func multiplyGenerator(p *nistec.P256Point, _ *scalar, d *digits) {
 	generatorTable().apply(p, d)
 }
 

@@ -39,7 +39,7 @@ func TestLayoutMirrorsNistec(t *testing.T) {
 	}
 	encode := func(p *nistec.P256Point) string { return string(p.Bytes()) }
 	point := func(k int64) string {
-		p, err := nistec.NewP256Point().ScalarBaseMult(scalar(big.NewInt(k)))
+		p, err := nistec.NewP256Point().ScalarBaseMult(scalarBytes(big.NewInt(k)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,8 +74,8 @@ func TestXModOrderIs(t *testing.T) {
 	for range 200 {
 		a, b := randomScalar(rng), randomScalar(rng)
 		// a·G + b·G through an addition, so that Z is not 1.
-		pa, _ := nistec.NewP256Point().ScalarBaseMult(scalar(a))
-		pb, _ := nistec.NewP256Point().ScalarBaseMult(scalar(b))
+		pa, _ := nistec.NewP256Point().ScalarBaseMult(scalarBytes(a))
+		pb, _ := nistec.NewP256Point().ScalarBaseMult(scalarBytes(b))
 		sum := nistec.NewP256Point().Add(pa, pb)
 		x := new(big.Int).SetBytes(must(sum.BytesX()))
 		r := new(big.Int).Mod(x, curveOrder)

@@ -29,7 +29,7 @@ func prepareGenerator() {}
 
 // recodeForGenerator returns no digits: multiplyGenerator takes the scalar
 // itself.
-func recodeForGenerator(*big.Int) digits { return digits{} }
+func recodeForGenerator(*scalar) digits { return digits{} }
 
 // addEntry adds e, negated if negate, to p. nistec's Add is complete, so
 // started (whether p holds anything but the point at infinity) is not
@@ -45,9 +45,9 @@ func addEntry(p *nistec.P256Point, e *entry, negate, started bool) {
 
 // multiplyGenerator sets p = k·G for 0 <= k < the order, with nistec's
 // table of the generator.
-func multiplyGenerator(p *nistec.P256Point, k *big.Int, _ *digits) {
-	var scalar [32]byte
-	p.ScalarBaseMult(k.FillBytes(scalar[:])) // cannot fail: 32 bytes
+func multiplyGenerator(p *nistec.P256Point, k *scalar, _ *digits) {
+	b := bytesOfLimbs(k)
+	p.ScalarBaseMult(b[:]) // cannot fail: 32 bytes
 }
 
 // touchGenerator reads nothing: nistec's multiplication by the generator
