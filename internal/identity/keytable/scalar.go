@@ -145,6 +145,16 @@ var (
 	orderInverse30 = int64(orderInverse64 & limbMask)
 )
 
+// isZero reports whether x is 0: every limb zero, since limbs 0 to 7 are
+// in [0, 2^30) and only limb 8 is signed.
+func (x *signed30) isZero() bool {
+	var or int64
+	for _, l := range x {
+		or |= l
+	}
+	return or == 0
+}
+
 func toSigned30(x *scalar) signed30 {
 	var s signed30
 	for i := range s {
@@ -170,7 +180,7 @@ func invertModOrder(s *scalar) (scalar, bool) {
 		eta, t = divsteps30(eta, uint64(f[0]), uint64(g[0]))
 		updateDE(&d, &e, &t)
 		updateFG(&f, &g, &t)
-		if g == (signed30{}) {
+		if g.isZero() {
 			return normalize(&d, f[limbCount-1] < 0), true
 		}
 	}
