@@ -373,6 +373,9 @@ func (c *chain) cutLoop() {
 	// The origins of the pending envelopes that asked to hear of a
 	// rejection.
 	var pendingRejects []func(string)
+	// ledTerm is the Raft term in which this node last became ready to
+	// lead.
+	var ledTerm uint64
 	place := newPlacement(c.placement, c.selfID, time.Now())
 	var placeC <-chan time.Time
 	if c.placement.Windows > 0 {
@@ -489,9 +492,19 @@ func (c *chain) cutLoop() {
 			dropPending("orderer stopping")
 			return
 		case st := <-leaderC:
-			if !st.LeaderReady {
+			switch {
+			case !st.LeaderReady:
 				dropPending("leadership changed")
-			} else {
+			case st.Term != ledTerm:
+				// Leading in a new term. The watcher keeps only the latest
+				// status, so the loss of leadership in between may never
+				// have reached this loop: what this node proposed in its
+				// last term may have been discarded, and would otherwise
+				// stay in flight, its envelopes refused as duplicates.
+				dropPending("leadership changed")
+				fallthrough
+			default:
+				ledTerm = st.Term
 				positioned = false
 				cutter.SetConfig(c.settings.Load().batch)
 			}

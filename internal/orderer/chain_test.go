@@ -271,3 +271,38 @@ func TestBlockWrittenWakesWaitersWithTheProposedHashes(t *testing.T) {
 		t.Error("a block split otherwise was taken for this leader's proposal")
 	}
 }
+
+// TestCutLoopForgetsItsProposalsWhenItLeadsInANewTerm: the watcher keeps
+// only the latest status, so a leader that lost leadership and won it
+// back may only hear that it leads, in a new term. What it proposed in
+// the old term may have been discarded: it must not stay in flight, where
+// the envelopes' re-sent copies would be dropped as duplicates.
+func TestCutLoopForgetsItsProposalsWhenItLeadsInANewTerm(t *testing.T) {
+	c, cons := newCutLoop(t, placementPolicy{})
+	r := &rejections{seen: map[string]int{}}
+	// status hands the loop a status and waits until it has taken it, so
+	// that it handles the status before what is sent next.
+	status := func(st raft.Status) {
+		cons.watch <- st
+		eventually(t, "the status taken", func() bool { return len(cons.watch) == 0 })
+	}
+	status(raft.Status{ID: 1, Leader: 1, Term: 2, LeaderReady: true})
+	for _, name := range []string{"a", "b"} {
+		c.submitC <- r.submission(name, 1, false) // cut together and proposed
+	}
+	inflight := func() int { c.mu.Lock(); defer c.mu.Unlock(); return len(c.inflight) + len(c.proposed) }
+	eventually(t, "a and b in flight", func() bool { return inflight() == 3 })
+
+	// Same term again (a status published for another reason): kept.
+	status(raft.Status{ID: 1, Leader: 1, Term: 2, LeaderReady: true})
+	c.submitC <- r.submission("c", 1, false) // pending
+	time.Sleep(20 * time.Millisecond)
+	if n := inflight(); n != 3 {
+		t.Fatalf("%d in flight or proposed after a status of the same term, want 3", n)
+	}
+
+	// Leading again in term 4: a and b are forgotten, c's origin is told.
+	cons.watch <- raft.Status{ID: 1, Leader: 1, Term: 4, LeaderReady: true}
+	eventually(t, "the old term's proposals forgotten", func() bool { return inflight() == 0 })
+	eventually(t, "c's origin told", func() bool { return r.names()["c"] == 1 })
+}
