@@ -50,11 +50,10 @@ type submission struct {
 }
 
 // proposedBlock is a block this leader proposed: its data hash, and its
-// envelopes' sizes and hashes, in order.
+// envelopes with their hashes.
 type proposedBlock struct {
 	dataHash []byte
-	sizes    []int
-	hashes   [][32]byte
+	batch    Batch
 }
 
 // chain orders one channel on this orderer: it routes admitted envelopes
@@ -322,15 +321,15 @@ func (c *chain) takeProposed(b *commonpb.Block) [][32]byte {
 		}
 	}
 	data := b.GetData().GetData()
-	if !ok || len(p.sizes) != len(data) || !bytes.Equal(p.dataHash, b.GetHeader().GetDataHash()) {
+	if !ok || p.batch.Len() != len(data) || !bytes.Equal(p.dataHash, b.GetHeader().GetDataHash()) {
 		return nil
 	}
 	for i, env := range data {
-		if len(env) != p.sizes[i] {
+		if len(env) != len(p.batch.Envelopes[i]) {
 			return nil
 		}
 	}
-	return p.hashes
+	return p.batch.Hashes
 }
 
 // blockSkipped runs on the consenter's goroutine for an entry that no
@@ -409,15 +408,11 @@ func (c *chain) cutLoop() {
 		blk := ledger.NewBlock(next, prev, batch.Envelopes)
 		// Marked in flight before consensus sees the block, which may be
 		// written before Propose returns.
-		sizes := make([]int, batch.Len())
-		for i, env := range batch.Envelopes {
-			sizes[i] = len(env)
-		}
 		c.mu.Lock()
 		for _, h := range batch.Hashes {
 			c.inflight[h] = true
 		}
-		c.proposed[next] = proposedBlock{dataHash: blk.Header.DataHash, sizes: sizes, hashes: batch.Hashes}
+		c.proposed[next] = proposedBlock{dataHash: blk.Header.DataHash, batch: batch}
 		c.mu.Unlock()
 		data, err := encodeEntry(blk)
 		if err == nil {

@@ -221,9 +221,9 @@ func TestBlockWrittenWakesWaitersWithTheProposedHashes(t *testing.T) {
 	// a's is marked so the test sees which hash was used.
 	carried := [][32]byte{{0xaa}, sha256.Sum256(b)}
 	c.inflight[carried[0]], c.inflight[carried[1]] = true, true
-	c.proposed[6] = proposedBlock{dataHash: []byte("older"), hashes: nil}
-	c.proposed[7] = proposedBlock{dataHash: ours.Header.DataHash, sizes: []int{len(a), len(b)}, hashes: carried}
-	c.proposed[8] = proposedBlock{dataHash: []byte("newer"), hashes: nil}
+	c.proposed[6] = proposedBlock{dataHash: []byte("older")}
+	c.proposed[7] = proposedBlock{dataHash: ours.Header.DataHash, batch: Batch{Envelopes: [][]byte{a, b}, Hashes: carried}}
+	c.proposed[8] = proposedBlock{dataHash: []byte("newer")}
 	doneB := wait(b)
 
 	c.blockWritten(ours)
@@ -241,7 +241,7 @@ func TestBlockWrittenWakesWaitersWithTheProposedHashes(t *testing.T) {
 	x := []byte("envelope x")
 	foreign := ledger.NewBlock(8, nil, [][]byte{x})
 	doneX := wait(x)
-	c.proposed[8] = proposedBlock{dataHash: []byte("not block 8's data hash"), hashes: [][32]byte{{0xbb}}}
+	c.proposed[8] = proposedBlock{dataHash: []byte("not block 8's data hash"), batch: Batch{Envelopes: [][]byte{x}, Hashes: [][32]byte{{0xbb}}}}
 	c.inflight[[32]byte{0xbb}] = true
 	c.blockWritten(foreign)
 	if !closed(doneX) {
@@ -262,8 +262,8 @@ func TestBlockWrittenWakesWaitersWithTheProposedHashes(t *testing.T) {
 	if !bytes.Equal(proposal.Header.DataHash, resplit.Header.DataHash) {
 		t.Fatal("the test's two blocks should share a data hash")
 	}
-	c.proposed[9] = proposedBlock{dataHash: proposal.Header.DataHash, sizes: []int{len(y), len(z)},
-		hashes: [][32]byte{sha256.Sum256(y), sha256.Sum256(z)}}
+	c.proposed[9] = proposedBlock{dataHash: proposal.Header.DataHash,
+		batch: Batch{Envelopes: [][]byte{y, z}, Hashes: [][32]byte{sha256.Sum256(y), sha256.Sum256(z)}}}
 	c.inflight[sha256.Sum256(y)] = true
 	doneY := wait(y)
 	c.blockWritten(resplit)
