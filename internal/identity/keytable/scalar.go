@@ -22,10 +22,9 @@ import (
 // the scalars of a verification are below the order n.
 type scalar = [4]uint64
 
-// orderLimbs is n, the order of P-256's group.
-var orderLimbs = scalar{0xf3b9cac2fc632551, 0xbce6faada7179e84, 0xffffffffffffffff, 0xffffffff00000000}
-
 var (
+	// orderLimbs is n, the order of P-256's group.
+	orderLimbs = limbsOf(curveOrder)
 	// orderInverse64 is n⁻¹ modulo 2^64 (n is odd).
 	orderInverse64 = inverse64(orderLimbs[0])
 	// montgomeryR2 is R² modulo n, R = 2^256: a Montgomery product with it
