@@ -111,48 +111,45 @@ func (n *Network) Deploy(ctx context.Context, d Deployment, log io.Writer) (*Dep
 			fmt.Fprintf(log, "%s already approved %s sequence %d\n", o.MSPID, d.Name, def.Sequence)
 			continue
 		}
-		_, commit, err := lifecycle(o.MSPID).SubmitAsync(ctx, "ApproveForMyOrg", string(arg))
-		if err != nil {
-			return nil, fmt.Errorf("approving as %s: %w", o.MSPID, err)
-		}
-		st, err := commit.Status(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("approving as %s: %w", o.MSPID, err)
-		}
-		if !st.Successful {
-			return nil, fmt.Errorf("approving as %s: the approval transaction %s committed as %s", o.MSPID, st.TransactionID, st.CodeName)
-		}
 		// The commit is endorsed by every organization's peer, and each
-		// checks the approvals in its own ledger: wait until every peer
-		// has this approval, not only the approving organization's.
-		for _, peer := range n.Nodes(RolePeer) {
-			if err := n.waitTx(ctx, peer, st.TransactionID); err != nil {
-				return nil, err
-			}
+		// checks the approvals in its own ledger: every peer must have this
+		// approval, not only the approving organization's.
+		if _, err := n.submitToEveryPeer(ctx, lifecycle(o.MSPID), "ApproveForMyOrg", arg); err != nil {
+			return nil, fmt.Errorf("approving as %s: %w", o.MSPID, err)
 		}
 		fmt.Fprintf(log, "%s approved %s %s sequence %d\n", o.MSPID, d.Name, d.Version, def.Sequence)
 	}
 	if res.Approvals, err = commitReadiness(ctx, lifecycle(first), arg); err != nil {
 		return nil, err
 	}
-	_, commit, err := lifecycle(first).SubmitAsync(ctx, "CommitDefinition", string(arg))
+	st, err := n.submitToEveryPeer(ctx, lifecycle(first), "CommitDefinition", arg)
 	if err != nil {
 		return nil, fmt.Errorf("committing the definition: %w", err)
+	}
+	fmt.Fprintf(log, "committed %s %s sequence %d with endorsement policy %s (block %d)\n", d.Name, d.Version, def.Sequence, d.Policy, st.BlockNumber)
+	return res, nil
+}
+
+// submitToEveryPeer submits function fn of _lifecycle with arg and returns
+// its status once every peer of the network has committed it as valid.
+func (n *Network) submitToEveryPeer(ctx context.Context, lifecycle *client.Contract, fn string, arg []byte) (*client.Status, error) {
+	_, commit, err := lifecycle.SubmitAsync(ctx, fn, string(arg))
+	if err != nil {
+		return nil, err
 	}
 	st, err := commit.Status(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if !st.Successful {
-		return nil, fmt.Errorf("the definition transaction %s committed as %s", st.TransactionID, st.CodeName)
+		return nil, fmt.Errorf("the %s transaction %s committed as %s", fn, st.TransactionID, st.CodeName)
 	}
 	for _, peer := range n.Nodes(RolePeer) {
 		if err := n.waitTx(ctx, peer, st.TransactionID); err != nil {
 			return nil, err
 		}
 	}
-	fmt.Fprintf(log, "committed %s %s sequence %d with endorsement policy %s (block %d)\n", d.Name, d.Version, def.Sequence, d.Policy, st.BlockNumber)
-	return res, nil
+	return st, nil
 }
 
 // canonicalPolicy writes a signature expression in its canonical form, as
